@@ -1,0 +1,224 @@
+"""The pydantic models of deploy.yaml v1: the single source of schemas/deploy.schema.json.
+
+Every user-facing field is described exactly once, in ``Field(description=...)``;
+that text feeds the JSON Schema (editor completion) and the hints of
+validation errors. The core never names a target: ``targets`` is a mapping
+whose values each registered target validates against its own options model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from compiler import gpus
+
+API_VERSIONS = ("deployc/v1",)
+
+# Control characters (newlines included), Unicode line separators and bidi controls (which make
+# reviewed text read differently from what runs: "Trojan Source") never belong in a name or path.
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+LOCAL_PREFIXES = ("./", "../", "/", "~")
+
+
+def is_local(source: str) -> bool:
+    return source.startswith(LOCAL_PREFIXES) or source in (".", "..")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters (newlines, tabs, line separators, bidi controls) are not allowed here")
+    return value
+
+
+def _model_ref(value: str) -> str:
+    _no_control(value)
+    if is_local(value) or _HUB_ID.match(value):
+        return value
+    raise ValueError(f"{value!r} is neither a hub repo id (\"org/name\") nor a local path "
+                     "(starting with ./, ../, / or ~)")
+
+
+def _path(value: str) -> str:
+    _no_control(value)
+    if not value.strip():
+        raise ValueError("the path is empty")
+    if value.startswith("-"):
+        raise ValueError("a path may not start with '-'; write ./" + value)
+    return value
+
+
+Plain = Annotated[str, AfterValidator(_no_control)]
+ModelRef = Annotated[str, AfterValidator(_model_ref)]
+PathStr = Annotated[str, AfterValidator(_path)]
+
+_DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32",
+                  "float": "float32"}
+Dtype = Literal["auto", "bfloat16", "float16", "float32", "bf16", "fp16", "half", "fp32", "float"]
+Quantization = Literal["none", "fp8", "awq", "gptq", "int8", "int4", "bitsandbytes", "gguf"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              use_attribute_docstrings=False)
+
+
+class Adapter(Strict):
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+        description="Name clients send as \"model\" to use this LoRA adapter: letters, digits, "
+                    "'.', '_' and '-', starting with a letter or digit.",
+        examples=["sql"])
+    source: ModelRef = Field(description="Hub repo id or local path (./, ../, / or ~) of the LoRA adapter.",
+                             examples=["./adapters/sql"])
+    rank: int | None = Field(
+        default=None, ge=1, le=1024,
+        description="LoRA rank r of the adapter; default: read from a local adapter_config.json.")
+
+
+class ModelFacts(Strict):
+    layers: int | None = Field(default=None, ge=1, description="Number of transformer layers (num_hidden_layers).")
+    hidden_size: int | None = Field(default=None, ge=1, description="Hidden size of the model.")
+    attention_heads: int | None = Field(default=None, ge=1, description="Attention heads (num_attention_heads).")
+    kv_heads: int | None = Field(default=None, ge=1, description="Key/value heads (num_key_value_heads; GQA).")
+    head_dim: int | None = Field(default=None, ge=1, description="Dimension of one attention head.")
+    vocab_size: int | None = Field(default=None, ge=1, description="Vocabulary size.")
+    max_position_embeddings: int | None = Field(
+        default=None, ge=1, description="Longest context the model was trained for (before rope scaling).")
+    parameters: float | None = Field(default=None, gt=0, description="Parameter count, e.g. 7.6e9.")
+    sliding_window: int | None = Field(default=None, ge=1, description="Sliding attention window, in tokens.")
+    kv_lora_rank: int | None = Field(default=None, ge=1, description="MLA latent KV rank (DeepSeek-V2/V3).")
+    tie_word_embeddings: bool | None = Field(default=None, description="Whether input and output embeddings are shared.")
+
+
+class Model(Strict):
+    source: ModelRef = Field(
+        description="The model: a hub repo id \"org/name\", or a local path starting with ./, ../, / or ~.",
+        examples=["Qwen/Qwen2.5-7B-Instruct", "./models/my-finetune"])
+    revision: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9._/-]{0,254}$",
+        description="Branch, tag or commit of a hub model (hub ids only).", examples=["main"])
+    served_name: Plain | None = Field(
+        default=None, pattern=r"^[^\s\x00-\x1f\x7f-][^\s\x00-\x1f\x7f]{0,255}$",
+        description="The name clients send as \"model\"; no spaces or control characters, not starting "
+                    "with '-'. Default: the last part of source, lower-cased.")
+    tokenizer: ModelRef | None = Field(default=None, description="Tokenizer hub id or local path, if not the model's own.")
+    trust_remote_code: bool = Field(default=False, description="Allow the model repo's own Python code to run.")
+    chat_template: PathStr | None = Field(
+        default=None, description="Path to a Jinja chat template file, relative to this file.",
+        examples=["./chat_template.jinja"])
+    gguf: PathStr | None = Field(default=None, pattern=r"\.gguf$",
+                                 description="Path to a .gguf file (Ollama and llama.cpp-based engines load it directly).")
+    adapters: list[Adapter] = Field(default_factory=list, description="LoRA adapters served next to the base model.")
+    facts: ModelFacts = Field(default_factory=ModelFacts,
+                              description="Architecture facts, when config.json is out of reach.")
+
+
+def _dtype(value: str) -> str:
+    return _DTYPE_ALIASES.get(value, value)
+
+
+class Precision(Strict):
+    dtype: Annotated[Dtype, AfterValidator(_dtype)] = Field(
+        default="auto",
+        description="Weight and activation dtype: auto (the checkpoint's own; float16 on GPUs without "
+                    "bfloat16), bfloat16, float16 or float32. Aliases: bf16, fp16, half, fp32, float.")
+    quantization: Quantization = Field(
+        default="none",
+        description="Weight quantization: none, or the checkpoint's method (awq, gptq, fp8, ...); for an "
+                    "unquantized checkpoint, fp8, int8, int4 or bitsandbytes ask the engine to quantize at load.")
+    kv_cache_dtype: Literal["auto", "fp8"] = Field(
+        default="auto", description="KV cache dtype: auto (same as the model) or fp8 (half the memory).")
+
+
+class Parallelism(Strict):
+    tensor: int = Field(default=1, ge=1, le=1024, description="GPUs that shard each layer (tensor parallel size).")
+    pipeline: int = Field(default=1, ge=1, le=1024, description="Pipeline stages (pipeline parallel size).")
+    data: int = Field(default=1, ge=1, le=1024, description="Data-parallel copies of the whole model.")
+
+
+class Limits(Strict):
+    max_model_len: int | None = Field(
+        default=None, ge=16, le=16_777_216,
+        description="Context window in tokens, prompt + completion. Default: the model's own.")
+    max_input_tokens: int | None = Field(
+        default=None, ge=1, description="Longest prompt in tokens. Default: max_model_len - 1 where a target needs it.")
+    max_output_tokens: int | None = Field(default=None, ge=1, description="Most tokens generated per request.")
+    max_concurrency: int | None = Field(
+        default=None, ge=1, description="Concurrent sequences per data-parallel copy.")
+    max_batch_tokens: int | None = Field(
+        default=None, ge=16, description="Tokens per scheduler step (the prefill chunk size).")
+
+
+class Server(Strict):
+    host: str = Field(
+        default="0.0.0.0",
+        pattern=r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]+)$",
+        description="Address the server binds to: an IP address or a host name.")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port of the HTTP server, 1..65535.")
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="NAME of the environment variable that holds the API key (never the key itself).",
+        examples=["VLLM_API_KEY"])
+
+
+class GpuSpec(Strict):
+    name: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="A label for this GPU.")
+    memory_gib: float = Field(gt=0, le=4096, description="Device memory in GiB as the driver reports it.")
+    compute_capability: str = Field(pattern=r"^\d+\.\d+$", description="CUDA compute capability, e.g. \"8.9\".")
+    bf16: bool | None = Field(default=None, description="Supports bfloat16. Default: compute capability >= 8.0.")
+    fp8: bool | None = Field(default=None, description="Native FP8. Default: compute capability >= 8.9.")
+
+
+def _gpu_name(value: Any) -> Any:
+    if isinstance(value, str) and gpus.lookup(value) is None:
+        from compiler.diagnostics import did_you_mean
+        close = did_you_mean(value, gpus.CATALOG, n=3)
+        raise ValueError(f"unknown GPU {value!r}" + (f"; closest: {', '.join(close)}" if close else "")
+                         + ". Known: " + ", ".join(gpus.CATALOG)
+                         + "; or describe it as {name, memory_gib, compute_capability}")
+    return value
+
+
+class Hardware(Strict):
+    gpu: Annotated[Union[str, GpuSpec], AfterValidator(_gpu_name)] = Field(
+        default="H100-80GB",
+        description="A GPU from the catalog (`deployc gpus`), matched case-insensitively, or "
+                    "{name, memory_gib, compute_capability} for any other GPU.",
+        examples=["H100-80GB", "A100-80GB", "L40S", "T4"])
+    count: int | None = Field(
+        default=None, ge=1, le=4096,
+        description="GPUs in all. Default: tensor * pipeline * data; fewer is an error.")
+    memory_utilization: float = Field(
+        default=0.90, gt=0, le=1,
+        description="Share of each GPU's memory the engine may take, 0 < x <= 1.")
+
+
+class Spec(Strict):
+    api_version: Literal["deployc/v1"] = Field(
+        alias="apiVersion", description="Format version of this file: deployc/v1.")
+    name: str = Field(
+        max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Name of this deployment: a DNS label (lower-case letters, digits and '-', at most 63).",
+        examples=["qwen-chat"])
+    model: Model = Field(description="The model to serve.")
+    precision: Precision = Field(default_factory=Precision, description="Numeric precision and quantization.")
+    parallelism: Parallelism = Field(default_factory=Parallelism, description="How the model is spread over GPUs.")
+    limits: Limits = Field(default_factory=Limits, description="Context and batching limits.")
+    server: Server = Field(default_factory=Server, description="The HTTP endpoint.")
+    hardware: Hardware = Field(default_factory=Hardware, description="The GPUs the deployment runs on.")
+    targets: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="The targets this deployment is meant for; keys are target names (`deployc targets`), "
+                    "values their options.")
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _null_options(cls, value: Any) -> Any:
+        # `vllm:` with nothing after it means "no options".
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value

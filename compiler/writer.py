@@ -1,0 +1,207 @@
+"""The only module that writes files: atomic writes, a manifest of hashes, drift checks.
+
+Each target's output folder holds ``deployc-manifest.json``: the path and
+sha256 of every file deployc wrote there. With it, ``build`` can tell a file
+it wrote and nobody touched (overwrite) from one edited by hand or one it
+never wrote (refuse without --force), and ``check`` can tell "stale" from
+"edited by hand". Every decision is taken before the first byte is written,
+so a refused build leaves the disk as it was; each file is replaced
+atomically (temp file in the same folder, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+from compiler.diagnostics import Diagnostic, error, warning
+from compiler.target_api import Artifact
+
+MANIFEST = "deployc-manifest.json"
+
+
+def sha256(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def safe_relpath(path: str) -> bool:
+    p = PurePosixPath(path)
+    return bool(path) and not p.is_absolute() and ".." not in p.parts and "\\" not in path and p.name != MANIFEST
+
+
+def manifest_text(target: str, version: str, artifacts: Sequence[Artifact]) -> str:
+    body = {
+        "generator": "deployc",
+        "target": target,
+        "version": version,
+        "files": {a.path: {"sha256": sha256(a.content)[7:], "mode": a.mode}
+                  for a in sorted(artifacts, key=lambda a: a.path)},
+    }
+    return json.dumps(body, indent=2, sort_keys=False) + "\n"
+
+
+def read_manifest(out_dir: Path) -> dict[str, str] | None:
+    """path -> "sha256:..." of what deployc last wrote, or None when there is no (valid) manifest."""
+    try:
+        data = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        files = data["files"]
+        return {p: "sha256:" + v["sha256"] for p, v in files.items() if isinstance(p, str) and safe_relpath(p)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _disk_hash(path: Path) -> str | None:
+    try:
+        if path.is_symlink() or not path.is_file():
+            return "other" if path.exists() or path.is_symlink() else None
+        return sha256(path.read_bytes())
+    except OSError:
+        return "other"
+
+
+@dataclass
+class WritePlan:
+    out_dir: Path
+    writes: list[Artifact] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    manifest: str = ""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def plan_build(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifact], force: bool) -> WritePlan:
+    wp = WritePlan(out_dir, manifest=manifest_text(target, version, artifacts))
+    old = read_manifest(out_dir) or {}
+    shown = lambda p: str(out_dir / p)  # noqa: E731
+    for art in artifacts:
+        dest = out_dir / art.path
+        on_disk = _disk_hash(dest)
+        fresh = sha256(art.content)
+        if on_disk == fresh and _mode_ok(dest, art):
+            wp.unchanged.append(art.path)
+            continue
+        if on_disk is not None and not force:
+            if art.path in old and old[art.path] != on_disk:
+                wp.diagnostics.append(error(
+                    "output-edited", f"{shown(art.path)} was edited by hand since deployc wrote it",
+                    hint="move your change into the spec (targets.<name>.args or env), or rerun with --force "
+                         "to overwrite it").at(shown(art.path), None, None))
+                continue
+            if art.path not in old:
+                wp.diagnostics.append(error(
+                    "output-unowned", f"{shown(art.path)} exists and was not written by deployc",
+                    hint="move it away, choose another --out, or rerun with --force to overwrite it"
+                ).at(shown(art.path), None, None))
+                continue
+        wp.writes.append(art)
+    produced = {a.path for a in artifacts}
+    for path in sorted(set(old) - produced):
+        on_disk = _disk_hash(out_dir / path)
+        if on_disk is None:
+            continue
+        if on_disk == old[path]:
+            wp.deletes.append(path)
+        else:
+            wp.diagnostics.append(warning(
+                "output-orphan", f"{shown(path)} is no longer generated but was edited by hand; left in place",
+                hint="delete it yourself if it is not needed").at(shown(path), None, None))
+    return wp
+
+
+def _mode_ok(dest: Path, art: Artifact) -> bool:
+    try:
+        return bool(dest.stat().st_mode & 0o100) == art.executable
+    except OSError:
+        return False
+
+
+def _atomic_write(dest: Path, content: str, executable: bool) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o755 if executable else 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def apply(wp: WritePlan) -> None:
+    """Carry out a plan that has no errors. Manifest last, so a crash never blesses a half-written set."""
+    assert not any(d.is_error for d in wp.diagnostics)
+    for art in wp.writes:
+        _atomic_write(wp.out_dir / art.path, art.content, art.executable)
+    for path in wp.deletes:
+        (wp.out_dir / path).unlink()
+    if wp.writes or wp.deletes or _disk_hash(wp.out_dir / MANIFEST) != sha256(wp.manifest):
+        _atomic_write(wp.out_dir / MANIFEST, wp.manifest, False)
+
+
+@dataclass(frozen=True)
+class Drift:
+    diagnostic: Diagnostic
+    diff: str
+
+
+def compare(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifact]) -> list[Drift]:
+    """What `deployc check` reports: each generated file that is missing, stale or edited by hand."""
+    drifts: list[Drift] = []
+    old = read_manifest(out_dir)
+    shown = lambda p: str(out_dir / p)  # noqa: E731
+    if old is None:
+        return [Drift(error("output-missing", f"no deployc output in {out_dir} (no {MANIFEST})",
+                            hint="run `deployc build` and commit its output").at(str(out_dir / MANIFEST), None, None),
+                      "")]
+    for art in sorted(artifacts, key=lambda a: a.path):
+        dest = out_dir / art.path
+        try:
+            current = dest.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            drifts.append(Drift(error("output-missing", f"{shown(art.path)} is missing",
+                                      hint="run `deployc build` and commit its output").at(shown(art.path), None, None),
+                                ""))
+            continue
+        if current == art.content:
+            if not _mode_ok(dest, art):
+                drifts.append(Drift(error("output-mode", f"{shown(art.path)} should have mode {art.mode}",
+                                          hint=f"chmod {art.mode[1:]} {shown(art.path)} or run `deployc build`")
+                                    .at(shown(art.path), None, None), ""))
+            continue
+        diff = "".join(difflib.unified_diff(
+            current.splitlines(keepends=True), art.content.splitlines(keepends=True),
+            fromfile=f"{shown(art.path)} (committed)", tofile=f"{shown(art.path)} (generated)"))
+        line = _first_difference(current, art.content)
+        if old.get(art.path) == sha256(current):
+            d = error("output-stale", f"{shown(art.path)} is out of date with the spec",
+                      hint="run `deployc build` and commit the result")
+        else:
+            d = error("output-edited", f"{shown(art.path)} differs from what deployc generates (edited by hand?)",
+                      hint="move the change into the spec, then run `deployc build --force`")
+        drifts.append(Drift(d.at(shown(art.path), line, 1), diff))
+    for path in sorted(set(old) - {a.path for a in artifacts}):
+        if (out_dir / path).exists():
+            drifts.append(Drift(error("output-stale", f"{shown(path)} is no longer generated",
+                                      hint="run `deployc build` (it removes files it wrote and no longer needs)")
+                                .at(shown(path), None, None), ""))
+    return drifts
+
+
+def _first_difference(a: str, b: str) -> int:
+    for i, (x, y) in enumerate(zip(a.splitlines(), b.splitlines()), start=1):
+        if x != y:
+            return i
+    return min(len(a.splitlines()), len(b.splitlines())) + 1

@@ -1,0 +1,156 @@
+"""Pieces shared by the targets that run an engine from a script or a container.
+
+- ``serve_script``: a bash script that execs one argv (rendered with shlex.join).
+- ``LocalMounts``: local paths of the spec mapped to fixed container paths, so
+  the same deployment runs from a checkout (serve.sh) and in a container (compose).
+- ``compose_file``: one Compose service with GPUs, ipc, ports, cache volume,
+  environment passed through by name, and a health check.
+- ``arg_conflicts``: extra `args` that restate a setting the spec owns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Mapping, Sequence
+
+from compiler.diagnostics import Diagnostic, error
+from compiler.plan import Plan
+from compiler.render import banner_lines, comment_block, compose_env_value, dump_yaml, render_template, sh_env_value
+from compiler.spec import is_local
+from compiler.target_api import BuildContext, TargetOptions
+
+TEMPLATES = Path(__file__).parent / "templates"
+HF_CACHE_HOST = "${HF_HOME:-~/.cache/huggingface}"
+
+
+def banner(ctx: BuildContext, target: str, engine: str, version: str) -> list[str]:
+    return banner_lines(ctx.spec_name, ctx.spec_digest, target, engine, version)
+
+
+def api_key_export(plan: Plan, engine_var: str) -> list[tuple[str, str]]:
+    """`export ENGINE_VAR="${USER_VAR:?...}"`: the key travels by name, never by value."""
+    name = plan.server.api_key_env
+    if name is None:
+        return []
+    return [(engine_var, f'"${{{name}:?set {name} to the API key}}"')]
+
+
+def serve_script(ctx: BuildContext, banner_text: list[str], about: list[str], argv: Sequence[str],
+                 env: Sequence[tuple[str, str]]) -> str:
+    """env holds (NAME, already-quoted shell word) pairs."""
+    return render_template(TEMPLATES, "serve.sh.j2", banner=banner_text, about=about, spec_dir=ctx.spec_dir,
+                           env=list(env), argv=list(argv))
+
+
+def user_env_shell(opts: TargetOptions) -> list[tuple[str, str]]:
+    return [(k, sh_env_value(v)) for k, v in sorted(opts.env.items())]
+
+
+@dataclass
+class LocalMounts:
+    """Each local path the spec names, bound read-only at a fixed place under /deployc in the container."""
+
+    ctx: BuildContext
+    volumes: list[str] = field(default_factory=list)
+
+    def path(self, local: str, container: str) -> str:
+        """The container path for a local spec path; records the bind mount."""
+        if local.startswith("~"):
+            host = local  # Compose expands ~ in bind mount sources
+        elif local.startswith("/"):
+            host = local
+        else:
+            host = (PurePosixPath(self.ctx.spec_dir) / local).as_posix()
+            if not host.startswith(("/", "../", "./")):
+                host = "./" + host
+        volume = f"{host}:{container}:ro"
+        if volume not in self.volumes:
+            self.volumes.append(volume)
+        return container
+
+    def ref(self, value: str | None, container: str) -> str | None:
+        """A model reference (hub id or local path) as seen inside the container."""
+        if value is None or not is_local(value):
+            return value
+        return self.path(value, container)
+
+
+def port_binding(host: str, port: int) -> tuple[str | None, Diagnostic | None]:
+    """Compose `ports` entry publishing the engine's port on server.host."""
+    if host in ("0.0.0.0", "::"):
+        return f"{port}:{port}", None
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return None, error("server-host-container", f"a container publishes its port on an IP address, not {host!r}",
+                           hint="use 0.0.0.0 (all interfaces), 127.0.0.1, or another address of the host",
+                           path=("server", "host"))
+    shown = f"[{addr}]" if addr.version == 6 else str(addr)
+    return f"{shown}:{port}:{port}", None
+
+
+def gpu_devices(plan: Plan) -> dict:
+    return {"reservations": {"devices": [{"driver": "nvidia", "count": plan.gpus_needed, "capabilities": ["gpu"]}]}}
+
+
+def compose_file(*, header: list[str], service: str, image: str, command: Sequence[str], port: str, plan: Plan,
+                 env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
+                 health_url: str, container_cache: str, start_period: str = "30m") -> str:
+    """A Compose file with one service. env_pass: names taken from the caller's environment;
+    env_set: NAME -> value (already in Compose interpolation syntax)."""
+    environment = list(env_pass) + [f"{k}={v}" for k, v in env_set.items()]
+    svc: dict = {
+        "image": image,
+        "command": list(command),
+        "ports": [port],
+        "ipc": "host",
+        "environment": environment,
+        "volumes": [f"{HF_CACHE_HOST}:{container_cache}"] + list(volumes),
+    }
+    if plan.hardware.gpu.vendor == "amd":
+        svc["devices"] = ["/dev/kfd", "/dev/dri"]
+        svc["group_add"] = ["video"]
+        svc["security_opt"] = ["seccomp=unconfined"]
+    else:
+        svc["deploy"] = {"resources": gpu_devices(plan)}
+    svc["healthcheck"] = {
+        # python3 is in every engine image; curl is not guaranteed to be.
+        "test": ["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)"],
+        "interval": "30s",
+        "timeout": "10s",
+        "retries": 3,
+        "start_period": start_period,  # weight loading: a 70B model can take many minutes
+    }
+    svc["restart"] = "unless-stopped"
+    return dump_yaml({"name": plan.name, "services": {service: svc}}, comment_block(header))
+
+
+def compose_env(opts: TargetOptions) -> dict[str, str]:
+    return {k: compose_env_value(v) for k, v in sorted(opts.env.items())}
+
+
+def compose_api_key(plan: Plan, engine_var: str) -> dict[str, str]:
+    name = plan.server.api_key_env
+    return {engine_var: f"${{{name}:?set {name} to the API key}}"} if name else {}
+
+
+def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], target: str,
+                  normalize=lambda flag: flag) -> list[Diagnostic]:
+    """Extra args that set what the spec owns. owned: normalized flag -> spec path that sets it."""
+    out = []
+    for i, token in enumerate(args):
+        if not token.startswith("-") or token == "--":
+            continue
+        flag = normalize(token.split("=", 1)[0])
+        if flag in owned:
+            path = owned[flag]
+            out.append(error(
+                "target-args-conflict", f"{token.split('=', 1)[0]} in targets.{target}.args restates "
+                f"{'.'.join(map(str, path))}, which deployc derives from the spec",
+                hint=f"set {'.'.join(map(str, path))} instead and remove it from args",
+                path=("targets", target, "args", i)))
+    return out

@@ -1,0 +1,217 @@
+"""The vLLM target: `vllm serve` argv, serve.sh and compose.yaml.
+
+Spellings and value choices are checked against vLLM's own source at each
+pinned release (targets/vllm/versions.py names the commit), chiefly:
+  vllm/engine/arg_utils.py            EngineArgs.add_cli_args (engine flags)
+  vllm/entrypoints/openai/cli_args.py make_arg_parser, FrontendArgs (server flags)
+  vllm/entrypoints/cli/serve.py       the `vllm serve <model_tag>` subcommand
+  vllm/envs.py                        VLLM_API_KEY
+and the conformance tier (tests/conformance) parses every sample's argv with
+the real `vllm serve` parser of each pinned version.
+
+Spec -> vLLM, decisions worth knowing:
+- precision.quantization: awq, gptq, int8 and int4 name pre-quantized
+  checkpoints. vLLM reads quantization_config.quant_method from config.json
+  and picks its fastest kernel (awq -> awq_marlin, gptq -> gptq_marlin);
+  passing --quantization would pin the slow one or fail the match check
+  (vllm#5842), so deployc passes none. fp8 is passed as --quantization fp8:
+  it equals an fp8 checkpoint's method and quantizes a 16-bit one at load.
+  bitsandbytes is passed (in-flight 4-bit). gguf serves model.gguf with the
+  hub model as tokenizer.
+- limits.max_input_tokens: vLLM bounds prompts only by max_model_len (prompt
+  + max_tokens); any other value cannot be expressed and is an error.
+- limits.max_output_tokens: becomes the default max_tokens of requests
+  through --override-generation-config {"max_new_tokens": N}.
+- The API key travels by name: serve.sh exports VLLM_API_KEY from the
+  variable server.api_key_env names, which vLLM reads (vllm/envs.py).
+- In compose.yaml the engine listens on 0.0.0.0 inside the container and
+  server.host picks the host address the port is published on; local paths
+  are bind-mounted read-only under /deployc.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+from compiler.diagnostics import Diagnostic, error
+from compiler.plan import Plan
+from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
+from targets._shared import container
+from targets.vllm.versions import VERSIONS, VllmVersion
+
+# Flags deployc derives from the spec, and the spec path that owns each (for `args` conflicts).
+OWNED: dict[str, tuple[str, ...]] = {
+    "--model": ("model", "source"),
+    "--revision": ("model", "revision"),
+    "--tokenizer": ("model", "tokenizer"),
+    "--trust-remote-code": ("model", "trust_remote_code"),
+    "--chat-template": ("model", "chat_template"),
+    "--served-model-name": ("model", "served_name"),
+    "--enable-lora": ("model", "adapters"),
+    "--lora-modules": ("model", "adapters"),
+    "--max-lora-rank": ("model", "adapters"),
+    "--max-loras": ("model", "adapters"),
+    "--dtype": ("precision", "dtype"),
+    "--quantization": ("precision", "quantization"),
+    "-q": ("precision", "quantization"),
+    "--kv-cache-dtype": ("precision", "kv_cache_dtype"),
+    "--tensor-parallel-size": ("parallelism", "tensor"),
+    "-tp": ("parallelism", "tensor"),
+    "--pipeline-parallel-size": ("parallelism", "pipeline"),
+    "-pp": ("parallelism", "pipeline"),
+    "--data-parallel-size": ("parallelism", "data"),
+    "-dp": ("parallelism", "data"),
+    "--max-model-len": ("limits", "max_model_len"),
+    "--max-num-seqs": ("limits", "max_concurrency"),
+    "--max-num-batched-tokens": ("limits", "max_batch_tokens"),
+    "--override-generation-config": ("limits", "max_output_tokens"),
+    "--gpu-memory-utilization": ("hardware", "memory_utilization"),
+    "--host": ("server", "host"),
+    "--port": ("server", "port"),
+    "--api-key": ("server", "api_key_env"),
+}
+
+
+def _normalize(flag: str) -> str:
+    # vLLM's FlexibleArgumentParser accepts --max_model_len for --max-model-len, and
+    # BooleanOptionalAction adds --no-<flag>.
+    if flag.startswith("--"):
+        flag = "--" + flag[2:].replace("_", "-")
+        if flag.startswith("--no-") and "--" + flag[5:] in OWNED:
+            flag = "--" + flag[5:]
+    return flag
+
+
+class VllmOptions(TargetOptions):
+    """targets.vllm: the common options (version, image, args, env)."""
+
+
+class VllmTarget(Target):
+    name = "vllm"
+    title = "vLLM"
+    versions = tuple(VERSIONS)
+    options = VllmOptions
+
+    def capabilities(self, version: str) -> frozenset[Capability]:
+        return frozenset(Capability)  # vLLM expresses every feature of deploy.yaml v1
+
+    def check(self, plan: Plan, opts: TargetOptions, version: str) -> list[Diagnostic]:
+        v = VERSIONS[version]
+        out: list[Diagnostic] = []
+        lim = plan.limits
+        if lim.max_input_tokens is not None and (lim.max_model_len is None
+                                                 or lim.max_input_tokens != lim.max_model_len - 1):
+            out.append(error(
+                "vllm-max-input", "vLLM has no prompt-length limit of its own: it admits any prompt that fits "
+                "max_model_len together with the request's max_tokens",
+                hint="remove limits.max_input_tokens for vllm, or set it to max_model_len - 1",
+                path=("limits", "max_input_tokens")))
+        for i, adapter in enumerate(plan.model.adapters):
+            if adapter.rank is not None and adapter.rank > max(v.max_lora_ranks):
+                out.append(error(
+                    "vllm-lora-rank", f"adapter {adapter.name!r} has LoRA rank {adapter.rank}; vLLM {version} "
+                    f"serves ranks up to {max(v.max_lora_ranks)}",
+                    hint="retrain or merge the adapter with a lower rank",
+                    path=("model", "adapters", i, "rank" if "rank" in adapter.model_fields_set else "source")))
+        gpu = plan.hardware.gpu
+        if plan.precision.quantization == "fp8" and gpu.sm is not None and gpu.sm < v.fp8_min_sm:
+            out.append(error(
+                "vllm-fp8-gpu", f"vLLM {version} has no fp8 weight kernel for compute capability "
+                f"{gpu.compute_capability} ({gpu.name}); it needs {v.fp8_min_sm} or newer",
+                hint="use a 16-bit checkpoint (quantization: none) or an int4 one (awq, gptq) on this GPU",
+                path=("precision", "quantization")))
+        if plan.precision.quantization == "gguf" and plan.model.gguf is None:
+            out.append(error("vllm-gguf", "quantization gguf needs model.gguf, the .gguf file vLLM loads",
+                             hint="set model.gguf to the file's path", path=("precision", "quantization")))
+        if gpu.vendor == "amd" and opts.image is None:
+            out.append(error(
+                "vllm-rocm-image", f"{gpu.name} needs vLLM's ROCm build; deployc pins only the CUDA image",
+                hint="set targets.vllm.image to a ROCm vLLM image pinned by tag", path=("hardware", "gpu")))
+        _, problem = container.port_binding(plan.server.host, plan.server.port)
+        if problem:
+            out.append(problem)
+        out += container.arg_conflicts(opts.args, OWNED, self.name, _normalize)
+        return out
+
+    def lower(self, plan: Plan, opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
+        v = VERSIONS[version]
+        argv = ["vllm", "serve", *engine_args(plan, opts, v, plan.server.host, lambda ref, _where: ref)]
+        mounts = container.LocalMounts(ctx)
+        in_container = engine_args(plan, opts, v, "0.0.0.0", mounts.ref)
+        banner = container.banner(ctx, self.name, self.title, version)
+        model = plan.model
+        about = [
+            f"Serves {model.served_name} ({model.source}) on {plan.server.host}:{plan.server.port} "
+            f"with vLLM {version}, OpenAI-compatible API under /v1.",
+            f"Needs `pip install vllm=={version}` and {plan.gpus_needed} GPU(s) "
+            f"({plan.hardware.gpu.name}); HF_TOKEN is read from the environment for gated models.",
+        ]
+        env = container.api_key_export(plan, "VLLM_API_KEY") + container.user_env_shell(opts)
+        script = container.serve_script(ctx, banner, about, argv, env)
+        port, _ = container.port_binding(plan.server.host, plan.server.port)
+        compose = container.compose_file(
+            header=banner + ["", f"docker compose up -d; the API is at http://{plan.server.host}:"
+                                 f"{plan.server.port}/v1 once the health check passes."],
+            service=plan.name, image=opts.image or v.image, command=in_container, port=port, plan=plan,
+            env_pass=["HF_TOKEN"], env_set={**container.compose_api_key(plan, "VLLM_API_KEY"),
+                                            **container.compose_env(opts)},
+            volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health",
+            container_cache="/root/.cache/huggingface")
+        return Lowered(
+            artifacts=(Artifact("serve.sh", script, executable=True), Artifact("compose.yaml", compose)),
+            command=tuple(argv))
+
+
+def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, where) -> list[str]:
+    """Everything after `vllm serve`. where(ref, container_path) maps local paths for containers."""
+    m, p, par, lim = plan.model, plan.precision, plan.parallelism, plan.limits
+    args: list[str] = []
+    if p.quantization == "gguf":
+        args += [where(m.gguf, "/deployc/model.gguf"), "--tokenizer", where(m.tokenizer or m.source, "/deployc/model")]
+    else:
+        args.append(where(m.source, "/deployc/model"))
+        if m.tokenizer:
+            args += ["--tokenizer", where(m.tokenizer, "/deployc/tokenizer")]
+    if m.revision:
+        args += ["--revision", m.revision]
+    if m.trust_remote_code:
+        args.append("--trust-remote-code")
+    if m.chat_template:
+        args += ["--chat-template", where(m.chat_template, "/deployc/chat_template.jinja")]
+    args += ["--served-model-name", m.served_name]
+    args += ["--dtype", p.dtype]
+    if p.quantization in ("fp8", "bitsandbytes"):
+        args += ["--quantization", p.quantization]
+    if p.kv_cache_dtype == "fp8":
+        args += ["--kv-cache-dtype", "fp8"]
+    args += ["--tensor-parallel-size", str(par.tensor)]
+    if par.pipeline > 1:
+        args += ["--pipeline-parallel-size", str(par.pipeline)]
+    if par.data > 1:
+        args += ["--data-parallel-size", str(par.data)]
+    if lim.max_model_len is not None:
+        args += ["--max-model-len", str(lim.max_model_len)]
+    if lim.max_concurrency is not None:
+        args += ["--max-num-seqs", str(lim.max_concurrency)]
+    if lim.max_batch_tokens is not None:
+        args += ["--max-num-batched-tokens", str(lim.max_batch_tokens)]
+    if lim.max_output_tokens is not None:
+        args += ["--override-generation-config", json.dumps({"max_new_tokens": lim.max_output_tokens})]
+    args += ["--gpu-memory-utilization", f"{plan.hardware.memory_utilization:g}"]
+    if m.adapters:
+        args += ["--enable-lora", "--lora-modules"]
+        args += [json.dumps({"name": a.name, "path": where(a.source, f"/deployc/adapters/{a.name}")},
+                            separators=(",", ":")) for a in m.adapters]
+        args += ["--max-loras", str(len(m.adapters))]
+        rank = _lora_rank(m.adapters, v)
+        if rank != v.default_max_lora_rank:
+            args += ["--max-lora-rank", str(rank)]
+    args += ["--host", host, "--port", str(plan.server.port)]
+    return args + list(opts.args)
+
+
+def _lora_rank(adapters: Sequence, v: VllmVersion) -> int:
+    """The smallest --max-lora-rank choice that holds every adapter (unknown ranks: vLLM's default)."""
+    need = max([a.rank for a in adapters if a.rank is not None] or [v.default_max_lora_rank])
+    return min(r for r in v.max_lora_ranks if r >= need) if need <= max(v.max_lora_ranks) else need

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+from typer.testing import CliRunner
+
+from compiler.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = sorted(p.parent for p in (ROOT / "samples").glob("*/deploy.yaml"))
+INVALID = sorted((ROOT / "samples" / "invalid").glob("*.yaml"))
+
+_EXTENSIONS: dict[str, type[SingleFileSnapshotExtension]] = {}
+
+
+def text_extension(suffix: str) -> type[SingleFileSnapshotExtension]:
+    """A syrupy extension that stores one snapshot as one text file with a real extension."""
+    if suffix not in _EXTENSIONS:
+        _EXTENSIONS[suffix] = type(f"Text{suffix.title()}Extension", (SingleFileSnapshotExtension,),
+                                   {"file_extension": suffix, "_write_mode": WriteMode.TEXT})
+    return _EXTENSIONS[suffix]
+
+
+class Cli:
+    """Runs the deployc CLI in-process; stdout and stderr apart, like a terminal would see them."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str | Path, cwd: Path | None = None):
+        import os
+
+        old = os.getcwd()
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            return self.runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        finally:
+            os.chdir(old)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path):
+    """Write a spec into tmp_path and return its path."""
+
+    def write(text: str, name: str = "deploy.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+MINIMAL = """\
+apiVersion: deployc/v1
+name: demo
+model:
+  source: Qwen/Qwen2.5-0.5B-Instruct
+targets:
+  vllm: {}
+"""

@@ -1,0 +1,80 @@
+"""The loader: every malformed file is a positioned diagnostic, never a traceback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from compiler.source import loads
+
+
+def one(raw: bytes):
+    src = loads(raw, "d.yaml")
+    assert src.data is None, "a malformed file must not produce data"
+    assert len(src.diagnostics) == 1, src.diagnostics
+    d = src.diagnostics[0]
+    return d.code, d.line, d.column, d.message
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b"", ("yaml-empty", 1, 1)),
+    (b"# only a comment\n\n", ("yaml-empty", 1, 1)),
+    (b"a: 1\nb:\n\tc: 2\n", ("yaml-tab", 3, 1)),
+    (b"a: 1\nb: 2\na: 3\n", ("yaml-duplicate-key", 3, 1)),
+    (b"a: [1, 2\n", ("yaml-syntax", 1, 4)),
+    (b"a: 1\n  b: 2\n", ("yaml-syntax", 2, 4)),
+    (b"- 1\n- 2\n", ("yaml-not-mapping", 1, 1)),
+    (b"just text\n", ("yaml-not-mapping", 1, 1)),
+    (b"a: 1\n---\nb: 2\n", ("yaml-documents", 1, 1)),
+    (b"name: ok\nsource: caf\xc3\n", ("yaml-encoding", 2, 12)),
+    (b"a: \xff\xfe\n", ("yaml-encoding", 1, 4)),
+    (b"a: 1\nb: x\x00y\n", ("yaml-syntax", 2, 5)),
+    (b"a: !!python/object:os.system {x: 1}\n", ("yaml-tag", 1, 4)),
+    (b"a:\n  b: !custom x\n", ("yaml-tag", 2, 6)),
+    (b"1: x\n", ("yaml-key", 1, 1)),
+])
+def test_malformed_files_are_positioned_diagnostics(raw, expected):
+    code, line, col, _ = one(raw)
+    assert (code, line, col) == expected
+
+
+def test_positions_are_one_based_for_keys_values_and_items():
+    src = loads(b"apiVersion: deployc/v1\nmodel:\n  source: a/b\n  adapters:\n    - name: x\n      source: ./y\n")
+    assert src.keys[("model", "source")] == (3, 3)
+    assert src.values[("model", "source")] == (3, 11)
+    assert src.values[("model", "adapters", 0)] == (5, 7)
+    assert src.keys[("model", "adapters", 0, "source")] == (6, 7)
+    # a missing key is reported at the key of the mapping that should hold it
+    assert src.locate(("model", "revision"), "key") == (2, 1)
+    assert src.locate(("hardware", "gpu"), "key") == (1, 1)
+
+
+def test_data_is_plain_and_carries_no_positions():
+    src = loads(b"a: 0.90\nb: [1, {c: yes}]\nd: 2024-01-01\ne: !!str 12\n")
+    assert src.data == {"a": 0.9, "b": [1, {"c": "yes"}], "d": "2024-01-01", "e": "12"}
+    assert type(src.data) is dict and type(src.data["b"]) is list and type(src.data["a"]) is float
+
+
+def test_bom_and_crlf_are_accepted():
+    src = loads(b"\xef\xbb\xbfa: 1\r\nb: x\r\n")
+    assert src.diagnostics == [] and src.data == {"a": 1, "b": "x"}
+
+
+def test_alias_bomb_is_rejected_quickly_without_expanding():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 12):
+        prev = f"*a{i-1}"
+        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    start = time.perf_counter()
+    code, *_ = one("\n".join(lines).encode())
+    assert code == "yaml-too-large"
+    assert time.perf_counter() - start < 5  # 10**12 nodes if expanded; bounded well below that
+
+
+def test_merge_keys_work_and_digest_ignores_comments_and_layout():
+    a = loads(b"base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n")
+    assert a.data["m"] == {"y": 2, "x": 1} or a.data["m"] == {"x": 1, "y": 2}
+    one_ = loads(b"a: 1\nb: [1, 2]\n")
+    two = loads(b"# comment\nb:\n  - 1\n  - 2\na: 1\n")
+    assert one_.digest == two.digest and one_.digest

@@ -1,0 +1,59 @@
+"""The contract every registered target keeps (built-in or plugin)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from compiler.pipeline import compile_target, load_spec
+from compiler.registry import Registry
+from compiler.target_api import Capability, Target, TargetOptions
+from compiler.writer import safe_relpath
+from conftest import SAMPLES
+
+REGISTRY = Registry.discover()
+
+
+@pytest.fixture(params=REGISTRY.names)
+def target(request) -> Target:
+    t, problem = REGISTRY.load(request.param)
+    assert problem is None
+    return t
+
+
+def test_identity_and_versions(target):
+    assert target.name in REGISTRY.names and target.title
+    assert target.versions and len(set(target.versions)) == len(target.versions)
+    assert issubclass(target.options, TargetOptions)
+    schema = target.options.model_json_schema()
+    assert {"version", "image", "args", "env"} <= set(schema["properties"])
+    assert schema.get("additionalProperties") is False
+
+
+def test_capabilities_are_declared_for_every_version(target):
+    for version in target.versions:
+        caps = target.capabilities(version)
+        assert isinstance(caps, frozenset) and caps <= frozenset(Capability)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_lower_is_deterministic_pure_and_relative(target, sample, monkeypatch, tmp_path):
+    from compiler.target_api import BuildContext
+
+    compiled = load_spec(sample / "deploy.yaml", "deploy.yaml")
+    ctx = BuildContext("../..", "deploy.yaml", compiled.source.digest)
+    monkeypatch.chdir(tmp_path)  # lowering must not depend on, or write to, the working directory
+    monkeypatch.setenv("HF_TOKEN", "hf_must_never_show_up_anywhere_0000")
+    first = compile_target(compiled, REGISTRY, target.name, ctx)
+    second = compile_target(compiled, REGISTRY, target.name, ctx)
+    for version in target.versions:
+        compile_target(compiled, REGISTRY, target.name, ctx)  # no state leaks between versions
+    assert first.ok, first.diagnostics
+    assert first.lowered == second.lowered
+    assert list(tmp_path.iterdir()) == []
+    for art in first.lowered.artifacts:
+        assert safe_relpath(art.path), art.path
+        assert "hf_must_never" not in art.content
+        assert art.content.endswith("\n")
+    assert len({a.path for a in first.lowered.artifacts}) == len(first.lowered.artifacts)

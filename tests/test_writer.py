@@ -1,0 +1,134 @@
+"""build and check on disk: atomic writes, the manifest, hand edits, files deployc did not write."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from conftest import MINIMAL
+
+
+@pytest.fixture
+def built(tmp_path, spec_file, cli):
+    spec = spec_file(MINIMAL)
+    result = cli("build", spec, "--target", "vllm")
+    assert result.exit_code == 0, result.stderr
+    return spec, tmp_path / "deploy" / "vllm"
+
+
+def snapshot_tree(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_build_writes_artifacts_modes_and_manifest(built):
+    _, out = built
+    assert sorted(p.name for p in out.iterdir()) == ["compose.yaml", "deployc-manifest.json", "serve.sh"]
+    assert os.stat(out / "serve.sh").st_mode & 0o777 == 0o755
+    assert os.stat(out / "compose.yaml").st_mode & 0o777 == 0o644
+    manifest = json.loads((out / "deployc-manifest.json").read_text())
+    assert manifest["target"] == "vllm" and set(manifest["files"]) == {"serve.sh", "compose.yaml"}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_rebuild_is_byte_identical_and_touches_nothing(built, cli):
+    spec, out = built
+    before = snapshot_tree(out)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    result = cli("build", spec, "--target", "vllm")
+    assert result.exit_code == 0
+    assert "0 written, 2 unchanged" in result.stdout
+    assert snapshot_tree(out) == before
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
+
+
+def test_hand_edited_file_is_not_overwritten_without_force(built, cli, spec_file):
+    spec, out = built
+    (out / "serve.sh").write_text((out / "serve.sh").read_text() + "# my tweak\n")
+    spec_file(MINIMAL.replace("vllm: {}", "vllm: {args: [--enable-prefix-caching]}"))
+    before = snapshot_tree(out)
+    result = cli("build", spec, "--target", "vllm")
+    assert result.exit_code == 1
+    assert f"{out / 'serve.sh'}: error[output-edited]: {out / 'serve.sh'} was edited by hand" in result.stderr
+    assert "--force" in result.stderr
+    assert snapshot_tree(out) == before, "a refused build must not write anything, not even compose.yaml"
+    result = cli("build", spec, "--target", "vllm", "--force")
+    assert result.exit_code == 0
+    assert "# my tweak" not in (out / "serve.sh").read_text()
+    assert "--enable-prefix-caching" in (out / "serve.sh").read_text()
+
+
+def test_file_deployc_did_not_write_is_not_overwritten(tmp_path, spec_file, cli):
+    spec = spec_file(MINIMAL)
+    out = tmp_path / "deploy" / "vllm"
+    out.mkdir(parents=True)
+    (out / "compose.yaml").write_text("mine\n")
+    result = cli("build", spec, "--target", "vllm")
+    assert result.exit_code == 1
+    assert "error[output-unowned]" in result.stderr
+    assert (out / "compose.yaml").read_text() == "mine\n"
+    assert not (out / "serve.sh").exists() and not (out / "deployc-manifest.json").exists()
+
+
+def test_files_it_no_longer_generates_are_removed_only_if_it_wrote_them(built, cli):
+    spec, out = built
+    manifest = json.loads((out / "deployc-manifest.json").read_text())
+    manifest["files"]["old.sh"] = {"sha256": "0" * 64, "mode": "0755"}
+    manifest["files"]["gone.txt"] = {"sha256": __import__("hashlib").sha256(b"x\n").hexdigest(), "mode": "0644"}
+    (out / "deployc-manifest.json").write_text(json.dumps(manifest))
+    (out / "old.sh").write_text("edited by someone\n")
+    (out / "gone.txt").write_text("x\n")
+    (out / "notes.md").write_text("not ours\n")
+    result = cli("build", spec, "--target", "vllm")
+    assert result.exit_code == 0, result.stderr
+    assert not (out / "gone.txt").exists(), "a file deployc wrote and nobody edited is cleaned up"
+    assert (out / "old.sh").read_text() == "edited by someone\n"
+    assert "warning[output-orphan]" in result.stderr
+    assert (out / "notes.md").read_text() == "not ours\n"
+
+
+def test_check_tells_stale_from_hand_edited_with_a_diff(built, cli, spec_file):
+    spec, out = built
+    assert cli("check", spec).exit_code == 0
+    spec_file(MINIMAL.replace("source: Qwen/Qwen2.5-0.5B-Instruct", "source: Qwen/Qwen2.5-1.5B-Instruct"))
+    result = cli("check", spec)
+    assert result.exit_code == 1
+    assert f"{out / 'serve.sh'}:" in result.stderr and "error[output-stale]" in result.stderr
+    assert "-exec vllm serve Qwen/Qwen2.5-0.5B-Instruct" in result.stdout
+    assert "+exec vllm serve Qwen/Qwen2.5-1.5B-Instruct" in result.stdout
+    spec_file(MINIMAL)
+    text = (out / "compose.yaml").read_text().replace("restart: unless-stopped", "restart: always")
+    (out / "compose.yaml").write_text(text)
+    result = cli("check", spec)
+    assert result.exit_code == 1
+    line = text.splitlines().index("    restart: always") + 1
+    assert f"{out / 'compose.yaml'}:{line}:1: error[output-edited]" in result.stderr
+    assert "-    restart: always\n+    restart: unless-stopped" in result.stdout
+
+
+def test_check_without_build_and_with_missing_file(tmp_path, spec_file, cli, built):
+    spec, out = built
+    (out / "serve.sh").unlink()
+    result = cli("check", spec)
+    assert result.exit_code == 1 and "error[output-missing]" in result.stderr
+    other = spec_file(MINIMAL, "other.yaml")
+    result = cli("check", other, "--out", tmp_path / "nowhere")
+    assert result.exit_code == 1 and "no deployc output" in result.stderr
+
+
+def test_check_reports_a_lost_executable_bit(built, cli):
+    spec, out = built
+    os.chmod(out / "serve.sh", 0o644)
+    result = cli("check", spec)
+    assert result.exit_code == 1 and "error[output-mode]" in result.stderr
+
+
+def test_out_folder_and_spec_dir_are_relative(tmp_path, spec_file, cli):
+    spec = spec_file(MINIMAL)
+    result = cli("build", spec, "--target", "vllm", "--out", tmp_path / "elsewhere" / "out")
+    assert result.exit_code == 0
+    script = (tmp_path / "elsewhere" / "out" / "vllm" / "serve.sh").read_text()
+    assert 'cd "$(dirname "$0")"/../../..\n' in script
+    assert str(tmp_path) not in script, "no absolute paths of the build machine in artifacts"
