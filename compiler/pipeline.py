@@ -320,14 +320,25 @@ def _probe_local(spec: Spec, spec_dir: Path) -> tuple[Spec, list[Diagnostic]]:
     for i, a in enumerate(m.adapters):
         found = exists(a.source, ("model", "adapters", i, "source")) if is_local(a.source) else None
         if a.rank is None and found is not None and (found / "adapter_config.json").is_file():
-            try:
-                rank = json.loads((found / "adapter_config.json").read_text(encoding="utf-8")).get("r")
-                if isinstance(rank, int) and rank > 0:
-                    a = a.model_copy(update={"rank": rank})
-            except (OSError, ValueError, AttributeError):
-                diags.append(warning("adapter-config", f"{a.source}/adapter_config.json is not valid JSON",
+            rank = _adapter_rank(found / "adapter_config.json")
+            if rank is None:
+                diags.append(warning("adapter-config", f"{a.source}/adapter_config.json has no readable LoRA "
+                                     "rank (r)", hint="set the adapter's rank: in the spec",
                                      path=("model", "adapters", i, "source")))
+            else:
+                a = a.model_copy(update={"rank": rank})
         adapters.append(a)
     if adapters != list(m.adapters):
         spec = spec.model_copy(update={"model": m.model_copy(update={"adapters": adapters})})
     return spec, diags
+
+
+def _adapter_rank(path: Path) -> int | None:
+    """The largest LoRA rank in a PEFT adapter_config.json: r, and any per-module rank_pattern value."""
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+        ranks = [cfg.get("r"), *(cfg.get("rank_pattern") or {}).values()]
+    except (OSError, ValueError, AttributeError):
+        return None
+    ranks = [r for r in ranks if isinstance(r, int) and not isinstance(r, bool) and r > 0]
+    return max(ranks) if ranks else None

@@ -66,7 +66,6 @@ class Capability(str, Enum):
     REMOTE_CODE = "trust-remote-code"
     CHAT_TEMPLATE = "chat-template"
     LORA = "lora"
-    GGUF = "gguf"
     API_KEY = "api-key"
     KV_CACHE_FP8 = "kv-cache-fp8"
     MAX_CONCURRENCY = "max-concurrency"
@@ -105,7 +104,6 @@ FEATURES: dict[Capability, Feature] = {
     Capability.CHAT_TEMPLATE: Feature(("model", "chat_template"), lambda p: p.model.chat_template is not None,
                                       "a custom chat template"),
     Capability.LORA: Feature(("model", "adapters"), lambda p: bool(p.model.adapters), "LoRA adapters"),
-    Capability.GGUF: Feature(("model", "gguf"), lambda p: p.model.gguf is not None, "a GGUF file"),
     Capability.API_KEY: Feature(("server", "api_key_env"), lambda p: p.server.api_key_env is not None,
                                 "an API key"),
     Capability.KV_CACHE_FP8: Feature(("precision", "kv_cache_dtype"), lambda p: p.precision.kv_cache_dtype == "fp8",

@@ -139,18 +139,33 @@ def compose_api_key(plan: Plan, engine_var: str) -> dict[str, str]:
 
 
 def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], target: str,
-                  normalize=lambda flag: flag) -> list[Diagnostic]:
-    """Extra args that set what the spec owns. owned: normalized flag -> spec path that sets it."""
+                  normalize=lambda flag: flag, stale: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """Extra args that set what the spec owns, or that the pinned version no longer takes.
+
+    owned: normalized flag -> spec path that sets it. Python's argparse (vLLM, SGLang) also
+    accepts any unambiguous prefix of a long option (`--max-model` for `--max-model-len`) and
+    a short option glued to its value (`-tp4`), so both count as restating the flag.
+    """
     out = []
     for i, token in enumerate(args):
-        if not token.startswith("-") or token == "--":
+        if not token.startswith("-") or token in ("-", "--"):
             continue
         flag = normalize(token.split("=", 1)[0])
-        if flag in owned:
-            path = owned[flag]
+        hit = owned.get(flag)
+        if hit is None and flag.startswith("--") and len(flag) > 4:
+            hit = next((owned[o] for o in sorted(owned) if o.startswith(flag)), None)
+        if hit is None and not flag.startswith("--"):
+            hit = next((owned[o] for o in sorted(owned, key=len, reverse=True)
+                        if not o.startswith("--") and flag.startswith(o)), None)
+        if hit is not None:
+            where = ".".join(map(str, hit))
             out.append(error(
-                "target-args-conflict", f"{token.split('=', 1)[0]} in targets.{target}.args restates "
-                f"{'.'.join(map(str, path))}, which deployc derives from the spec",
-                hint=f"set {'.'.join(map(str, path))} instead and remove it from args",
-                path=("targets", target, "args", i)))
+                "target-args-conflict", f"{token.split('=', 1)[0]} in targets.{target}.args restates {where}, "
+                "which deployc derives from the spec",
+                hint=f"set {where} instead and remove it from args", path=("targets", target, "args", i)))
+        elif stale and (flag in stale or token in stale or token[:2] in stale):
+            reason = stale.get(flag) or stale.get(token) or stale[token[:2]]
+            out.append(error("target-args-stale", f"{token} is not a flag of the pinned version: {reason}",
+                             hint="remove it from args (blog posts often predate the rename)",
+                             path=("targets", target, "args", i)))
     return out

@@ -15,9 +15,12 @@ Spec -> vLLM, decisions worth knowing:
   and picks its fastest kernel (awq -> awq_marlin, gptq -> gptq_marlin);
   passing --quantization would pin the slow one or fail the match check
   (vllm#5842), so deployc passes none. fp8 is passed as --quantization fp8:
-  it equals an fp8 checkpoint's method and quantizes a 16-bit one at load.
-  bitsandbytes is passed (in-flight 4-bit). gguf serves model.gguf with the
-  hub model as tokenizer.
+  it equals an fp8 checkpoint's method and quantizes a 16-bit one at load
+  (0.33.0 logs that fp8_per_tensor is the new name for the online case, but
+  fp8_per_tensor would fail the match check on an fp8 checkpoint, and deployc
+  cannot tell the two apart without the checkpoint's config). bitsandbytes
+  (in-flight 4-bit) and gguf (model.gguf, with the hub model as tokenizer)
+  exist only in 0.11.2; 0.33.0 moved both to plugins.
 - limits.max_input_tokens: vLLM bounds prompts only by max_model_len (prompt
   + max_tokens); any other value cannot be expressed and is an error.
 - limits.max_output_tokens: becomes the default max_tokens of requests
@@ -74,12 +77,15 @@ OWNED: dict[str, tuple[str, ...]] = {
 
 
 def _normalize(flag: str) -> str:
-    # vLLM's FlexibleArgumentParser accepts --max_model_len for --max-model-len, and
-    # BooleanOptionalAction adds --no-<flag>.
+    # FlexibleArgumentParser turns --max_model_len into --max-model-len; BooleanOptionalAction
+    # adds --no-<flag>; 0.33's EnableDisableAction pairs --disable-X with --enable-X
+    # (vllm/utils/argparse_utils.py).
     if flag.startswith("--"):
         flag = "--" + flag[2:].replace("_", "-")
         if flag.startswith("--no-") and "--" + flag[5:] in OWNED:
             flag = "--" + flag[5:]
+        elif flag.startswith("--disable-") and "--enable-" + flag[10:] in OWNED:
+            flag = "--enable-" + flag[10:]
     return flag
 
 
@@ -94,7 +100,13 @@ class VllmTarget(Target):
     options = VllmOptions
 
     def capabilities(self, version: str) -> frozenset[Capability]:
-        return frozenset(Capability)  # vLLM expresses every feature of deploy.yaml v1
+        return VERSIONS[version].capabilities
+
+    def unsupported_hint(self, capability: Capability, version: str) -> str | None:
+        if capability in (Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF):
+            return (f"vLLM {version} moved this to an out-of-tree plugin that the official image lacks: pin "
+                    "targets.vllm.version: 0.11.2, or serve a pre-quantized awq, gptq or fp8 checkpoint")
+        return None
 
     def check(self, plan: Plan, opts: TargetOptions, version: str) -> list[Diagnostic]:
         v = VERSIONS[version]
@@ -114,12 +126,14 @@ class VllmTarget(Target):
                     f"serves ranks up to {max(v.max_lora_ranks)}",
                     hint="retrain or merge the adapter with a lower rank",
                     path=("model", "adapters", i, "rank" if "rank" in adapter.model_fields_set else "source")))
-        gpu = plan.hardware.gpu
-        if plan.precision.quantization == "fp8" and gpu.sm is not None and gpu.sm < v.fp8_min_sm:
+        gpu, quant = plan.hardware.gpu, plan.precision.quantization
+        need = v.quant_min_sm.get(quant)
+        if need is not None and gpu.sm is not None and gpu.sm < need:
             out.append(error(
-                "vllm-fp8-gpu", f"vLLM {version} has no fp8 weight kernel for compute capability "
-                f"{gpu.compute_capability} ({gpu.name}); it needs {v.fp8_min_sm} or newer",
-                hint="use a 16-bit checkpoint (quantization: none) or an int4 one (awq, gptq) on this GPU",
+                "vllm-quantization-gpu", f"vLLM {version}'s {quant} kernels need compute capability {need} or "
+                f"newer; {gpu.name} has {gpu.compute_capability}",
+                hint="serve a 16-bit checkpoint (quantization: none)"
+                + ("" if quant == "gptq" else " or a gptq one") + " on this GPU",
                 path=("precision", "quantization")))
         if plan.precision.quantization == "gguf" and plan.model.gguf is None:
             out.append(error("vllm-gguf", "quantization gguf needs model.gguf, the .gguf file vLLM loads",
@@ -131,7 +145,7 @@ class VllmTarget(Target):
         _, problem = container.port_binding(plan.server.host, plan.server.port)
         if problem:
             out.append(problem)
-        out += container.arg_conflicts(opts.args, OWNED, self.name, _normalize)
+        out += container.arg_conflicts(opts.args, OWNED, self.name, _normalize, v.stale_flags)
         return out
 
     def lower(self, plan: Plan, opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
