@@ -44,7 +44,7 @@ class Diagnostic:
         return replace(self, file=file, line=line, column=column)
 
     def render(self) -> str:
-        where = self.file or "<input>"
+        where = self.file or "deployc"
         if self.line is not None:
             where += f":{self.line}:{self.column or 1}"
         text = f"{where}: {self.severity.value}[{self.code}]: {self.message}"

@@ -1,0 +1,48 @@
+"""The conformance tier: real engine parsers and validators judge deployc's artifacts.
+
+They are installed by conformance/install.sh into .conformance/ (git-ignored).
+Missing installs fail loudly: this tier runs only when asked for (-m conformance).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from compiler.pipeline import compile_target, load_spec
+from compiler.registry import Registry
+from compiler.target_api import BuildContext
+
+ROOT = Path(__file__).resolve().parents[2]
+HOME = Path(os.environ.get("DEPLOYC_CONFORMANCE", ROOT / ".conformance"))
+REGISTRY = Registry.discover()
+
+pytestmark = pytest.mark.conformance
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `bash conformance/install.sh` first", pytrace=False)
+    return path
+
+
+def dump(data: dict) -> str:
+    buf = io.StringIO()
+    YAML(typ="safe", pure=True).dump(data, buf)
+    return buf.getvalue()
+
+
+def lower(spec: dict, target: str, folder: Path):
+    """Compile a spec given as data; return the TargetResult (must be ok)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "deploy.yaml"
+    path.write_text(dump(spec), encoding="utf-8")
+    compiled = load_spec(path, "deploy.yaml")
+    assert compiled.ok, [d.render() for d in compiled.diagnostics]
+    result = compile_target(compiled, REGISTRY, target, BuildContext("../..", "deploy.yaml", compiled.source.digest))
+    assert result.ok, [d.render() for d in result.diagnostics]
+    return result

@@ -1,0 +1,153 @@
+"""vLLM's own `vllm serve` parser, at each pinned version, judges every argv deployc emits.
+
+Beyond "it parses", the parsed namespace must hold exactly the values the spec
+asked for, and --quantization / --kv-cache-dtype (free strings at parse time in
+some versions) must be in vLLM's own QUANTIZATION_METHODS / CacheDType tables.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+
+import pytest
+from ruamel.yaml import YAML
+
+from targets.vllm import OWNED
+from targets.vllm.versions import VERSIONS
+
+from .conftest import HOME, ROOT, lower, require
+
+pytestmark = pytest.mark.conformance
+
+SAMPLES = sorted(p for p in (ROOT / "samples").glob("*/deploy.yaml"))
+
+BASE = {"apiVersion": "deployc/v1", "name": "conf", "model": {"source": "org/model"}, "targets": {"vllm": {}}}
+
+
+def variant(**sections) -> dict:
+    spec = copy.deepcopy(BASE)
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key].update(value)
+        else:
+            spec[key] = value
+    return spec
+
+
+# Every flag the target can emit appears in at least one variant.
+VARIANTS = {
+    "minimal": variant(),
+    "everything": variant(
+        model={"source": "org/model", "revision": "v1.0", "tokenizer": "org/tok", "trust_remote_code": True,
+               "chat_template": "./template.jinja", "served_name": "served/name",
+               "adapters": [{"name": "a1", "source": "./lora/a1", "rank": 64}, {"name": "a2", "source": "org/lora"}]},
+        precision={"dtype": "bfloat16", "quantization": "fp8", "kv_cache_dtype": "fp8"},
+        parallelism={"tensor": 2, "pipeline": 2, "data": 2},
+        limits={"max_model_len": 32768, "max_output_tokens": 4096, "max_concurrency": 48, "max_batch_tokens": 8192},
+        server={"host": "127.0.0.1", "port": 9123, "api_key_env": "KEY"},
+        hardware={"gpu": "H100-80GB", "memory_utilization": 0.85},
+        targets={"vllm": {"args": ["--enable-prefix-caching", "--seed", "7"], "env": {"VLLM_LOGGING_LEVEL": "DEBUG"}}}),
+    "awq": variant(precision={"quantization": "awq", "dtype": "float16"}),
+    "float16-t4": variant(hardware={"gpu": "T4"}, precision={"dtype": "auto"}),
+    "local-model": variant(model={"source": "./model", "served_name": "local"}),
+}
+ONLY = {"0.11.2": {
+    "bitsandbytes": variant(precision={"quantization": "bitsandbytes"}),
+    "gguf": variant(model={"source": "org/model", "gguf": "./model-q4.gguf"}, precision={"quantization": "gguf"}),
+}}
+
+
+def cases(version: str, tmp_path) -> list[tuple[str, dict, list[str], str]]:
+    """(id, spec, argv, folder the server starts in) for every sample and variant at this version."""
+    judged = []
+    for sample in SAMPLES:
+        spec = YAML(typ="safe").load(sample.read_text())
+        spec["targets"]["vllm"] = {**(spec["targets"].get("vllm") or {}), "version": version}
+        result = lower(spec, "vllm", tmp_path / version / sample.parent.name)
+        # serve.sh runs from the spec's folder: the real sample folder holds its chat template.
+        judged.append((sample.parent.name, spec, list(result.lowered.command), str(sample.parent)))
+    for name, spec in {**VARIANTS, **ONLY.get(version, {})}.items():
+        spec = copy.deepcopy(spec)
+        spec["targets"]["vllm"] = {**spec["targets"]["vllm"], "version": version}
+        folder = tmp_path / version / name
+        result = lower(spec, "vllm", folder)
+        template = spec["model"].get("chat_template")
+        if template:
+            (folder / template).write_text("{{ messages }}")
+        judged.append((name, spec, list(result.lowered.command), str(folder)))
+    return judged
+
+
+def probe(version: str, argvs: list[dict]) -> dict:
+    python = require(HOME / f"vllm-{version}" / "bin" / "python")
+    script = ROOT / "conformance" / "vllm_probe.py"
+    run = subprocess.run([str(python), str(script)], input=json.dumps(argvs), capture_output=True, text=True,
+                         timeout=900, env={"VLLM_TARGET_DEVICE": "cpu", "PATH": "/usr/bin:/bin", "HOME": str(HOME)})
+    assert run.returncode == 0, run.stderr[-4000:]
+    return json.loads(run.stdout)
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_real_vllm_parser_accepts_every_argv_with_the_intended_values(version, tmp_path):
+    judged = cases(version, tmp_path)
+    report = probe(version, [{"id": name, "argv": argv, "cwd": cwd} for name, _, argv, cwd in judged])
+    assert report["vllm_version"] == version
+    results = {r["id"]: r for r in report["results"]}
+    failures = {k: r["error"] for k, r in results.items() if not r["ok"]}
+    assert failures == {}
+    for name, spec, argv, _ in judged:
+        ns = results[name]["namespace"]
+        assert ns["model_tag"] == argv[2], name
+        assert ns["served_model_name"] == [argv[argv.index("--served-model-name") + 1]], name
+        assert ns["port"] == spec.get("server", {}).get("port", 8000), name
+        assert ns["tensor_parallel_size"] == spec.get("parallelism", {}).get("tensor", 1), name
+        assert ns["gpu_memory_utilization"] == spec.get("hardware", {}).get("memory_utilization", 0.9), name
+        limits = spec.get("limits", {})
+        assert ns["max_model_len"] == limits.get("max_model_len"), name
+        assert ns["max_num_seqs"] == limits.get("max_concurrency"), name
+        if "max_output_tokens" in limits:
+            assert ns["override_generation_config"] == {"max_new_tokens": limits["max_output_tokens"]}
+        if spec["model"].get("adapters"):
+            assert ns["enable_lora"] is True and len(ns["lora_modules"]) == len(spec["model"]["adapters"]), name
+        if "--quantization" in argv:
+            assert argv[argv.index("--quantization") + 1] in report["quantization_methods"], name
+        if "--kv-cache-dtype" in argv:
+            assert argv[argv.index("--kv-cache-dtype") + 1] in report["kv_cache_dtypes"], name
+        assert argv[argv.index("--dtype") + 1] in ("auto", "bfloat16", "float16", "float32"), name
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_every_flag_deployc_owns_exists_in_the_real_parser(version):
+    """OWNED drives the args-conflict check; a flag there that vLLM lacks would be a typo."""
+    argvs = [{"id": flag, "argv": ["vllm", "serve", "org/m", flag, "1"] if flag not in
+              ("--trust-remote-code", "--enable-lora") else ["vllm", "serve", "org/m", flag]}
+             for flag in sorted(OWNED) if flag not in ("--model",)]
+    report = probe(version, argvs)
+    unknown = {r["id"]: r["error"] for r in report["results"] if not known_flag(r["id"], r)}
+    assert unknown == {}
+
+
+def known_flag(flag: str, result: dict) -> bool:
+    """Did the parser know the flag? Values are dummies ("1"): an error about the value, or a stray "1"
+    after a boolean flag, still means the flag itself exists."""
+    error = result["error"] or ""
+    if result["ok"] or "unrecognized arguments:" not in error:
+        return True
+    return flag not in error.split("unrecognized arguments:", 1)[1].split()
+
+
+# Flags deployc calls stale that the parser still accepts, with no effect: deprecated, not removed.
+DEPRECATED_BUT_PARSED = {
+    "0.33.0": {"--disable-log-requests"},  # now the inverse of --enable-log-requests
+    "0.11.2": {"--task", "--guided-decoding-backend", "--disable-log-requests"},  # parser._deprecated
+}
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_flags_called_stale_are_rejected_unless_known_deprecated(version):
+    flags = sorted(f for f in VERSIONS[version].stale_flags if f != "-O")
+    report = probe(version, [{"id": f, "argv": ["vllm", "serve", "org/m", f, "1"]} for f in flags])
+    parsed = {r["id"] for r in report["results"] if known_flag(r["id"], r)}
+    assert parsed == DEPRECATED_BUT_PARSED[version]
