@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Iterable, Sequence
 
@@ -34,7 +34,6 @@ class Diagnostic:
     file: str | None = None
     line: int | None = None
     column: int | None = None
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def is_error(self) -> bool:
@@ -48,8 +47,6 @@ class Diagnostic:
         if self.line is not None:
             where += f":{self.line}:{self.column or 1}"
         text = f"{where}: {self.severity.value}[{self.code}]: {self.message}"
-        for note in self.notes:
-            text += f"\n  note: {note}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

@@ -83,9 +83,7 @@ def compile_target(compiled: Compiled, registry: Registry, name: str, ctx: Build
     diags = result.diagnostics
     target, problem = registry.load(name)
     if target is None:
-        diags.append(src.place(problem or error(
-            "target-unknown", f"unknown target {name!r}", path=("targets", name), anchor="key",
-            hint=_known_hint(name, registry.names))))
+        diags.append(src.place(problem or _unknown_target(name, registry)))
         return result
     raw = plan.targets.get(name, {})
     version = raw.get("version") if isinstance(raw.get("version"), str) else target.versions[0]
@@ -131,14 +129,15 @@ def validate_options(target: Target, raw: Any, src: Source) -> tuple[TargetOptio
 def check_target_keys(compiled: Compiled, registry: Registry) -> list[Diagnostic]:
     """Every key under targets: must be a registered target."""
     assert compiled.plan is not None
-    return [compiled.source.place(error(
-        "target-unknown", f"unknown target {name!r}", path=("targets", name), anchor="key",
-        hint=_known_hint(name, registry.names))) for name in compiled.plan.targets if name not in registry.points]
+    return [compiled.source.place(_unknown_target(name, registry))
+            for name in compiled.plan.targets if name not in registry.points]
 
 
-def _known_hint(name: str, names: list[str]) -> str:
-    close = did_you_mean(name, names)
-    return (f"did you mean {close[0]}? " if close else "") + "registered targets: " + ", ".join(names)
+def _unknown_target(name: str, registry: Registry) -> Diagnostic:
+    close = did_you_mean(name, registry.names)
+    return error("target-unknown", f"unknown target {name!r}", path=("targets", name), anchor="key",
+                 hint=(f"did you mean {close[0]}? " if close else "") + "registered targets: "
+                 + ", ".join(registry.names))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,8 +205,6 @@ def _data_path(loc: tuple, data: Any, kind: str) -> SpecPath:
             out.append(part)
             cur = cur[part]
         elif last and kind in ("missing", "extra_forbidden"):
-            out.append(part)
-        elif isinstance(cur, dict) and kind == "missing" and isinstance(part, str) and part[:1].islower():
             out.append(part)
         # else: a union tag such as 'str' or 'GpuSpec': not part of the YAML
     return tuple(out)

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import shlex
 from functools import lru_cache
@@ -69,10 +68,6 @@ def dump_yaml(data: Any, header: str = "") -> str:
     buf = io.StringIO()
     yaml.dump(data, buf)
     return header + buf.getvalue()
-
-
-def dump_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 @lru_cache(maxsize=None)

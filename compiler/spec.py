@@ -166,7 +166,7 @@ class Server(Strict):
 
 
 class GpuSpec(Strict):
-    name: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,64}$", description="A label for this GPU.")
+    name: Plain = Field(min_length=1, max_length=64, description="A label for this GPU.")
     memory_gib: float = Field(gt=0, le=4096, description="Device memory in GiB as the driver reports it.")
     compute_capability: str = Field(pattern=r"^\d+\.\d+$", description="CUDA compute capability, e.g. \"8.9\".")
     bf16: bool | None = Field(default=None, description="Supports bfloat16. Default: compute capability >= 8.0.")

@@ -56,6 +56,9 @@ FIELDS = {
     "targets.vllm.env": lambda s, v: s["targets"]["vllm"]["env"].__setitem__("EXTRA", v),
     "targets.vllm.image": lambda s, v: s["targets"]["vllm"].__setitem__("image", v),
     "name": lambda s, v: s.__setitem__("name", v),
+    "model.gguf": lambda s, v: s["model"].__setitem__("gguf", "./" + v + ".gguf"),
+    "hardware.gpu.name": lambda s, v: s.__setitem__("hardware", {"gpu": {"name": v, "memory_gib": 24,
+                                                                          "compute_capability": "8.9"}}),
 }
 
 
