@@ -93,6 +93,15 @@ def port_binding(host: str, port: int) -> tuple[str | None, Diagnostic | None]:
     return f"{shown}:{port}:{port}", None
 
 
+def client_url(host: str, port: int, path: str = "") -> str:
+    """Where a client on the serving host reaches the server (a bind-all address is not a URL)."""
+    if host in ("0.0.0.0", "::"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{path}"
+
+
 def gpu_devices(plan: Plan) -> dict:
     return {"reservations": {"devices": [{"driver": "nvidia", "count": plan.gpus_needed, "capabilities": ["gpu"]}]}}
 

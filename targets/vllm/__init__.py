@@ -165,8 +165,9 @@ class VllmTarget(Target):
         script = container.serve_script(ctx, banner, about, argv, env)
         port, _ = container.port_binding(plan.server.host, plan.server.port)
         compose = container.compose_file(
-            header=banner + ["", f"docker compose up -d; the API is at http://{plan.server.host}:"
-                                 f"{plan.server.port}/v1 once the health check passes."],
+            header=banner + ["", f"docker compose up -d; the API is at "
+                                 f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
+                                 "once the health check passes."],
             service=plan.name, image=opts.image or v.image, command=in_container, port=port, plan=plan,
             env_pass=["HF_TOKEN"], env_set={**container.compose_api_key(plan, "VLLM_API_KEY"),
                                             **container.compose_env(opts)},
