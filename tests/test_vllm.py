@@ -193,3 +193,21 @@ def test_amd_gpus_need_an_image_and_get_rocm_devices(cli, spec_file):
     out = build(cli, spec_file, "hardware:\n  gpu: MI300X\n", vllm="{image: 'vllm/vllm-openai-rocm:v0.33.0'}")
     svc = YAML(typ="safe").load(out["artifacts"][1]["content"])["services"]["demo"]
     assert svc["devices"] == ["/dev/kfd", "/dev/dri"] and "deploy" not in svc
+
+
+@pytest.mark.parametrize("version, gpu, limits, error_at", [
+    ("0.33.0", "L40S", "max_concurrency: 4096", ("max_concurrency", "2048, its default on L40S")),
+    ("0.33.0", "H100-80GB", "max_concurrency: 4096", None),  # 8192 by default at >= 70 GiB
+    ("0.33.0", "A100-80GB", "max_concurrency: 4096", ("max_concurrency", "2048, its default on A100-80GB")),
+    ("0.33.0", "B200", "max_concurrency: 12000", None),  # 16384 at >= 160 GiB since 0.33
+    ("0.11.2", "B200", "max_concurrency: 12000", ("max_concurrency", "8192, its default on B200")),
+    ("0.33.0", "H100-80GB", "max_concurrency: 512\n  max_batch_tokens: 256", ("max_batch_tokens", "(256)")),
+])
+def test_batch_tokens_must_cover_concurrency_as_vllm_requires(cli, spec_file, version, gpu, limits, error_at):
+    out = build(cli, spec_file, f"hardware:\n  gpu: {gpu}\nlimits:\n  {limits}\n", vllm=f"{{version: {version}}}",
+                expect=1 if error_at else 0)
+    if error_at:
+        [d] = out["diagnostics"]
+        assert d["code"] == "vllm-batch-tokens" and error_at[1] in d["message"]
+        line = 8 if error_at[0] == "max_concurrency" else 9
+        assert (d["line"], d["column"]) == (line, len(f"  {error_at[0]}: ") + 1)

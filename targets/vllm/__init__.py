@@ -119,6 +119,17 @@ class VllmTarget(Target):
                 "max_model_len together with the request's max_tokens",
                 hint="remove limits.max_input_tokens for vllm, or set it to max_model_len - 1",
                 path=("limits", "max_input_tokens")))
+        batch = lim.max_batch_tokens
+        if batch is None:
+            batch = v.default_batch_tokens(plan.hardware.gpu.name, plan.hardware.gpu.memory_gib)
+        if lim.max_concurrency is not None and batch < lim.max_concurrency:
+            set_here = lim.max_batch_tokens is not None
+            out.append(error(
+                "vllm-batch-tokens", f"vLLM refuses to start when max_num_batched_tokens ({batch}"
+                + ("" if set_here else f", its default on {plan.hardware.gpu.name}")
+                + f") is below max_num_seqs ({lim.max_concurrency})",
+                hint=f"set limits.max_batch_tokens to {lim.max_concurrency} or more, or lower max_concurrency",
+                path=("limits", "max_batch_tokens" if set_here else "max_concurrency")))
         for i, adapter in enumerate(plan.model.adapters):
             if adapter.rank is not None and adapter.rank > max(v.max_lora_ranks):
                 out.append(error(

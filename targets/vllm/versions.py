@@ -31,6 +31,8 @@ Facts common to both, with their place in the source:
   (0.11.2 vllm/entrypoints/utils.py get_max_tokens; 0.33.0
   vllm/entrypoints/serve/utils/api_utils.py get_max_tokens and override_max_tokens in
   vllm/entrypoints/openai/chat_completion/serving.py:182).
+- max_num_batched_tokens < max_num_seqs refuses to start (vllm/config/scheduler.py
+  SchedulerConfig.verify_max_model_len: 0.11.2 :263, 0.33.0 :331).
 - Pre-quantized checkpoints: ModelConfig._verify_quantization reads quant_method from
   config.json and upgrades awq/gptq to the fast kernel (0.11.2 awq_marlin/gptq_marlin,
   0.33.0 auto_awq/auto_gptq); a different --quantization fails the start.
@@ -55,8 +57,17 @@ class VllmVersion:
     default_max_lora_rank: int
     # Lowest compute capability of the kernel each spec quantization uses (get_min_capability).
     quant_min_sm: dict[str, float]
+    # The API server's default max_num_batched_tokens by GPU (EngineArgs.get_batch_defaults):
+    # (minimum total GiB, GPU name substring that is excluded, tokens); first match wins, else 2048.
+    batch_token_tiers: tuple[tuple[float, str, int], ...] = ()
     # Flags users copy from older posts that this version rejects or ignores -> what to do instead.
     stale_flags: dict[str, str] = field(default_factory=dict)
+
+    def default_batch_tokens(self, gpu_name: str, memory_gib: float) -> int:
+        for min_gib, excluded, tokens in self.batch_token_tiers:
+            if memory_gib >= min_gib and not (excluded and excluded in gpu_name.lower()):
+                return tokens
+        return 2048
 
 
 _STALE_COMMON = {
@@ -77,6 +88,8 @@ VERSIONS: dict[str, VllmVersion] = {
         capabilities=_ALL - {Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
         max_lora_ranks=(1, 8, 16, 32, 64, 128, 256, 320, 512),
         default_max_lora_rank=16,
+        # vllm/engine/arg_utils.py:2940-3006 (GB10, cc 12.1, stays on the small tier: not in the catalog)
+        batch_token_tiers=((160, "", 16384), (70, "a100", 8192)),
         quant_min_sm={"fp8": 7.5,   # quantization/fp8.py:147
                       "awq": 7.5,   # quantization/auto_awq.py:234
                       "gptq": 6.0},  # quantization/auto_gptq.py:183
@@ -95,6 +108,7 @@ VERSIONS: dict[str, VllmVersion] = {
         capabilities=_ALL,
         max_lora_ranks=(1, 8, 16, 32, 64, 128, 256, 320, 512),
         default_max_lora_rank=16,
+        batch_token_tiers=((70, "a100", 8192),),  # vllm/engine/arg_utils.py:1864-1910
         quant_min_sm={"fp8": 8.0,   # quantization/fp8.py:231
                       "awq": 7.5,   # quantization/awq.py:75 (awq_marlin needs 8.0 and falls back)
                       "gptq": 6.0,  # quantization/gptq.py:136
