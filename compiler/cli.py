@@ -157,7 +157,11 @@ def build(
     if has_errors(every):
         raise typer.Exit(SPEC_ERROR)
     for r, wp in plans:
-        writer.apply(wp)
+        try:
+            writer.apply(wp)
+        except OSError as exc:
+            raise _usage(f"cannot write {wp.out_dir}: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename else ""))
         typer.echo(f"{r.name} {r.version}: {wp.out_dir}/ ({len(wp.writes)} written, {len(wp.unchanged)} unchanged"
                    + (f", {len(wp.deletes)} removed" if wp.deletes else "") + ")")
     raise typer.Exit(OK)

@@ -122,7 +122,8 @@ def _mode_ok(dest: Path, art: Artifact) -> bool:
         return False
 
 
-def _atomic_write(dest: Path, content: str, executable: bool) -> None:
+def _stage(dest: Path, content: str, executable: bool) -> Path:
+    """Write content to a synced temp file beside dest; the caller renames it into place."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
@@ -131,24 +132,40 @@ def _atomic_write(dest: Path, content: str, executable: bool) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o755 if executable else 0o644)
-        os.replace(tmp, dest)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
 
 
 def apply(wp: WritePlan) -> None:
-    """Carry out a plan that has no errors. Manifest last, so a crash never blesses a half-written set."""
+    """Carry out a plan that has no errors.
+
+    Every new file is first written in full to a temp file beside its destination; only when all
+    of them are on disk are they renamed into place, then stale files removed, then the manifest
+    replaced. A failure while staging (disk full, permissions) leaves every existing file as it
+    was; a crash between renames leaves files that the next build recognises as its own output.
+    Raises OSError for the CLI to report.
+    """
     assert not any(d.is_error for d in wp.diagnostics)
-    for art in wp.writes:
-        _atomic_write(wp.out_dir / art.path, art.content, art.executable)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for art in wp.writes:
+            dest = wp.out_dir / art.path
+            staged.append((_stage(dest, art.content, art.executable), dest))
+        if wp.writes or wp.deletes or _disk_hash(wp.out_dir / MANIFEST) != sha256(wp.manifest):
+            staged.append((_stage(wp.out_dir / MANIFEST, wp.manifest, False), wp.out_dir / MANIFEST))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    manifest = staged.pop() if staged and staged[-1][1].name == MANIFEST else None
+    for tmp, dest in staged:
+        os.replace(tmp, dest)
     for path in wp.deletes:
-        (wp.out_dir / path).unlink()
-    if wp.writes or wp.deletes or _disk_hash(wp.out_dir / MANIFEST) != sha256(wp.manifest):
-        _atomic_write(wp.out_dir / MANIFEST, wp.manifest, False)
+        (wp.out_dir / path).unlink(missing_ok=True)
+    if manifest is not None:
+        os.replace(*manifest)
 
 
 @dataclass(frozen=True)

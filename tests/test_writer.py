@@ -132,3 +132,37 @@ def test_out_folder_and_spec_dir_are_relative(tmp_path, spec_file, cli):
     script = (tmp_path / "elsewhere" / "out" / "vllm" / "serve.sh").read_text()
     assert 'cd "$(dirname "$0")"/../../..\n' in script
     assert str(tmp_path) not in script, "no absolute paths of the build machine in artifacts"
+
+
+def test_unwritable_out_is_a_clean_usage_error(tmp_path, spec_file, cli):
+    spec = spec_file(MINIMAL)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the output folder should go\n")
+    result = cli("build", spec, "--target", "vllm", "--out", blocker)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"deployc: error: cannot write {blocker / 'vllm'}: ")
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text() == "a file where the output folder should go\n"
+
+
+def test_failure_while_staging_leaves_every_existing_file_untouched(built, cli, spec_file, monkeypatch):
+    from compiler import writer
+
+    spec, out = built
+    before = snapshot_tree(out)
+    spec_file(MINIMAL.replace("0.5B", "1.5B"))  # both artifacts change
+    real_stage, calls = writer._stage, []
+
+    def failing_stage(dest, content, executable):
+        calls.append(dest.name)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(dest))
+        return real_stage(dest, content, executable)
+
+    monkeypatch.setattr(writer, "_stage", failing_stage)
+    result = cli("build", spec, "--target", "vllm")
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert snapshot_tree(out) == before, "no file replaced, no temp file left behind"
+    monkeypatch.setattr(writer, "_stage", real_stage)
+    assert cli("build", spec, "--target", "vllm").exit_code == 0
+    assert "1.5B" in (out / "serve.sh").read_text()
