@@ -78,3 +78,27 @@ def test_merge_keys_work_and_digest_ignores_comments_and_layout():
     one_ = loads(b"a: 1\nb: [1, 2]\n")
     two = loads(b"# comment\nb:\n  - 1\n  - 2\na: 1\n")
     assert one_.digest == two.digest and one_.digest
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+YAMLISH = st.lists(st.sampled_from([b"a", b":", b" ", b"\n", b"-", b"[", b"]", b"{", b"}", b"&x", b"*x", b"!!", b"\t",
+                                    b"'", b'"', b"#", b"\xff", b"\x00", b"apiVersion: deployc/v1\n", b"model:\n  ",
+                                    b"<<: ", b"---\n", b"? ", b"|\n", b"\xc3\xa9"]), max_size=40).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=200), YAMLISH))
+def test_any_bytes_give_data_or_positioned_diagnostics_never_an_exception(raw):
+    import tempfile
+    from pathlib import Path
+
+    from compiler.pipeline import load_spec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "f.yaml")
+        path.write_bytes(raw)
+        compiled = load_spec(path, "f.yaml")  # loader, secrets scan, pydantic, resolve
+    if not compiled.ok:
+        assert compiled.diagnostics and all(d.file == "f.yaml" and d.line and d.column for d in compiled.diagnostics)
