@@ -211,3 +211,11 @@ def test_batch_tokens_must_cover_concurrency_as_vllm_requires(cli, spec_file, ve
         assert d["code"] == "vllm-batch-tokens" and error_at[1] in d["message"]
         line = 8 if error_at[0] == "max_concurrency" else 9
         assert (d["line"], d["column"]) == (line, len(f"  {error_at[0]}: ") + 1)
+
+
+def test_env_may_not_set_the_api_key_behind_the_spec_and_hf_token_is_passed_once(cli, spec_file):
+    out = build(cli, spec_file, vllm="{env: {VLLM_API_KEY: '${OTHER}'}}", expect=1)
+    assert codes(out) == [("target-env-conflict", 6, 16)]
+    out = build(cli, spec_file, vllm="{env: {HF_TOKEN: '${MY_HF_TOKEN}'}}")
+    env = YAML(typ="safe").load(out["artifacts"][1]["content"])["services"]["demo"]["environment"]
+    assert env == ["HF_TOKEN=${MY_HF_TOKEN}"]

@@ -147,6 +147,14 @@ def compose_api_key(plan: Plan, engine_var: str) -> dict[str, str]:
     return {engine_var: f"${{{name}:?set {name} to the API key}}"} if name else {}
 
 
+def env_conflicts(env: Mapping[str, str], owned: Mapping[str, tuple[str, ...]], target: str) -> list[Diagnostic]:
+    """Extra env variables that set what a spec field owns (e.g. the engine's API key variable)."""
+    return [error("target-env-conflict", f"targets.{target}.env.{name} restates {'.'.join(owned[name])}",
+                  hint=f"set {'.'.join(owned[name])} instead and remove {name} from env",
+                  path=("targets", target, "env", name), anchor="key")
+            for name in env if name in owned]
+
+
 def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], target: str,
                   normalize=lambda flag: flag, stale: Mapping[str, str] | None = None) -> list[Diagnostic]:
     """Extra args that set what the spec owns, or that the pinned version no longer takes.

@@ -76,6 +76,10 @@ OWNED: dict[str, tuple[str, ...]] = {
 }
 
 
+# Environment variables vLLM reads for a setting the spec owns.
+OWNED_ENV = {"VLLM_API_KEY": ("server", "api_key_env")}
+
+
 def _normalize(flag: str) -> str:
     # FlexibleArgumentParser turns --max_model_len into --max-model-len; BooleanOptionalAction
     # adds --no-<flag>; 0.33's EnableDisableAction pairs --disable-X with --enable-X
@@ -157,6 +161,7 @@ class VllmTarget(Target):
         if problem:
             out.append(problem)
         out += container.arg_conflicts(opts.args, OWNED, self.name, _normalize, v.stale_flags)
+        out += container.env_conflicts(opts.env, OWNED_ENV, self.name)
         return out
 
     def lower(self, plan: Plan, opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
@@ -180,7 +185,7 @@ class VllmTarget(Target):
                                  f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
                                  "once the health check passes."],
             service=plan.name, image=opts.image or v.image, command=in_container, port=port, plan=plan,
-            env_pass=["HF_TOKEN"], env_set={**container.compose_api_key(plan, "VLLM_API_KEY"),
+            env_pass=[] if "HF_TOKEN" in opts.env else ["HF_TOKEN"], env_set={**container.compose_api_key(plan, "VLLM_API_KEY"),
                                             **container.compose_env(opts)},
             volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health",
             container_cache="/root/.cache/huggingface")
