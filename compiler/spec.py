@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from compiler import gpus
 
@@ -62,8 +62,8 @@ Quantization = Literal["none", "fp8", "awq", "gptq", "int8", "int4", "bitsandbyt
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
-                              use_attribute_docstrings=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False,
+                              strict=True)
 
 
 class Adapter(Strict):
@@ -168,7 +168,8 @@ class Server(Strict):
 class GpuSpec(Strict):
     name: Plain = Field(min_length=1, max_length=64, description="A label for this GPU.")
     memory_gib: float = Field(gt=0, le=4096, description="Device memory in GiB as the driver reports it.")
-    compute_capability: str = Field(pattern=r"^\d+\.\d+$", description="CUDA compute capability, e.g. \"8.9\".")
+    compute_capability: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, float) else v)] = Field(
+        pattern=r"^\d+\.\d+$", description="CUDA compute capability, e.g. 8.9.")
     bf16: bool | None = Field(default=None, description="Supports bfloat16. Default: compute capability >= 8.0.")
     fp8: bool | None = Field(default=None, description="Native FP8. Default: compute capability >= 8.9.")
 

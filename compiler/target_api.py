@@ -35,7 +35,7 @@ EnvValue = Annotated[Plain, BeforeValidator(_scalar_to_str)]
 class TargetOptions(BaseModel):
     """Options every target accepts under ``targets.<name>``. Targets subclass it for their own knobs."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     version: str | None = Field(
         default=None, description="Engine version the artifacts are written for. Default: the newest "
