@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from compiler import gpus
 
@@ -168,10 +168,17 @@ class Server(Strict):
 class GpuSpec(Strict):
     name: Plain = Field(min_length=1, max_length=64, description="A label for this GPU.")
     memory_gib: float = Field(gt=0, le=4096, description="Device memory in GiB as the driver reports it.")
-    compute_capability: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, float) else v)] = Field(
-        pattern=r"^\d+\.\d+$", description="CUDA compute capability, e.g. 8.9.")
+    compute_capability: Annotated[Union[str, float], AfterValidator(_compute_capability)] = Field(
+        description="CUDA compute capability, e.g. 8.9 (a number or a string).", examples=[8.9, "9.0"])
     bf16: bool | None = Field(default=None, description="Supports bfloat16. Default: compute capability >= 8.0.")
     fp8: bool | None = Field(default=None, description="Native FP8. Default: compute capability >= 8.9.")
+
+
+def _compute_capability(value: str | float) -> str:
+    text = str(value)
+    if not re.fullmatch(r"\d+\.\d+", text):
+        raise ValueError(f"{text!r} is not a compute capability such as 8.9")
+    return text
 
 
 def _gpu_name(value: Any) -> Any:
