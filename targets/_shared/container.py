@@ -109,9 +109,9 @@ def gpu_devices(plan: Plan) -> dict:
 def compose_file(*, header: list[str], service: str, image: str, command: Sequence[str], port: str, plan: Plan,
                  env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
                  health_url: str, container_cache: str, start_period: str = "30m") -> str:
-    """A Compose file with one service. env_pass: names taken from the caller's environment;
-    env_set: NAME -> value (already in Compose interpolation syntax)."""
-    environment = list(env_pass) + [f"{k}={v}" for k, v in env_set.items()]
+    """A Compose file with one service. env_pass: names taken from the caller's environment
+    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax)."""
+    environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
     svc: dict = {
         "image": image,
         "command": list(command),

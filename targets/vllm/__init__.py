@@ -185,7 +185,7 @@ class VllmTarget(Target):
                                  f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
                                  "once the health check passes."],
             service=plan.name, image=opts.image or v.image, command=in_container, port=port, plan=plan,
-            env_pass=[] if "HF_TOKEN" in opts.env else ["HF_TOKEN"], env_set={**container.compose_api_key(plan, "VLLM_API_KEY"),
+            env_pass=["HF_TOKEN"], env_set={**container.compose_api_key(plan, "VLLM_API_KEY"),
                                             **container.compose_env(opts)},
             volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health",
             container_cache="/root/.cache/huggingface")
