@@ -149,17 +149,17 @@ def apply(wp: WritePlan) -> None:
     """
     assert not any(d.is_error for d in wp.diagnostics)
     staged: list[tuple[Path, Path]] = []
+    manifest: tuple[Path, Path] | None = None
     try:
         for art in wp.writes:
             dest = wp.out_dir / art.path
             staged.append((_stage(dest, art.content, art.executable), dest))
         if wp.writes or wp.deletes or _disk_hash(wp.out_dir / MANIFEST) != sha256(wp.manifest):
-            staged.append((_stage(wp.out_dir / MANIFEST, wp.manifest, False), wp.out_dir / MANIFEST))
+            manifest = (_stage(wp.out_dir / MANIFEST, wp.manifest, False), wp.out_dir / MANIFEST)
     except BaseException:
-        for tmp, _ in staged:
+        for tmp, _ in staged:  # _stage removes its own temp file when it fails
             tmp.unlink(missing_ok=True)
         raise
-    manifest = staged.pop() if staged and staged[-1][1].name == MANIFEST else None
     for tmp, dest in staged:
         os.replace(tmp, dest)
     for path in wp.deletes:

@@ -180,9 +180,8 @@ def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], tar
                 "target-args-conflict", f"{token.split('=', 1)[0]} in targets.{target}.args restates {where}, "
                 "which deployc derives from the spec",
                 hint=f"set {where} instead and remove it from args", path=("targets", target, "args", i)))
-        elif stale and (flag in stale or token in stale or token[:2] in stale):
-            reason = stale.get(flag) or stale.get(token) or stale[token[:2]]
-            out.append(error("target-args-stale", f"{token} is not a flag of the pinned version: {reason}",
+        elif stale and (key := next((k for k in (flag, token[:2]) if k in stale), None)):  # -O3 is -O
+            out.append(error("target-args-stale", f"{token} is not a flag of the pinned version: {stale[key]}",
                              hint="remove it from args (blog posts often predate the rename)",
                              path=("targets", target, "args", i)))
     return out

@@ -23,8 +23,9 @@ Spec -> vLLM, decisions worth knowing:
   exist only in 0.11.2; 0.33.0 moved both to plugins.
 - limits.max_input_tokens: vLLM bounds prompts only by max_model_len (prompt
   + max_tokens); any other value cannot be expressed and is an error.
-- limits.max_output_tokens: becomes the default max_tokens of requests
-  through --override-generation-config {"max_new_tokens": N}.
+- limits.max_output_tokens: caps every request's max_tokens, through
+  --override-generation-config {"max_new_tokens": N} (a server-wide limit
+  in both versions, see versions.py).
 - The API key travels by name: serve.sh exports VLLM_API_KEY from the
   variable server.api_key_env names, which vLLM reads (vllm/envs.py).
 - In compose.yaml the engine listens on 0.0.0.0 inside the container and
@@ -115,7 +116,7 @@ class VllmTarget(Target):
     def check(self, plan: Plan, opts: TargetOptions, version: str) -> list[Diagnostic]:
         v = VERSIONS[version]
         out: list[Diagnostic] = []
-        lim = plan.limits
+        lim, gpu, quant = plan.limits, plan.hardware.gpu, plan.precision.quantization
         if lim.max_input_tokens is not None and (lim.max_model_len is None
                                                  or lim.max_input_tokens != lim.max_model_len - 1):
             out.append(error(
@@ -125,12 +126,12 @@ class VllmTarget(Target):
                 path=("limits", "max_input_tokens")))
         batch = lim.max_batch_tokens
         if batch is None:
-            batch = v.default_batch_tokens(plan.hardware.gpu.name, plan.hardware.gpu.memory_gib)
+            batch = v.default_batch_tokens(gpu.name, gpu.memory_gib)
         if lim.max_concurrency is not None and batch < lim.max_concurrency:
             set_here = lim.max_batch_tokens is not None
             out.append(error(
                 "vllm-batch-tokens", f"vLLM refuses to start when max_num_batched_tokens ({batch}"
-                + ("" if set_here else f", its default on {plan.hardware.gpu.name}")
+                + ("" if set_here else f", its default on {gpu.name}")
                 + f") is below max_num_seqs ({lim.max_concurrency})",
                 hint=f"set limits.max_batch_tokens to {lim.max_concurrency} or more, or lower max_concurrency",
                 path=("limits", "max_batch_tokens" if set_here else "max_concurrency")))
@@ -141,7 +142,6 @@ class VllmTarget(Target):
                     f"serves ranks up to {max(v.max_lora_ranks)}",
                     hint="retrain or merge the adapter with a lower rank",
                     path=("model", "adapters", i, "rank" if "rank" in adapter.model_fields_set else "source")))
-        gpu, quant = plan.hardware.gpu, plan.precision.quantization
         need = v.quant_min_sm.get(quant)
         if need is not None and gpu.sm is not None and gpu.sm < need:
             out.append(error(
@@ -150,7 +150,7 @@ class VllmTarget(Target):
                 hint="serve a 16-bit checkpoint (quantization: none)"
                 + ("" if quant == "gptq" else " or a gptq one") + " on this GPU",
                 path=("precision", "quantization")))
-        if plan.precision.quantization == "gguf" and plan.model.gguf is None:
+        if quant == "gguf" and plan.model.gguf is None:
             out.append(error("vllm-gguf", "quantization gguf needs model.gguf, the .gguf file vLLM loads",
                              hint="set model.gguf to the file's path", path=("precision", "quantization")))
         if gpu.vendor == "amd" and opts.image is None:
