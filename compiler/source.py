@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,9 @@ def loads(raw: bytes, name: str = "deploy.yaml") -> Source:
         return fail("yaml-syntax", str(exc).splitlines()[0] if str(exc) else "invalid YAML")
     except RecursionError:
         return fail("yaml-too-deep", "the document nests too deeply")
+    except TypeError:  # a mapping used as a mapping key (`? {a: 1} : x`) cannot be hashed
+        line, col = _complex_key(text)
+        return fail("yaml-key", "mapping keys must be strings, not a mapping", line, col, hint="quote the key")
     if len(docs) != 1:
         return fail("yaml-documents", f"expected one YAML document, found {len(docs)}",
                     hint="remove the extra `---` separators")
@@ -132,6 +136,32 @@ def loads(raw: bytes, name: str = "deploy.yaml") -> Source:
     src.data = data
     src.digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return src
+
+
+def _complex_key(text: str) -> Position:
+    """Where the first non-scalar mapping key starts; the composer builds nodes without hashing them."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    stack = list(YAML(typ="rt").compose_all(text))
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if not isinstance(key, ScalarNode):
+                    return key.start_mark.line + 1, key.start_mark.column + 1
+                stack.append(value)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return 1, 1
+
+
+def _key_kind(key: Any) -> str:
+    if isinstance(key, Mapping):  # ruamel's CommentedKeyMap is a Mapping, not a dict
+        return "a mapping"
+    if isinstance(key, (list, tuple)):
+        return "a list"
+    return repr(_plain_scalar(key))
 
 
 def _offset_position(text: str, offset: int) -> Position:
@@ -216,7 +246,7 @@ class _Walker:
                     kpos = vpos = (node.lc.line, node.lc.col)
                 if not isinstance(key, str):
                     self.src.diagnostics.append(error(
-                        "yaml-key", f"mapping keys must be strings, not {_plain_scalar(key)!r}",
+                        "yaml-key", f"mapping keys must be strings, not {_key_kind(key)}",
                         hint="quote the key").at(self.src.name, kpos[0] + 1, kpos[1] + 1))
                     continue
                 child = path + (key,)

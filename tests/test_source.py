@@ -33,10 +33,14 @@ def one(raw: bytes):
     (b"a: !!python/object:os.system {x: 1}\n", ("yaml-tag", 1, 4)),
     (b"a:\n  b: !custom x\n", ("yaml-tag", 2, 6)),
     (b"1: x\n", ("yaml-key", 1, 1)),
+    (b"? : :", ("yaml-key", 1, 3)),  # found by the property test below: a mapping as a key
+    (b"a: 1\nb:\n  ? {c: 1}\n  : 2\n", ("yaml-key", 3, 5)),
 ])
 def test_malformed_files_are_positioned_diagnostics(raw, expected):
-    code, line, col, _ = one(raw)
+    code, line, col, message = one(raw)
     assert (code, line, col) == expected
+    if code == "yaml-key":
+        assert message in ("mapping keys must be strings, not 1", "mapping keys must be strings, not a mapping")
 
 
 def test_positions_are_one_based_for_keys_values_and_items():
