@@ -10,8 +10,11 @@ from ruamel.yaml import YAML
 from conftest import MINIMAL
 
 
-def build(cli, spec_file, extra: str = "", vllm: str = "{}", expect: int = 0):
-    text = MINIMAL.replace("targets:\n  vllm: {}\n", extra + f"targets:\n  vllm: {vllm}\n")
+def build(cli, spec_file, extra: str = "", vllm: str = "{}", expect: int = 0, model: str = ""):
+    """MINIMAL with `model` lines under model:, `extra` sections before targets:, and targets.vllm options."""
+    source = "  source: Qwen/Qwen2.5-0.5B-Instruct\n"
+    text = (MINIMAL.replace(source, source + model)
+            .replace("targets:\n  vllm: {}\n", extra + f"targets:\n  vllm: {vllm}\n"))
     result = cli("build", spec_file(text), "--target", "vllm", "--json")
     out = json.loads(result.stdout)
     assert result.exit_code == expect, out["diagnostics"]
@@ -58,12 +61,8 @@ def test_bitsandbytes_and_gguf_exist_only_in_0_11(cli, spec_file):
     assert flag(out, "--quantization") == "bitsandbytes"
     out = build(cli, spec_file, "precision:\n  quantization: gguf\n", vllm="{version: 0.11.2}", expect=1)
     assert codes(out) == [("vllm-gguf", 6, 17)]
-    text = "precision:\n  quantization: gguf\n"
-    spec = MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n",
-                           "  source: Qwen/Qwen2.5-0.5B-Instruct\n  gguf: ./qwen-q4_k_m.gguf\n")
-    result = cli("build", spec_file(spec.replace("targets:\n  vllm: {}", text + "targets:\n  vllm: {version: 0.11.2}")),
-                 "--target", "vllm", "--json")
-    out = json.loads(result.stdout)
+    out = build(cli, spec_file, "precision:\n  quantization: gguf\n", vllm="{version: 0.11.2}",
+                model="  gguf: ./qwen-q4_k_m.gguf\n")
     assert argv(out)[:5] == ["vllm", "serve", "./qwen-q4_k_m.gguf", "--tokenizer", "Qwen/Qwen2.5-0.5B-Instruct"]
 
 
@@ -106,10 +105,7 @@ def test_parallelism_flags(cli, spec_file):
 def test_lora_adapters_rank_and_json_modules(cli, spec_file, tmp_path):
     (tmp_path / "a" / "big").mkdir(parents=True)
     (tmp_path / "a" / "big" / "adapter_config.json").write_text(json.dumps({"r": 8, "rank_pattern": {"q_proj": 96}}))
-    out = build(cli, spec_file, "", vllm="{}")
-    spec = MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: Qwen/Qwen2.5-0.5B-Instruct\n"
-                           "  adapters:\n    - {name: big, source: ./a/big}\n    - {name: hub, source: org/lora}\n")
-    out = json.loads(cli("build", spec_file(spec), "--target", "vllm", "--json").stdout)
+    out = build(cli, spec_file, model="  adapters:\n    - {name: big, source: ./a/big}\n    - {name: hub, source: org/lora}\n")
     a = argv(out)
     i = a.index("--lora-modules")
     assert a[i - 1] == "--enable-lora"
@@ -123,9 +119,8 @@ def test_lora_adapters_rank_and_json_modules(cli, spec_file, tmp_path):
 
 
 def test_lora_rank_above_what_vllm_serves_is_an_error(cli, spec_file):
-    spec = MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: Qwen/Qwen2.5-0.5B-Instruct\n"
-                           "  adapters:\n    - name: huge\n      source: org/lora\n      rank: 1024\n")
-    out = json.loads(cli("build", spec_file(spec), "--target", "vllm", "--json").stdout)
+    out = build(cli, spec_file, model="  adapters:\n    - name: huge\n      source: org/lora\n      rank: 1024\n",
+                expect=1)
     assert codes(out) == [("vllm-lora-rank", 8, 13)]
 
 
