@@ -1,4 +1,4 @@
-"""Goldens: every sample x every registered target, one snapshot file per artifact.
+"""Goldens: every sample x every target its `targets:` lists, one snapshot file per artifact.
 
 Snapshots live under tests/__snapshots__/test_golden/ with the artifact's real
 extension, so a diff in review reads like a diff of the artifact itself.
@@ -14,11 +14,23 @@ import pytest
 from compiler.registry import Registry
 from conftest import INVALID, ROOT, SAMPLES, text_extension
 
-TARGETS = Registry.discover().names
+REGISTERED = Registry.discover().names
 
 
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def _listed(sample):
+    """The targets a sample is meant for (its `targets:` keys), in file order."""
+    from ruamel.yaml import YAML
+    return list((YAML(typ="safe").load(sample / "deploy.yaml").get("targets") or {}))
+
+
+PAIRS = [(s, t) for s in SAMPLES for t in _listed(s)]
+
+
+def test_every_registered_target_has_a_sample():
+    assert {t for _, t in PAIRS} == set(REGISTERED), "list each target under some sample's targets:"
+
+
+@pytest.mark.parametrize("sample, target", PAIRS, ids=lambda x: x if isinstance(x, str) else x.name)
 def test_artifacts(sample, target, cli, snapshot):
     result = cli("build", sample / "deploy.yaml", "--target", target, "--json")
     assert result.exit_code == 0, result.output + result.stderr
