@@ -199,6 +199,59 @@ def check(
 
 
 @app.command()
+def plan(
+    spec: Path = typer.Argument(DEFAULT_SPEC, help="The deploy.yaml to plan."),
+    target: Optional[str] = typer.Option(None, "--target", "-t", help="One target (default: the ones the spec lists)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+) -> None:
+    """Memory plan per GPU, in each engine's own terms: weights, KV cache, headroom, max concurrency."""
+    registry = _registry()
+    _existing([spec])
+    if target is not None and target not in registry.points:
+        raise _usage(f"unknown target {target!r}; registered: " + ", ".join(registry.names))
+    compiled, results = _compile_all(spec, registry, [target] if target else None, None)
+    every = list(compiled.diagnostics) + [d for r in results for d in r.diagnostics]
+    facts = compiled.plan.facts if compiled.plan is not None else None
+    rows = [(r, r.memory) for r in results]
+    if as_json:
+        typer.echo(json.dumps({
+            "spec": str(spec),
+            "facts": None if facts is None else {"origin": facts.origin, "cite": facts.cite, **{
+                k: getattr(facts, k) for k in ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim",
+                                               "vocab_size", "context", "sliding_window", "sliding_layers",
+                                               "kv_lora_rank", "experts", "parameters", "quant_method")}},
+            "targets": {r.name: (m.to_json() if m is not None else None) | {"version": r.version}
+                        if m is not None else {"version": r.version, "plan": None} for r, m in rows},
+            "diagnostics": [d.to_json() for d in sorted(every, key=sort_key)],
+        }, indent=2))
+    else:
+        if facts is not None:
+            typer.echo(f"model facts: {facts.origin}" + (f" ({facts.cite})" if facts.cite else ""))
+        for r, m in rows:
+            typer.echo("")
+            if m is None:
+                typer.echo(f"{r.name} {r.version or ''}: no memory plan"
+                           + (" (model facts unknown: set model.facts)" if facts is not None and not facts.known
+                              else ""))
+                continue
+            typer.echo(f"{r.name}: {m.engine} on {m.gpu} ({m.gpu_memory_gib:.1f} GiB), per GPU")
+            for label, value in (
+                    ("engine budget", f"{m.budget_gib:8.2f} GiB"),
+                    ("weights", f"{m.weights_gib_per_gpu:8.2f} GiB"),
+                    ("activation peak", f"{m.activation_gib:8.2f} GiB"),
+                    ("runtime overhead", f"{m.overhead_gib:8.2f} GiB"),
+                    ("KV cache", f"{m.kv_cache_gib_per_gpu:8.2f} GiB = {m.kv_cache_tokens} tokens "
+                                 f"x {m.kv_bytes_per_token} B"),
+                    ("max concurrency", f"{m.max_concurrency:8.2f} x {m.max_model_len} tokens"),
+                    ("headroom", f"{m.headroom_gib:8.2f} GiB outside the engine's budget")):
+                typer.echo(f"  {label:<17} {value}")
+            for note in m.assumptions:
+                typer.echo(f"  - {note}")
+        _emit(every)
+    raise typer.Exit(SPEC_ERROR if has_errors(every) else OK)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of deploy.yaml (the committed schemas/deploy.schema.json)."""
     from compiler.schema import schema_text
@@ -234,10 +287,11 @@ def gpus() -> None:
     """List the GPU catalog that hardware.gpu names refer to."""
     from compiler.gpus import CATALOG
 
-    typer.echo(f"{'name':<16} {'memory GiB':>10}  {'compute':>8}  bf16  fp8")
+    typer.echo(f"{'name':<14} {'usable GiB':>10} {'smi MiB':>8}  {'compute':>7}  bf16  fp8")
     for g in CATALOG.values():
-        typer.echo(f"{g.name:<16} {g.memory_gib:>10.1f}  {g.compute_capability:>8}  "
+        typer.echo(f"{g.name:<14} {g.memory_gib:>10.2f} {g.smi_mib or '':>8}  {g.compute_capability:>7}  "
                    f"{'yes' if g.bf16 else 'no':<4}  {'yes' if g.fp8 else 'no'}")
+    typer.echo("usable GiB: the total CUDA reports, which engines multiply by their memory fraction")
 
 
 def main() -> None:

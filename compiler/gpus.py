@@ -1,16 +1,30 @@
 """The GPU catalog that `hardware.gpu` names refer to.
 
-memory_gib is the total device memory the driver reports (nvidia-smi / rocm-smi
-"total", in GiB), not the marketing GB figure; engines take their
-memory-utilization fraction of this number. compute_capability is NVIDIA's SM
-version (AMD parts carry their gfx target instead). bf16 needs SM >= 8.0 in
-vLLM's `_check_if_gpu_supports_dtype`; fp8 marks native FP8 tensor cores
-(SM 8.9 / 9.0 / 10.0, CDNA3).
+memory_gib is the memory CUDA reports as the device total (torch.cuda.mem_get_info()[1],
+printed by vLLM as total_gpu_memory): the number engines multiply by their
+memory fraction. It is about 0.45 GiB below nvidia-smi's "total" (the driver's
+reservation) and well below the marketing GB. Where a CUDA total was seen in a
+log it is used as is; otherwise it is nvidia-smi's MiB total minus that
+reservation (460 MiB). compute_capability is NVIDIA's SM version (AMD parts
+carry their gfx target). bf16 needs SM >= 8.0 (vLLM's
+`_check_if_gpu_supports_dtype`); fp8 marks native FP8 tensor cores (SM 8.9 / 9.0
+/ 10.0, CDNA3).
+
+Sources: compute capabilities from https://developer.nvidia.com/cuda-gpus (A10G
+as its sibling A10); nvidia-smi totals from logs users pasted, e.g.
+https://github.com/modal-labs/modal-client/pull/2797 (H100, A100 80/40, L40S,
+L4, T4), https://github.com/NVIDIA/nccl/issues/1264 (H100),
+https://github.com/wilicc/gpu-burn/issues/114 (H100); CUDA totals from vLLM
+"total_gpu_memory" log lines (H100 79.22, L40S 44.42, RTX 3090 23.58, T4
+14.56 GiB: benchmarks/plan_cases.json cites each) and deviceQuery (A100 40GB
+42298834944 bytes). The 48 GB workstation cards are listed with ECC off.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+RESERVED_MIB = 460
 
 
 @dataclass(frozen=True)
@@ -21,6 +35,7 @@ class Gpu:
     bf16: bool
     fp8: bool
     vendor: str = "nvidia"
+    smi_mib: int | None = None  # nvidia-smi / rocm-smi total
 
     @property
     def sm(self) -> float | None:
@@ -30,27 +45,36 @@ class Gpu:
             return None
 
 
-def _nv(name: str, mib: int, cc: str) -> Gpu:
+def _nv(name: str, smi_mib: int, cc: str, cuda_gib: float | None = None) -> Gpu:
     sm = float(cc)
-    return Gpu(name, round(mib / 1024, 1), cc, bf16=sm >= 8.0, fp8=sm >= 8.9)
+    gib = cuda_gib if cuda_gib is not None else round((smi_mib - RESERVED_MIB) / 1024, 2)
+    return Gpu(name, gib, cc, bf16=sm >= 8.0, fp8=sm >= 8.9, smi_mib=smi_mib)
 
 
 CATALOG: dict[str, Gpu] = {g.name: g for g in (
-    _nv("H100-80GB", 81559, "9.0"),        # H100 SXM5 80GB HBM3
-    _nv("H100-PCIE-80GB", 81559, "9.0"),
-    _nv("H200", 143771, "9.0"),            # H200 SXM 141GB HBM3e
+    _nv("H100-80GB", 81559, "9.0", 79.22),       # NVIDIA H100 80GB HBM3 (SXM5)
+    _nv("H100-PCIE-80GB", 81559, "9.0", 79.22),  # NVIDIA H100 PCIe
+    _nv("H100-NVL", 95830, "9.0"),               # NVIDIA H100 NVL (94 GB)
+    _nv("GH200", 97871, "9.0"),                  # NVIDIA GH200 480GB (96 GB HBM3)
+    _nv("H200", 143771, "9.0"),                  # NVIDIA H200 (141 GB HBM3e)
     _nv("B200", 183359, "10.0"),
-    _nv("A100-80GB", 81920, "8.0"),
-    _nv("A100-40GB", 40960, "8.0"),
-    _nv("L40S", 46068, "8.9"),
+    _nv("A100-80GB", 81920, "8.0"),              # NVIDIA A100-SXM4-80GB
+    _nv("A100-40GB", 40960, "8.0", 39.39),       # NVIDIA A100-SXM4-40GB
+    _nv("L40S", 46068, "8.9", 44.42),
+    _nv("L40", 46068, "8.9"),
     _nv("L4", 23034, "8.9"),
-    _nv("A10G", 23028, "8.6"),
+    _nv("A10G", 23028, "8.6"),                   # AWS g5
+    _nv("A10", 23028, "8.6"),
+    _nv("A40", 46068, "8.6"),
+    _nv("RTX-A6000", 49140, "8.6"),
+    _nv("RTX-6000-ADA", 49140, "8.9"),           # NVIDIA RTX 6000 Ada Generation
     _nv("RTX-4090", 24564, "8.9"),
-    _nv("RTX-3090", 24576, "8.6"),
-    _nv("T4", 15360, "7.5"),
-    _nv("V100-16GB", 16384, "7.0"),
-    _nv("V100-32GB", 32768, "7.0"),
-    Gpu("MI300X", 192.0, "gfx942", bf16=True, fp8=True, vendor="amd"),
+    _nv("RTX-3090", 24576, "8.6", 23.58),
+    _nv("T4", 15360, "7.5", 14.56),
+    _nv("V100-16GB", 16160, "7.0"),              # Tesla V100-SXM2-16GB
+    _nv("V100-32GB", 32510, "7.0"),              # Tesla V100-SXM2-32GB
+    Gpu("MI300X", 192.0, "gfx942", bf16=True, fp8=True, vendor="amd", smi_mib=196592),  # rocm-smi 206141652992 B
+    Gpu("MI250X", 64.0, "gfx90a", bf16=True, fp8=False, vendor="amd", smi_mib=65520),   # per GCD; 2 GCDs a card
 )}
 
 # Other spellings people write; keys are compared case-insensitively with - _ and spaces ignored.
@@ -60,6 +84,8 @@ ALIASES = {
     "a10040gbsxm": "A100-40GB", "l40s48gb": "L40S", "a10g24gb": "A10G", "rtx4090": "RTX-4090",
     "rtx3090": "RTX-3090", "geforcertx4090": "RTX-4090", "geforcertx3090": "RTX-3090",
     "teslat4": "T4", "v100": "V100-16GB", "teslav100": "V100-16GB", "mi300": "MI300X",
+    "h100nvl94gb": "H100-NVL", "gh200480gb": "GH200", "rtx6000ada": "RTX-6000-ADA",
+    "rtx6000adageneration": "RTX-6000-ADA", "a6000": "RTX-A6000", "mi250": "MI250X",
 }
 
 

@@ -11,13 +11,15 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from compiler import memory
 from compiler.diagnostics import Diagnostic, SpecPath, did_you_mean, error, format_path, has_errors, warning
+from compiler.facts import resolve_facts
 from compiler.plan import Plan, resolve
 from compiler.registry import Registry
 from compiler.source import Source, load
@@ -35,6 +37,7 @@ class TargetResult:
     version: str | None
     lowered: Lowered | None
     diagnostics: list[Diagnostic]
+    memory: "memory.MemoryPlan | None" = None
 
     @property
     def ok(self) -> bool:
@@ -69,7 +72,11 @@ def load_spec(path: Path, display: str | None = None) -> Compiled:
         return out
     spec, probe = _probe_local(spec, path.parent)
     diags += probe
-    plan, checks = resolve(spec)
+    local = path.parent / spec.model.source if is_local(spec.model.source) and not spec.model.source.startswith("~") \
+        else None
+    facts, fact_diags = resolve_facts(spec.model.source, spec.model.revision, local, spec.model.facts)
+    diags += fact_diags
+    plan, checks = resolve(spec, facts)
     diags += checks
     out.spec, out.plan = spec, plan
     out.diagnostics += [src.place(d) for d in diags]
@@ -110,6 +117,12 @@ def compile_target(compiled: Compiled, registry: Registry, name: str, ctx: Build
                 hint=target.unsupported_hint(cap, version) or f"remove {format_path(feature.path)} "
                 f"or leave {name} out of targets"))
     local += target.check(plan, opts, version)
+    engine = target.memory_model(plan, opts, version) if not has_errors(local) else None
+    mp = memory.estimate(plan, plan.facts, engine) if engine is not None else None
+    if mp is not None:
+        local += memory.check(plan, mp, engine)
+        ctx = replace(ctx, memory=mp)
+    result.memory = mp
     if not has_errors(local):
         lowered = target.lower(plan, opts, version, ctx)
         local += lowered.diagnostics

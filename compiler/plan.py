@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from compiler import gpus
 from compiler.diagnostics import Diagnostic, error, warning
+from compiler.facts import Facts, from_user
 from compiler.spec import GpuSpec, Limits, Model, Parallelism, Precision, Server, Spec, is_local
 
 
@@ -33,6 +34,7 @@ class Plan:
     server: Server
     hardware: HardwarePlan
     targets: Mapping[str, Mapping[str, Any]]
+    facts: Facts = Facts()  # merged from model.facts, config.json and the catalog (compiler/facts.py)
 
     @property
     def model_is_local(self) -> bool:
@@ -63,8 +65,10 @@ def _gpu(value: str | GpuSpec) -> gpus.Gpu:
     return found
 
 
-def resolve(spec: Spec) -> tuple[Plan, list[Diagnostic]]:
+def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnostic]]:
+    """The Plan; ``facts`` come from compiler.facts.resolve_facts (default: model.facts alone)."""
     diags: list[Diagnostic] = []
+    facts = facts if facts is not None else from_user(spec.model.facts)
     gpu = _gpu(spec.hardware.gpu)
     par = spec.parallelism
     needed = par.tensor * par.pipeline * par.data
@@ -80,9 +84,10 @@ def resolve(spec: Spec) -> tuple[Plan, list[Diagnostic]]:
         precision = precision.model_copy(update={"dtype": "float16"})
 
     plan = Plan(spec.name, model, precision, par, spec.limits, spec.server,
-                HardwarePlan(gpu, count, spec.hardware.memory_utilization), spec.targets)
+                HardwarePlan(gpu, count, spec.hardware.memory_utilization), spec.targets, facts)
     diags += _check_hardware(plan, spec)
     diags += _check_model(plan)
+    diags += _check_checkpoint(plan)
     diags += _check_limits(plan)
     return plan, diags
 
@@ -121,7 +126,7 @@ def _check_hardware(plan: Plan, spec: Spec) -> list[Diagnostic]:
 
 def _check_model(plan: Plan) -> list[Diagnostic]:
     out = []
-    m, f, par = plan.model, plan.model.facts, plan.parallelism
+    m, f, par = plan.model, plan.facts, plan.parallelism
     if m.revision is not None and plan.model_is_local:
         out.append(error("model-revision-local", "revision applies to hub models, not to a local path",
                          hint="remove model.revision, or check out that revision into the local folder",
@@ -167,9 +172,42 @@ def _check_model(plan: Plan) -> list[Diagnostic]:
     return out
 
 
+# The checkpoint's quant_method -> the spec quantization that describes it.
+_CHECKPOINT_METHOD = {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "fbgemm_fp8": "fp8", "bitsandbytes": "bitsandbytes",
+                      "gguf": "gguf"}
+
+
+def _check_checkpoint(plan: Plan) -> list[Diagnostic]:
+    """The spec's quantization against what the checkpoint says it is (config.json quantization_config)."""
+    f, q = plan.facts, plan.precision.quantization
+    if f.origin in ("none", "model.facts") or q in ("none", "gguf"):
+        return []
+    have = f.quant_method
+    if have is None:
+        if q in ("awq", "gptq"):
+            return [error(
+                "precision-quant-checkpoint",
+                f"quantization {q} needs a checkpoint quantized with {q.upper()}, but {f.origin} has no "
+                "quantization_config: engines cannot quantize to it while loading",
+                hint=f"serve a pre-quantized {q.upper()} checkpoint, or use quantization: fp8 (quantized while "
+                     "loading, on GPUs with compute capability 8.9+)", path=("precision", "quantization"))]
+        return []
+    expected = _CHECKPOINT_METHOD.get(have)
+    if expected == q or (have == "compressed-tensors" and q in ("fp8", "int8", "int4")):
+        return []
+    return [error(
+        "precision-quant-checkpoint",
+        f"quantization {q} contradicts the checkpoint, which {f.origin} says is {have}"
+        + (f" ({f.quant_bits}-bit)" if f.quant_bits else "")
+        + ": engines fail at startup when the two disagree",
+        hint=(f"use quantization: {expected}" if expected else "use quantization: none")
+        + " (engines read the checkpoint's own method), or point model.source at a checkpoint quantized with "
+        + q, path=("precision", "quantization"))]
+
+
 def _check_limits(plan: Plan) -> list[Diagnostic]:
     out = []
-    lim, f = plan.limits, plan.model.facts
+    lim, f = plan.limits, plan.facts
     if lim.max_model_len is not None:
         if lim.max_input_tokens is not None and lim.max_input_tokens >= lim.max_model_len:
             out.append(error("limits-input", f"max_input_tokens ({lim.max_input_tokens}) must be less than "
@@ -186,15 +224,18 @@ def _check_limits(plan: Plan) -> list[Diagnostic]:
             out.append(error("limits-output", f"max_output_tokens ({lim.max_output_tokens}) leaves no room for "
                              f"a prompt in max_model_len ({lim.max_model_len})",
                              hint="lower max_output_tokens", path=("limits", "max_output_tokens")))
-        if f.max_position_embeddings is not None and lim.max_model_len > f.max_position_embeddings:
+        if f.context is not None and lim.max_model_len > f.context:
+            scaled = f" ({f.max_position_embeddings} positions, {f.rope_scaling} rope scaling)" \
+                if f.rope_scaling and f.context != f.max_position_embeddings else " positions"
             out.append(error(
                 "limits-context",
-                f"max_model_len {lim.max_model_len} exceeds the model's {f.max_position_embeddings} positions",
-                hint=f"use max_model_len: {f.max_position_embeddings} or less; longer needs rope scaling "
-                     "in the model's config", path=("limits", "max_model_len")))
-    elif lim.max_input_tokens is not None and f.max_position_embeddings is not None \
-            and lim.max_input_tokens >= f.max_position_embeddings:
+                f"max_model_len {lim.max_model_len} exceeds the model's {f.context}{scaled}; "
+                f"facts from {f.origin}",
+                hint=f"use max_model_len: {f.context} or less; longer needs rope scaling (e.g. yarn) "
+                     "in the model's config.json", path=("limits", "max_model_len")))
+    elif lim.max_input_tokens is not None and f.context is not None \
+            and lim.max_input_tokens >= f.context:
         out.append(error("limits-input", f"max_input_tokens ({lim.max_input_tokens}) must be less than the "
-                         f"model's context ({f.max_position_embeddings})",
+                         f"model's context ({f.context})",
                          hint="lower max_input_tokens or set max_model_len", path=("limits", "max_input_tokens")))
     return out

@@ -18,6 +18,7 @@ from compiler.diagnostics import Diagnostic
 from compiler.spec import Plain
 
 if TYPE_CHECKING:
+    from compiler.memory import EngineMemory, MemoryPlan
     from compiler.plan import Plan
 
 
@@ -151,6 +152,9 @@ class BuildContext:
     spec_dir: str
     spec_name: str
     spec_digest: str
+    # The memory plan of this target's engine (None when the model facts are unknown). Targets
+    # read memory.derived_concurrency(plan, ctx.memory, default) for their running-sequence cap.
+    memory: "MemoryPlan | None" = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,10 @@ class Target:
     def check(self, plan: "Plan", opts: TargetOptions, version: str) -> list[Diagnostic]:
         """Target-specific semantic checks; capability checks are the core's."""
         return []
+
+    def memory_model(self, plan: "Plan", opts: TargetOptions, version: str) -> "EngineMemory | None":
+        """How this engine version budgets GPU memory (compiler/memory.py); None: no memory plan."""
+        return None
 
     def lower(self, plan: "Plan", opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
         raise NotImplementedError

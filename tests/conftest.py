@@ -66,3 +66,9 @@ model:
 targets:
   vllm: {}
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_hf_cache(tmp_path_factory, monkeypatch):
+    """Model facts never come from the developer's own Hugging Face cache during tests."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-hub-cache")))

@@ -56,8 +56,8 @@ def test_every_feature_and_target_version_has_a_row():
 @pytest.mark.parametrize("target, version", sorted(EXPECTED), ids=lambda x: str(x))
 def test_capability_outcome(target, version, feature, tmp_path):
     model_lines, sections = FEATURE_SPECS[feature]
-    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: Qwen/Qwen2.5-0.5B-Instruct\n"
-                            + model_lines)
+    # A model the facts catalog does not know: capabilities must not hinge on checkpoint facts.
+    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: example/model\n" + model_lines)
             .replace("targets:\n  vllm: {}\n", sections + f"targets:\n  {target}: {{version: '{version}'}}\n"))
     path = tmp_path / "deploy.yaml"
     path.write_text(text)

@@ -10,10 +10,13 @@ from ruamel.yaml import YAML
 from conftest import MINIMAL
 
 
-def build(cli, spec_file, extra: str = "", vllm: str = "{}", expect: int = 0, model: str = ""):
-    """MINIMAL with `model` lines under model:, `extra` sections before targets:, and targets.vllm options."""
-    source = "  source: Qwen/Qwen2.5-0.5B-Instruct\n"
-    text = (MINIMAL.replace(source, source + model)
+def build(cli, spec_file, extra: str = "", vllm: str = "{}", expect: int = 0, model: str = "",
+          source: str = "Qwen/Qwen2.5-0.5B-Instruct"):
+    """MINIMAL with `model` lines under model:, `extra` sections before targets:, and targets.vllm options.
+
+    `source` other than the default (e.g. example/model, which the facts catalog does not know) keeps
+    checkpoint facts and the memory plan out of a test about something else."""
+    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", f"  source: {source}\n" + model)
             .replace("targets:\n  vllm: {}\n", extra + f"targets:\n  vllm: {vllm}\n"))
     result = cli("build", spec_file(text), "--target", "vllm", "--json")
     out = json.loads(result.stdout)
@@ -36,9 +39,18 @@ def codes(out):
 
 def test_minimal_spec_spells_every_default_explicitly(cli, spec_file):
     out = build(cli, spec_file)
-    assert argv(out) == ["vllm", "serve", "Qwen/Qwen2.5-0.5B-Instruct", "--served-model-name", "qwen2.5-0.5b-instruct",
+    out = build(cli, spec_file, source="example/model")
+    assert argv(out) == ["vllm", "serve", "example/model", "--served-model-name", "model",
                          "--dtype", "auto", "--tensor-parallel-size", "1", "--gpu-memory-utilization", "0.9",
                          "--host", "0.0.0.0", "--port", "8000"]
+
+
+def test_without_max_concurrency_the_memory_plan_sets_max_num_seqs(cli, spec_file):
+    # Qwen2.5-0.5B (catalog) on an H100 at 2048 tokens: the KV cache holds far more than 1024 such
+    # sequences, so vLLM's own default cap on that GPU is written out; at its full 32k context, what fits.
+    assert flag(build(cli, spec_file, "limits:\n  max_model_len: 2048\n"), "--max-num-seqs") == "1024"
+    assert flag(build(cli, spec_file), "--max-num-seqs") == "184"
+    assert flag(build(cli, spec_file, "limits:\n  max_concurrency: 7\n"), "--max-num-seqs") == "7"
 
 
 @pytest.mark.parametrize("quant, emitted", [
@@ -46,9 +58,19 @@ def test_minimal_spec_spells_every_default_explicitly(cli, spec_file):
     ("fp8", "fp8"), ("none", None),
 ])
 def test_quantization_flag_only_where_vllm_does_not_detect_it(cli, spec_file, quant, emitted):
-    out = build(cli, spec_file, f"precision:\n  quantization: {quant}\n")
+    out = build(cli, spec_file, f"precision:\n  quantization: {quant}\n", source="example/model")
     assert flag(out, "--quantization") == emitted
     assert "-q" not in argv(out)
+
+
+def test_fp8_on_a_known_16_bit_checkpoint_uses_the_online_spelling_of_the_version(cli, spec_file):
+    fp8 = "precision:\n  quantization: fp8\n"
+    assert flag(build(cli, spec_file, fp8), "--quantization") == "fp8_per_tensor"
+    assert flag(build(cli, spec_file, fp8, vllm="{version: 0.11.2}"), "--quantization") == "fp8"
+    # DeepSeek-V3's config.json declares fp8: vLLM reads it, `fp8` matches it.
+    out = build(cli, spec_file, fp8 + "parallelism:\n  tensor: 8\nhardware:\n  gpu: H200\n",
+                source="deepseek-ai/DeepSeek-V3")
+    assert flag(out, "--quantization") == "fp8"
 
 
 def test_bitsandbytes_and_gguf_exist_only_in_0_11(cli, spec_file):
@@ -72,7 +94,7 @@ def test_bitsandbytes_and_gguf_exist_only_in_0_11(cli, spec_file):
 ])
 def test_quantization_kernels_need_a_recent_enough_gpu(cli, spec_file, version, gpu, quant, ok):
     out = build(cli, spec_file, f"precision:\n  dtype: float16\n  quantization: {quant}\nhardware:\n  gpu: {gpu}\n",
-                vllm=f"{{version: {version}}}", expect=0 if ok else 1)
+                vllm=f"{{version: {version}}}", expect=0 if ok else 1, source="example/model")
     if not ok:
         assert codes(out) == [("vllm-quantization-gpu", 7, 17)]
 

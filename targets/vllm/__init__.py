@@ -38,7 +38,9 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
+from compiler import memory
 from compiler.diagnostics import Diagnostic, error
+from compiler.memory import Budget, EngineMemory
 from compiler.plan import Plan
 from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
 from targets._shared import container
@@ -164,11 +166,27 @@ class VllmTarget(Target):
         out += container.env_conflicts(opts.env, OWNED_ENV, self.name)
         return out
 
+    def memory_model(self, plan: Plan, opts: TargetOptions, version: str) -> EngineMemory:
+        """vLLM's budget: gpu_memory_utilization x total memory holds weights, the profiling pass's
+        activation peak, non-torch memory (and, in 0.33, the CUDA-graph estimate); the rest is KV
+        cache in blocks of 16 tokens (v1/worker/gpu_worker.py determine_available_memory;
+        config/cache.py DEFAULT_BLOCK_SIZE; v1/core/kv_cache_utils.py get_max_concurrency)."""
+        v, gpu, lim = VERSIONS[version], plan.hardware.gpu, plan.limits
+        return EngineMemory(
+            engine=f"vLLM {version}", budget=Budget.TOTAL, fraction=plan.hardware.memory_utilization,
+            fraction_flag="--gpu-memory-utilization",
+            batch_tokens=lim.max_batch_tokens or v.default_batch_tokens(gpu.name, gpu.memory_gib),
+            max_seqs=lim.max_concurrency or v.default_max_seqs(gpu.name, gpu.memory_gib),
+            non_torch_gib=v.non_torch_gib,
+            cuda_graph_gib=v.cuda_graph_gib, block_size=16, source="targets/vllm/versions.py")
+
     def lower(self, plan: Plan, opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
         v = VERSIONS[version]
-        argv = ["vllm", "serve", *engine_args(plan, opts, v, plan.server.host, lambda ref, _where: ref)]
+        gpu = plan.hardware.gpu
+        seqs = memory.derived_concurrency(plan, ctx.memory, v.default_max_seqs(gpu.name, gpu.memory_gib))
+        argv = ["vllm", "serve", *engine_args(plan, opts, v, plan.server.host, lambda ref, _where: ref, seqs)]
         mounts = container.LocalMounts(ctx)
-        in_container = engine_args(plan, opts, v, "0.0.0.0", mounts.ref)
+        in_container = engine_args(plan, opts, v, "0.0.0.0", mounts.ref, seqs)
         banner = container.banner(ctx, self.name, self.title, version)
         model = plan.model
         about = [
@@ -194,8 +212,9 @@ class VllmTarget(Target):
             command=tuple(argv))
 
 
-def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, where) -> list[str]:
-    """Everything after `vllm serve`. where(ref, container_path) maps local paths for containers."""
+def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, where, seqs: int | None) -> list[str]:
+    """Everything after `vllm serve`. where(ref, container_path) maps local paths for containers;
+    seqs is --max-num-seqs: the spec's max_concurrency, else what the memory plan fits."""
     m, p, par, lim = plan.model, plan.precision, plan.parallelism, plan.limits
     args: list[str] = []
     if p.quantization == "gguf":
@@ -212,7 +231,11 @@ def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, wher
         args += ["--chat-template", where(m.chat_template, "/deployc/chat_template.jinja")]
     args += ["--served-model-name", m.served_name]
     args += ["--dtype", p.dtype]
-    if p.quantization in ("fp8", "bitsandbytes"):
+    if p.quantization == "fp8":
+        # A 16-bit checkpoint is quantized while loading; an fp8 one declares itself (facts.quant_method).
+        known_16bit = plan.facts.origin not in ("none", "model.facts") and plan.facts.quant_method is None
+        args += ["--quantization", v.online_fp8 if known_16bit else "fp8"]
+    elif p.quantization == "bitsandbytes":
         args += ["--quantization", p.quantization]
     if p.kv_cache_dtype == "fp8":
         args += ["--kv-cache-dtype", "fp8"]
@@ -223,8 +246,8 @@ def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, wher
         args += ["--data-parallel-size", str(par.data)]
     if lim.max_model_len is not None:
         args += ["--max-model-len", str(lim.max_model_len)]
-    if lim.max_concurrency is not None:
-        args += ["--max-num-seqs", str(lim.max_concurrency)]
+    if seqs is not None:
+        args += ["--max-num-seqs", str(seqs)]
     if lim.max_batch_tokens is not None:
         args += ["--max-num-batched-tokens", str(lim.max_batch_tokens)]
     if lim.max_output_tokens is not None:

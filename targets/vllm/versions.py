@@ -62,12 +62,27 @@ class VllmVersion:
     batch_token_tiers: tuple[tuple[float, str, int], ...] = ()
     # Flags users copy from older posts that this version rejects or ignores -> what to do instead.
     stale_flags: dict[str, str] = field(default_factory=dict)
+    # --quantization value for fp8 quantization of a 16-bit checkpoint while loading.
+    online_fp8: str = "fp8"
+    # Memory the profiler charges besides weights and activations, per GPU (compiler/memory.py):
+    # non-torch (CUDA context, NCCL, cuBLAS) and the CUDA-graph estimate where the budget includes it.
+    # Logged non_torch_memory: 0.35 GiB on one GPU (vllm#10517), 0.30 and 0.25 GiB per GPU at TP2
+    # (vllm#15815, vllm#13061): calibrated in benchmarks/plan_accuracy.py.
+    non_torch_gib: float = 0.3
+    cuda_graph_gib: float = 0.0
 
-    def default_batch_tokens(self, gpu_name: str, memory_gib: float) -> int:
+    def _tier(self, gpu_name: str, memory_gib: float) -> int | None:
         for min_gib, excluded, tokens in self.batch_token_tiers:
             if memory_gib >= min_gib and not (excluded and excluded in gpu_name.lower()):
                 return tokens
-        return 2048
+        return None
+
+    def default_batch_tokens(self, gpu_name: str, memory_gib: float) -> int:
+        return self._tier(gpu_name, memory_gib) or 2048
+
+    def default_max_seqs(self, gpu_name: str, memory_gib: float) -> int:
+        """max_num_seqs: 1024 on the GPUs of the big batch tiers, else 256 (same function)."""
+        return 1024 if self._tier(gpu_name, memory_gib) else 256
 
 
 _STALE_COMMON = {
@@ -100,6 +115,13 @@ VERSIONS: dict[str, VllmVersion] = {
                      "--cuda-graph-sizes": "removed; use --compilation-config",
                      "--num-lookahead-slots": "removed in 0.33",
                      "--lora-extra-vocab-size": "removed in 0.33"},
+        # model_loader/weight_utils.py:356-362: `fp8` on a 16-bit checkpoint is deprecated for this
+        # (quantization/fp8.py:106-111); quantization/__init__.py:43 lists fp8_per_tensor.
+        online_fp8="fp8_per_tensor",
+        # v1/worker/gpu_worker.py:707-757: the CUDA-graph estimate is taken from the budget by
+        # default since 0.21 (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS).
+        # 0.25 GiB: what the 0.28 startups in benchmarks/plan_cases.json leave after weights, KV and activations.
+        cuda_graph_gib=0.25,
     ),
     "0.11.2": VllmVersion(
         version="0.11.2",
