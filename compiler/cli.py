@@ -29,6 +29,12 @@ class Format(str, Enum):
     json = "json"
 
 
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
 def _usage(message: str) -> typer.Exit:
     typer.echo(f"deployc: error: {message}", err=True)
     return typer.Exit(USAGE_ERROR)
@@ -61,7 +67,14 @@ def _context(spec: Path, out_dir: Path, compiled):
 
 
 def _out_dir(spec: Path, out: Optional[Path], target: str) -> Path:
-    return (out if out is not None else spec.parent / "deploy") / target
+    """OUT/<target>, default deploy/<target> beside deploy.yaml, deploy/<NAME>/<target> for NAME.deploy.yaml."""
+    if out is not None:
+        return out / target
+    name = spec.name
+    for suffix in (".deploy.yaml", ".deploy.yml"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return spec.parent / "deploy" / name[: -len(suffix)] / target
+    return spec.parent / "deploy" / target
 
 
 def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional[Path]):
@@ -164,38 +177,78 @@ def build(
                          + (f" ({exc.filename})" if exc.filename else ""))
         typer.echo(f"{r.name} {r.version}: {wp.out_dir}/ ({len(wp.writes)} written, {len(wp.unchanged)} unchanged"
                    + (f", {len(wp.deletes)} removed" if wp.deletes else "") + ")")
+        for art in wp.writes:
+            typer.echo(f"  {'changed' if art.path in wp.replaced else 'new':<9} {art.path}")
+        for path in wp.unchanged:
+            typer.echo(f"  {'unchanged':<9} {path}")
+        for path in wp.deletes:
+            typer.echo(f"  {'removed':<9} {path}")
     raise typer.Exit(OK)
 
 
 @app.command()
 def check(
-    specs: List[Path] = typer.Argument(None, help="deploy.yaml files (default: ./deploy.yaml)."),
+    specs: List[Path] = typer.Argument(None, help="deploy.yaml files (default: every deploy.yaml and "
+                                                  "NAME.deploy.yaml under the current folder, .gitignore respected)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder the outputs were built into."),
+    fmt: CheckFormat = typer.Option(CheckFormat.text, "--format",
+                                    help="text; json (one object); github (workflow annotations)."),
 ) -> None:
     """Rebuild in memory and compare with the committed outputs; show a diff when they drifted."""
     from compiler import writer
+    from compiler.discover import find_specs
 
     registry = _registry()
-    paths = _existing(specs or [DEFAULT_SPEC])
+    if specs:
+        paths = _existing(specs)
+    else:
+        paths = find_specs(Path("."))
+        if not paths:
+            raise _usage("no deploy.yaml or NAME.deploy.yaml under the current folder")
     every: List[Diagnostic] = list(registry.problems)
     diffs: List[str] = []
+    drift_rows: List[dict] = []
+    checked: List[dict] = []
     for spec in paths:
         compiled, results = _compile_all(spec, registry, None, out)
-        every += compiled.diagnostics
+        mine = list(compiled.diagnostics)
         for r in results:
-            every += r.diagnostics
+            mine += r.diagnostics
             if not r.ok:
                 continue
-            for drift in writer.compare(_out_dir(spec, out, r.name), r.name, r.version, r.lowered.artifacts):
-                every.append(drift.diagnostic)
+            regen = f"deployc build {spec} --target {r.name}" + (f" --out {out}" if out is not None else "")
+            for drift in writer.compare(_out_dir(spec, out, r.name), r.name, r.version, r.lowered.artifacts, regen):
+                mine.append(drift.diagnostic)
+                drift_rows.append({"spec": str(spec), "target": r.name, "code": drift.diagnostic.code,
+                                   "file": drift.diagnostic.file, "regenerate": regen, "diff": drift.diff})
                 if drift.diff:
                     diffs.append(drift.diff)
-        if not has_errors(every):
+        every += mine
+        checked.append({"spec": str(spec), "targets": [r.name for r in results], "ok": not has_errors(mine)})
+        if fmt is CheckFormat.text and not has_errors(mine):
             typer.echo(f"{spec}: outputs up to date ({', '.join(r.name for r in results) or 'no targets listed'})")
-    _emit(every)
-    for diff in diffs:
-        typer.echo(diff, nl=False)
+    if fmt is CheckFormat.json:
+        typer.echo(json.dumps({"specs": checked, "drift": drift_rows,
+                               "diagnostics": [d.to_json() for d in sorted(every, key=sort_key)]}, indent=2))
+    elif fmt is CheckFormat.github:
+        for d in sorted(every, key=sort_key):
+            typer.echo(_github_annotation(d))
+    else:
+        _emit(every)
+        for diff in diffs:
+            typer.echo(diff, nl=False)
     raise typer.Exit(SPEC_ERROR if has_errors(every) else OK)
+
+
+def _github_annotation(d: Diagnostic) -> str:
+    """A GitHub Actions workflow command: the diagnostic shows on the file and line in the pull request."""
+    def esc(text: str, prop: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+    where = [f"file={esc(d.file, True)}"] + ([f"line={d.line}"] if d.line else []) \
+        + ([f"col={d.column}"] if d.column else []) + [f"title={esc('deployc ' + d.code, True)}"]
+    body = d.message + (f"\n{d.hint}" if d.hint else "")
+    return f"::{'error' if d.severity == 'error' else 'warning'} {','.join(where)}::{esc(body)}"
 
 
 @app.command()
@@ -249,6 +302,37 @@ def plan(
                 typer.echo(f"  - {note}")
         _emit(every)
     raise typer.Exit(SPEC_ERROR if has_errors(every) else OK)
+
+
+@app.command()
+def init(
+    spec: Path = typer.Argument(DEFAULT_SPEC, help="Where to write the starter spec."),
+    model: str = typer.Option("Qwen/Qwen2.5-7B-Instruct", "--model", help="Hub id or local path of the model."),
+    gpu: str = typer.Option("H100-80GB", "--gpu", help="A GPU from `deployc gpus`."),
+    target: str = typer.Option("vllm", "--target", help="The first target to list."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write a commented starter deploy.yaml (and deploy.schema.json beside it, for editor completion)."""
+    from compiler.schema import schema_text
+    from compiler.starter import starter_text
+
+    if spec.exists() and not force:
+        raise _usage(f"{spec} exists; pass --force to overwrite it")
+    registry = _registry()
+    if target not in registry.points:
+        raise _usage(f"unknown target {target!r}; registered: " + ", ".join(registry.names))
+    schema_path = spec.parent / "deploy.schema.json"
+    text = starter_text(spec.stem.replace(".deploy", "") if spec.name != "deploy.yaml" else spec.resolve().parent.name,
+                        model, gpu, target, "./deploy.schema.json", str(spec))
+    try:
+        spec.parent.mkdir(parents=True, exist_ok=True)
+        spec.write_text(text, encoding="utf-8")
+        if not schema_path.exists() or force:
+            schema_path.write_text(schema_text(registry), encoding="utf-8")
+    except OSError as exc:
+        raise _usage(f"cannot write {spec}: {exc.strerror or exc}")
+    typer.echo(f"wrote {spec} and {schema_path}; next: deployc validate {spec} && "
+               f"deployc build {spec} --target {target}")
 
 
 @app.command()

@@ -72,6 +72,7 @@ class WritePlan:
     writes: list[Artifact] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    replaced: set[str] = field(default_factory=set)   # writes over an existing file (changed, not new)
     manifest: str = ""
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -100,6 +101,8 @@ def plan_build(out_dir: Path, target: str, version: str, artifacts: Sequence[Art
                     hint="move it away, choose another --out, or rerun with --force to overwrite it"
                 ).at(shown(art.path), None, None))
                 continue
+        if on_disk is not None:
+            wp.replaced.add(art.path)
         wp.writes.append(art)
     produced = {a.path for a in artifacts}
     for path in sorted(set(old) - produced):
@@ -174,14 +177,17 @@ class Drift:
     diff: str
 
 
-def compare(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifact]) -> list[Drift]:
-    """What `deployc check` reports: each generated file that is missing, stale or edited by hand."""
+def compare(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifact],
+            regen: str = "deployc build") -> list[Drift]:
+    """What `deployc check` reports: each generated file that is missing, stale or edited by hand.
+
+    ``regen`` is the command that rebuilds this output; hints quote it."""
     drifts: list[Drift] = []
     old = read_manifest(out_dir)
     shown = lambda p: str(out_dir / p)  # noqa: E731
     if old is None:
         return [Drift(error("output-missing", f"no deployc output in {out_dir} (no {MANIFEST})",
-                            hint="run `deployc build` and commit its output").at(str(out_dir / MANIFEST), None, None),
+                            hint=f"run `{regen}` and commit its output").at(str(out_dir / MANIFEST), None, None),
                       "")]
     for art in sorted(artifacts, key=lambda a: a.path):
         dest = out_dir / art.path
@@ -189,13 +195,13 @@ def compare(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifa
             current = dest.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             drifts.append(Drift(error("output-missing", f"{shown(art.path)} is missing",
-                                      hint="run `deployc build` and commit its output").at(shown(art.path), None, None),
+                                      hint=f"run `{regen}` and commit its output").at(shown(art.path), None, None),
                                 ""))
             continue
         if current == art.content:
             if not _mode_ok(dest, art):
                 drifts.append(Drift(error("output-mode", f"{shown(art.path)} should have mode {art.mode}",
-                                          hint=f"chmod {art.mode[1:]} {shown(art.path)} or run `deployc build`")
+                                          hint=f"chmod {art.mode[1:]} {shown(art.path)} or run `{regen}`")
                                     .at(shown(art.path), None, None), ""))
             continue
         diff = "".join(difflib.unified_diff(
@@ -204,15 +210,15 @@ def compare(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifa
         line = _first_difference(current, art.content)
         if old.get(art.path) == sha256(current):
             d = error("output-stale", f"{shown(art.path)} is out of date with the spec",
-                      hint="run `deployc build` and commit the result")
+                      hint=f"run `{regen}` and commit the result")
         else:
             d = error("output-edited", f"{shown(art.path)} differs from what deployc generates (edited by hand?)",
-                      hint="move the change into the spec, then run `deployc build --force`")
+                      hint=f"move the change into the spec, then run `{regen} --force`")
         drifts.append(Drift(d.at(shown(art.path), line, 1), diff))
     for path in sorted(set(old) - {a.path for a in artifacts}):
         if (out_dir / path).exists():
             drifts.append(Drift(error("output-stale", f"{shown(path)} is no longer generated",
-                                      hint="run `deployc build` (it removes files it wrote and no longer needs)")
+                                      hint=f"run `{regen}` (it removes files it wrote and no longer needs)")
                                 .at(shown(path), None, None), ""))
     return drifts
 

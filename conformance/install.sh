@@ -229,12 +229,32 @@ install_compose() {
   log "compose: binary at $bin"
 }
 
+# pre-commit, to run deployc's own hooks (.pre-commit-hooks.yaml) in a throwaway repository.
+REQS_PRECOMMIT="
+pre-commit==4.7.0
+"
+
+install_precommit() {
+  local venv="$DEST/precommit" fp
+  fp="$(fingerprint precommit "$REQS_PRECOMMIT")"
+  if is_current "$venv" "$fp"; then
+    log "pre-commit: up to date ($venv)"; return 0
+  fi
+  log "pre-commit: building $venv"
+  make_venv "$venv"
+  # with its dependencies (cfgv, identify, nodeenv, pyyaml, virtualenv): pre-commit resolves them itself
+  run "$venv/bin/python" -m pip install --no-compile --progress-bar off $REQS_PRECOMMIT
+  run "$venv/bin/pre-commit" --version
+  echo "$fp" > "$venv/$STAMP_NAME"
+}
+
 main() {
   log "DEST=$DEST python=$("$PYTHON" -c 'import sys; print(sys.executable)') ($(pyver "$PYTHON")) torch=$TORCH_SPEC"
   mkdir -p "$DEST"
   local t0=$SECONDS v
   for v in $VLLM_VERSIONS; do install_vllm "$v"; done
   if [ "${SKIP_COMPOSE:-0}" != 1 ]; then install_compose; fi
+  if [ "${SKIP_PRECOMMIT:-0}" != 1 ]; then install_precommit; fi
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 
