@@ -11,7 +11,11 @@ import os
 import subprocess
 from pathlib import Path
 
-from conftest import HOME, ROOT, require
+import pytest
+
+from .conftest import HOME, ROOT, require
+
+pytestmark = pytest.mark.conformance
 
 MINIMAL = """\
 apiVersion: deployc/v1
