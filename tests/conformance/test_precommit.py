@@ -58,11 +58,12 @@ def test_hooks_pass_good_specs_and_block_bad_specs_and_stale_outputs(tmp_path):
 
     def commit(message: str) -> subprocess.CompletedProcess:
         git(repo, "add", "-A")
-        return subprocess.run(["git", "commit", "-qm", message], cwd=repo, env=env, capture_output=True,
-                              text=True, check=False)
+        # pre-commit's report reaches the terminal through git's stderr: join the two like a terminal
+        return subprocess.run(["git", "commit", "-qm", message], cwd=repo, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, check=False)
 
     good = commit("a good spec with its outputs")
-    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.returncode == 0, good.stdout
 
     (svc / "deploy.yaml").write_text(MINIMAL.replace("limits:\n", "parallelism:\n  tensor: 3\nlimits:\n"))
     bad = commit("tensor 3 does not divide 14 heads")
@@ -79,4 +80,4 @@ def test_hooks_pass_good_specs_and_block_bad_specs_and_stale_outputs(tmp_path):
     subprocess.run([str(deployc), "build", "svc/deploy.yaml", "--target", "vllm"], cwd=repo, check=True,
                    capture_output=True)
     fixed = commit("rebuilt")
-    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert fixed.returncode == 0, fixed.stdout
