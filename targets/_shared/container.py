@@ -108,9 +108,12 @@ def gpu_devices(plan: Plan) -> dict:
 
 def compose_file(*, header: list[str], service: str, image: str, command: Sequence[str], port: str, plan: Plan,
                  env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
-                 health_url: str, container_cache: str, start_period: str = "30m") -> str:
+                 health_url: str, container_cache: str, start_period: str = "30m",
+                 cache_volume: str | None = None, health_test: Sequence[str] | None = None) -> str:
     """A Compose file with one service. env_pass: names taken from the caller's environment
-    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax)."""
+    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
+    cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
+    of health_url (for images without python3)."""
     environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
     svc: dict = {
         "image": image,
@@ -118,7 +121,7 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
         "ports": [port],
         "ipc": "host",
         "environment": environment,
-        "volumes": [f"{HF_CACHE_HOST}:{container_cache}"] + list(volumes),
+        "volumes": [cache_volume or f"{HF_CACHE_HOST}:{container_cache}"] + list(volumes),
     }
     if plan.hardware.gpu.vendor == "amd":
         svc["devices"] = ["/dev/kfd", "/dev/dri"]
@@ -128,7 +131,8 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
         svc["deploy"] = {"resources": gpu_devices(plan)}
     svc["healthcheck"] = {
         # python3 is in every engine image; curl is not guaranteed to be.
-        "test": ["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)"],
+        "test": list(health_test) if health_test else [
+            "CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)"],
         "interval": "30s",
         "timeout": "10s",
         "retries": 3,
