@@ -133,7 +133,7 @@ class OllamaTarget(Target):
                 "ollama-context", f"Ollama {version} needs an explicit context: without num_ctx it uses "
                 f"{v.default_context} and silently truncates longer prompts",
                 hint="set limits.max_model_len (or model.facts.max_position_embeddings)",
-                path=("limits", "max_model_len")))
+                path=("limits", "max_model_len") if lim.model_fields_set else ("model", "source")))
         elif lim.max_input_tokens is not None and lim.max_input_tokens != ctx - 1:
             out.append(error(
                 "ollama-max-input", "Ollama has no prompt-length limit of its own: prompts share num_ctx "
