@@ -70,7 +70,7 @@ def test_minimal_gguf_spec(cli, spec_file):
     assert env(out) == {"OLLAMA_HOST": "0.0.0.0:8000", "OLLAMA_CONTEXT_LENGTH": "4096", "OLLAMA_NUM_PARALLEL": "1",
                         "OLLAMA_KEEP_ALIVE": "5m", "OLLAMA_GPU_OVERHEAD": "8546984919"}  # 10% of 79.6 GiB
     script = art(out, "create.sh")
-    assert "export OLLAMA_HOST=http://localhost:8000\nexec ollama create qwen2.5-0.5b-instruct -f Modelfile\n" in script
+    assert "export OLLAMA_HOST=http://localhost:8000\nollama create qwen2.5-0.5b-instruct -f Modelfile\n" in script
     assert [a["path"] for a in out["artifacts"]] == ["Modelfile", "create.sh", "serve.env", "compose.yaml"]
 
 
@@ -222,11 +222,35 @@ def test_env_may_not_restate_derived_variables(cli, spec_file):
     assert [d["code"] for d in out["diagnostics"]] == ["target-env-conflict"]
 
 
-def test_hostile_served_name_and_paths_stay_inert(cli, spec_file):
-    out = build(cli, spec_file, model="  served_name: 'x\";rm$(id)'\n  gguf: './my models/a b.gguf'\n")
+def test_hostile_served_names_are_not_ollama_model_names_and_paths_stay_inert(cli, spec_file):
+    out = build(cli, spec_file, model="  served_name: 'x\";rm$(id)'\n" + GGUF, expect=1)
+    [d] = out["diagnostics"]
+    assert (d["code"], d["line"], d["column"]) == ("ollama-model-name", 5, 16)
+    assert d["hint"] == "set model.served_name (or the adapter's name) to e.g. x-rm-id"
+    out = build(cli, spec_file, model="  served_name: modelfile.x\n" + GGUF, expect=1)
+    assert "not the name of a file deployc writes" in out["diagnostics"][0]["hint"]
+    out = build(cli, spec_file, model="  served_name: team/qwen:0.5b-q4\n  gguf: './my models/a b.gguf'\n")
     script = art(out, "create.sh")
-    assert shlex.split(script.splitlines()[-1]) == ["exec", "ollama", "create", 'x";rm$(id)', "-f", "Modelfile"]
+    assert shlex.split(script.splitlines()[-1]) == ["ollama", "create", "team/qwen:0.5b-q4", "-f", "Modelfile"]
     assert commands(out)[0] == ("model", "../../my models/a b.gguf")
+
+
+def test_each_lora_adapter_becomes_a_model_from_the_base(cli, spec_file):
+    out = build(cli, spec_file, "precision:\n  quantization: int4\n",
+                model=GGUF + "  adapters:\n    - {name: sql, source: ./adapters/sql}\n"
+                             "    - {name: chat, source: /srv/lora/chat.gguf}\n")
+    paths = [a["path"] for a in out["artifacts"]]
+    assert paths == ["Modelfile", "Modelfile.sql", "Modelfile.chat", "create.sh", "serve.env", "compose.yaml"]
+    v = VERSIONS[out["version"]]
+    assert parse(art(out, "Modelfile.sql"), v.commands) == [("model", "qwen2.5-0.5b-instruct"),
+                                                           ("adapter", "../../adapters/sql")]
+    assert parse(art(out, "Modelfile.chat"), v.commands)[1] == ("adapter", "/srv/lora/chat.gguf")
+    lines = art(out, "create.sh").splitlines()[-3:]
+    assert [shlex.split(ln) for ln in lines] == [
+        ["ollama", "create", "qwen2.5-0.5b-instruct", "-f", "Modelfile", "--quantize", "Q4_K_M"],
+        ["ollama", "create", "sql", "-f", "Modelfile.sql"], ["ollama", "create", "chat", "-f", "Modelfile.chat"]]
+    out = build(cli, spec_file, model=GGUF + "  adapters:\n    - {name: hub, source: org/lora}\n", expect=1)
+    assert codes(out) == [("ollama-adapter-source", 7, 27)]
 
 
 def test_compose_runs_ollama_serve_with_the_same_settings(cli, spec_file):

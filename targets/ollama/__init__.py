@@ -73,6 +73,11 @@ OWNED_FLAGS = {"--file": ("targets", "ollama"), "-f": ("targets", "ollama"),
 _DTYPE_LEVEL = {"float16": "F16", "bfloat16": "BF16", "float32": "F32"}
 _SPEC_LEVEL = {"int8": "Q8_0", "int4": "Q4_K_M"}
 _GGUF_REPO = re.compile(r"-gguf$", re.IGNORECASE)
+# types/model/name.go isValidPart: [namespace/]model[:tag]
+_MODEL_NAME = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_-]{0,79}/)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+                         r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,79})?$")
+# Files next to the Modelfiles: a FROM naming one of them would read it as a path, not a model.
+_OUR_FILES = ("modelfile", "create.sh", "serve.env", "compose.yaml", "deployc-manifest.json")
 MODEL_STORE = "/root/.ollama"
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -139,6 +144,7 @@ class OllamaTarget(Target):
                 "ollama-max-input", "Ollama has no prompt-length limit of its own: prompts share num_ctx "
                 "with the completion", hint=f"remove limits.max_input_tokens for ollama, or set it to {ctx - 1}",
                 path=("limits", "max_input_tokens")))
+        out += _check_names(plan)
         out += _check_parameters(opts, v)
         for key in ("system", "template"):
             value = getattr(opts, key)
@@ -190,6 +196,17 @@ class OllamaTarget(Target):
         if level is not None:
             create += ["--quantize", level]
         create += list(opts.args)
+        creates, adapter_files = [create], []
+        for a in m.adapters:
+            # FROM the model just created: the adapter model inherits its quantized weights and parameters.
+            amf = modelfile.Modelfile(header=banner + [
+                f"LoRA adapter {a.name} on {m.served_name}: `ollama create {a.name} -f Modelfile.{a.name}` "
+                "(create.sh, after the base model).",
+                "Parameters, template and system are inherited from the base model."])
+            amf.command("FROM", m.served_name)
+            amf.command("ADAPTER", _modelfile_path(("file", a.source), ctx))
+            adapter_files.append(Artifact(f"Modelfile.{a.name}", amf.render()))
+            creates.append(["ollama", "create", a.name, "-f", f"Modelfile.{a.name}"])
 
         env = _serve_env(plan, opts, v, plan.server.host, num_ctx)
         url = container.client_url(plan.server.host, plan.server.port)
@@ -202,7 +219,7 @@ class OllamaTarget(Target):
             banner=banner, about=[
                 f"Builds the Ollama model {m.served_name} from Modelfile on the server at {url}",
                 f"(`ollama serve` with serve.env, or `docker compose up -d` with compose.yaml; Ollama {version}).",
-            ], host=shlex.quote(_client_host(plan)), argv=create)
+            ], host=shlex.quote(_client_host(plan)), creates=creates)
 
         port, _ = container.port_binding(plan.server.host, plan.server.port)
         compose_env = dict(_serve_env(plan, opts, v, "0.0.0.0", num_ctx, compose=True))
@@ -216,7 +233,7 @@ class OllamaTarget(Target):
             cache_volume=f"${{OLLAMA_MODELS_DIR:-~/.ollama}}:{MODEL_STORE}",
             health_test=["CMD", "ollama", "list"], start_period="5m")
         return Lowered(
-            artifacts=(Artifact("Modelfile", mf.render()), Artifact("create.sh", script, executable=True),
+            artifacts=(Artifact("Modelfile", mf.render()), *adapter_files, Artifact("create.sh", script, executable=True),
                        Artifact("serve.env", serve_env), Artifact("compose.yaml", compose)),
             command=tuple(create))
 
@@ -240,8 +257,6 @@ _HINTS = {
     Capability.QUANT_GPTQ: "Ollama imports GGUF or 16/32-bit safetensors: use a GGUF file (model.gguf) or "
                            "targets.ollama.quantize: q4_K_M on the 16-bit checkpoint",
     Capability.QUANT_BITSANDBYTES: "use targets.ollama.quantize: q4_K_M (quantized once, at `ollama create`)",
-    Capability.LORA: "Ollama bakes one ADAPTER into each model it creates, with no per-request adapter "
-                      "choice: merge the adapter, or build one deployment per adapter",
 }
 
 
@@ -260,6 +275,30 @@ def _from(plan: Plan) -> tuple[tuple[str, str] | None, Diagnostic | None]:
         hint=f"set model.gguf to a .gguf file, or download the model (`hf download {m.source} --local-dir "
              f"./models/{m.source.rsplit('/', 1)[-1]}`) and point model.source at that folder",
         path=("model", "source"))
+
+
+def _check_names(plan: Plan) -> list[Diagnostic]:
+    """Served and adapter names become Ollama model names; adapters must be local files or folders."""
+    out = []
+    m = plan.model
+    named = [(m.served_name, ("model", "served_name" if "served_name" in m.model_fields_set else "source"))]
+    named += [(a.name, ("model", "adapters", i, "name")) for i, a in enumerate(m.adapters)]
+    for name, path in named:
+        if not _MODEL_NAME.match(name) or name.lower().startswith(_OUR_FILES):
+            out.append(error(
+                "ollama-model-name", f"{name!r} is not an Ollama model name" + (
+                    "" if _MODEL_NAME.match(name) else ": [namespace/]model[:tag], each part 1-80 letters, "
+                    "digits, '_', '-' or '.', starting with a letter, digit or '_'"),
+                hint="set model.served_name (or the adapter's name) to e.g. " + (
+                    re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.")[:80] or "my-model")
+                + (" (not the name of a file deployc writes)" if _MODEL_NAME.match(name) else ""), path=path))
+    for i, a in enumerate(m.adapters):
+        if not is_local(a.source):
+            out.append(error("ollama-adapter-source", f"Ollama imports a LoRA adapter from a local safetensors "
+                             f"folder or .gguf file, not the hub id {a.source}",
+                             hint=f"download it (`hf download {a.source} --local-dir ./adapters/{a.name}`) and "
+                                  "point the adapter's source there", path=("model", "adapters", i, "source")))
+    return out
 
 
 def _modelfile_path(source: tuple[str, str], ctx: BuildContext) -> str:

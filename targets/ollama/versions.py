@@ -33,6 +33,12 @@ Facts common to both:
   whose quantized V cache needs flash attention), hence OLLAMA_FLASH_ATTENTION=1.
 - KV cache = num_ctx x parallel slots: 0.12.11 llm/server.go:173 KvSize: NumCtx * numParallel;
   0.32.15 llm/llama_server.go:375 `-c NumCtx*numParallel` and server/sched.go:793.
+- One ADAPTER per model: parser.go CreateRequest keeps the last one, server/create.go refuses
+  more (errOnlyOneAdapterSupported). `FROM <existing model>` copies its layers (server/model.go
+  parseFromModel) and create.go setParameters keeps the parameters a Modelfile does not set, so
+  an adapter model inherits the base model's num_ctx, stop, template and system.
+- Model names (types/model/name.go isValidPart): [namespace/]model[:tag], each part 1-80 of
+  [A-Za-z0-9_.-] starting with [A-Za-z0-9_]; no '.' in the namespace.
 - No server-side API key in either version (envconfig has only OLLAMA_AUTH, the client's
   ollama.com signing).
 - Image ollama/ollama:<version> (ROCm: <version>-rocm), .github/workflows/release.yaml
@@ -73,9 +79,6 @@ _UNSUPPORTED = frozenset({
     Capability.TENSOR_PARALLEL, Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL, Capability.REVISION,
     Capability.CUSTOM_TOKENIZER, Capability.REMOTE_CODE, Capability.CHAT_TEMPLATE, Capability.API_KEY,
     Capability.QUANT_FP8, Capability.QUANT_AWQ, Capability.QUANT_GPTQ, Capability.QUANT_BITSANDBYTES,
-    # parser.go CreateRequest keeps only the last ADAPTER and server/create.go refuses more than one
-    # (errOnlyOneAdapterSupported): an adapter is merged into the created model, not picked per request.
-    Capability.LORA,
 })
 
 

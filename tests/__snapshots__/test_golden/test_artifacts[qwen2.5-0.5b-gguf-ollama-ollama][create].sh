@@ -8,4 +8,4 @@ set -euo pipefail
 # Ollama resolves the Modelfile's relative paths against its folder: this one.
 cd "$(dirname "$0")"
 export OLLAMA_HOST=http://127.0.0.1:11434
-exec ollama create qwen-edge -f Modelfile
+ollama create qwen-edge -f Modelfile
