@@ -209,7 +209,14 @@ def test_args_go_to_ollama_create_and_may_not_restate_its_flags(cli, spec_file):
     for arg in ["-q", "-qq8_0", "--quantize=q8_0", "-f", "--file"]:
         out = build(cli, spec_file, ollama=f"{{args: [{json.dumps(arg)}]}}", expect=1)
         assert codes(out) == [("target-args-conflict", 9, 19)]
-    build(cli, spec_file, ollama="{args: [--quant]}")  # pflag takes no abbreviations: not ours
+    for args, message in [("[--quant]", "has no flag --quant"),  # pflag takes no abbreviations
+                          ("[extra-name]", "would be a second model name"),
+                          ("[--draft-quantize, q8_0]", "needs a DRAFT model")]:
+        out = build(cli, spec_file, ollama=f"{{args: {args}}}", expect=1)
+        [d] = out["diagnostics"]
+        assert d["code"] == "ollama-args" and message in d["message"], d
+    out = build(cli, spec_file, ollama="{version: 0.12.11, args: [--experimental]}", expect=1)
+    assert "Ollama 0.12.11 has no flag --experimental" in out["diagnostics"][0]["message"]
 
 
 def test_env_may_not_restate_derived_variables(cli, spec_file):

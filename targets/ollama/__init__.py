@@ -409,20 +409,37 @@ def _unwritable(path, value: str) -> Diagnostic:
 
 
 def _arg_conflicts(args, v: OllamaVersion) -> list[Diagnostic]:
-    """cobra/pflag parsing: long flags by exact name (`--quantize=x`), shorthands glued (`-qx`)."""
+    """cobra/pflag parsing of `ollama create MODEL`: exact long names (`--quantize=x` or `--quantize x`),
+    glued shorthands (`-qx`), unknown flags and extra positional arguments are errors (ExactArgs(1))."""
     out = []
+    value_next = False
     for i, token in enumerate(args):
-        if token.startswith("--"):
-            flag = token.split("=", 1)[0]
-        elif token.startswith("-") and len(token) > 1:
-            flag = token[:2]
-        else:
+        where = ("targets", "ollama", "args", i)
+        if value_next:
+            value_next = False
             continue
+        if token.startswith("--") and len(token) > 2:
+            flag, glued = token.split("=", 1)[0], "=" in token
+        elif token.startswith("-") and len(token) > 1 and token != "--":
+            flag, glued = token[:2], len(token) > 2
+        else:
+            out.append(error("ollama-args", f"{token!r} would be a second model name: `ollama create` takes "
+                             "exactly one", hint="pass flags only", path=where))
+            continue
+        kind = v.create_flags.get(flag)
         if flag in OWNED_FLAGS:
-            where = ".".join(OWNED_FLAGS[flag])
-            out.append(error("target-args-conflict", f"{flag} in targets.ollama.args restates {where}, which "
-                             "deployc derives from the spec", hint=f"set {where} instead and remove it from args",
-                             path=("targets", "ollama", "args", i)))
+            owner = ".".join(OWNED_FLAGS[flag])
+            out.append(error("target-args-conflict", f"{flag} in targets.ollama.args restates {owner}, which "
+                             "deployc derives from the spec", hint=f"set {owner} instead and remove it from args",
+                             path=where))
+        elif kind is None:
+            out.append(error("ollama-args", f"`ollama create` of Ollama {v.version} has no flag {flag}",
+                             hint="flags: " + ", ".join(sorted(f for f in v.create_flags if f.startswith("--"))),
+                             path=where))
+        elif flag == "--draft-quantize":
+            out.append(error("ollama-args", "--draft-quantize needs a DRAFT model, which deployc does not write",
+                             hint="remove it", path=where))
+        value_next = kind == "string" and not glued
     return out
 
 

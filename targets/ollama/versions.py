@@ -74,6 +74,10 @@ _REMOVED = {"tfs_z": "tail-free sampling was removed in Ollama 0.6"}
 _COMMANDS_COMMON = ("from", "license", "template", "system", "adapter", "renderer", "parser", "parameter",
                     "message")
 
+# cmd/cmd.go createCmd.Flags() (:2323-2324 / :1718-1719); cobra adds -h/--help.
+_CREATE_FLAGS = {"--file": "string", "-f": "string", "--quantize": "string", "-q": "string",
+                 "--help": "bool", "-h": "bool"}
+
 # Spec features Ollama cannot express, in every pinned version.
 _UNSUPPORTED = frozenset({
     Capability.TENSOR_PARALLEL, Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL, Capability.REVISION,
@@ -95,6 +99,7 @@ class OllamaVersion:
     quantize_aliases: dict[str, str]
     quantize_from: tuple[str, ...]     # source file types create will quantize
     kv_cache_types: tuple[str, ...]
+    create_flags: dict[str, str]       # `ollama create` flag -> string | bool (cobra; -h/--help added by cobra)
     default_keep_alive: str
     default_context: str               # what Ollama uses when num_ctx is not set (for messages)
     capabilities: frozenset[Capability]
@@ -114,6 +119,7 @@ VERSIONS: dict[str, OllamaVersion] = {
         quantize_aliases={"Q4_K": "Q4_K_M"},
         quantize_from=("F16", "BF16", "F32"),  # server/create.go:756
         kv_cache_types=("f16", "q8_0", "q4_0"),
+        create_flags={**_CREATE_FLAGS, "--draft-quantize": "string", "--experimental": "bool"},  # cmd/cmd.go:2325-2326
         default_keep_alive="5m",
         # envconfig/config.go:230 ContextLength default 0 -> "4k/32k/256k based on VRAM" (:336)
         default_context="4k, 32k or 256k tokens depending on VRAM",
@@ -131,6 +137,7 @@ VERSIONS: dict[str, OllamaVersion] = {
         quantize_aliases={"Q4_K": "Q4_K_M"},
         quantize_from=("F16", "F32"),  # server/create.go:475: "only supported for F16 and F32 models"
         kv_cache_types=("f16", "q8_0", "q4_0"),
+        create_flags=dict(_CREATE_FLAGS),
         default_keep_alive="5m",
         default_context="4096 tokens",  # envconfig/config.go:204
         capabilities=frozenset(Capability) - _UNSUPPORTED,
