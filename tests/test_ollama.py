@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
+import subprocess
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -157,7 +159,10 @@ def test_parallelism_is_refused_with_what_ollama_does_instead(cli, spec_file):
     out = build(cli, spec_file, "parallelism:\n  tensor: 2\nhardware:\n  gpu: L4\n  count: 2\n", expect=1)
     [d] = out["diagnostics"]
     assert (d["code"], d["line"], d["column"]) == ("target-unsupported", 9, 11)
-    assert "Ollama splits a model's layers across all visible GPUs on its own" in d["hint"]
+    assert "Ollama splits a model's layers across all the GPUs it sees on its own" in d["hint"]
+    out = build(cli, spec_file, "hardware:\n  gpu: L4\n  count: 2\n")
+    svc = YAML(typ="safe").load(art(out, "compose.yaml"))["services"]["demo"]
+    assert svc["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 2
 
 
 def test_chat_template_and_api_key_say_why(cli, spec_file):
@@ -310,3 +315,38 @@ def test_the_parser_port_rejects_what_ollama_rejects():
         parse("FROM x\nDRAFT ./d.gguf\n", VERSIONS["0.12.11"].commands)
     assert parse("from x\nDRAFT ./d.gguf\n", VERSIONS["0.32.15"].commands) == [("model", "x"), ("draft", "./d.gguf")]
     assert parse('FROM x\nSYSTEM "a"b"\n', ("from", "system")) == [("model", "x"), ("system", 'a"b')]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_runs_create_sh_and_sources_serve_env_exactly(cli, spec_file, tmp_path):
+    """create.sh with `ollama` replaced by a probe; serve.env sourced the way its header says."""
+    hostile = "lit $HOME `id` 'q' \"dq\" ${PROBE_REF} end; $(touch pwned)"
+    out = build(cli, spec_file, model="  served_name: team/x_1.0:q4\n  gguf: './my m.gguf'\n",
+                ollama=json.dumps({"args": ["--experimental"], "env": {"OLLAMA_ORIGINS": hostile, "EMPTY": ""}}))
+    folder = tmp_path / "deploy" / "ollama"
+    folder.mkdir(parents=True)
+    for a in out["artifacts"]:
+        (folder / a["path"]).write_text(a["content"])
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    probe = bindir / "ollama"
+    probe.write_text("#!/usr/bin/env python3\nimport json, os, sys\n"
+                     "json.dump({'argv': sys.argv[1:], 'cwd': os.getcwd(), 'host': os.environ['OLLAMA_HOST']}, "
+                     "open(os.environ['PROBE_OUT'], 'w'))\n")
+    probe.chmod(0o755)
+    result = tmp_path / "probe.json"
+    shell_env = {"PATH": f"{bindir}:/usr/bin:/bin", "PROBE_OUT": str(result), "PROBE_REF": "expanded", "HOME": "/h",
+           "OLLAMA_HOST": "elsewhere:1"}
+    subprocess.run(["bash", str(folder / "create.sh")], env=shell_env, check=True, cwd=tmp_path)
+    seen = json.loads(result.read_text())
+    assert seen == {"argv": out["command"][1:], "cwd": str(folder), "host": "http://localhost:8000"}
+    dump = subprocess.run(["bash", "-c", "set -a; . ./serve.env; set +a; env -0"], env=shell_env, cwd=folder,
+                          check=True, capture_output=True, text=True).stdout
+    got = dict(item.split("=", 1) for item in dump.split("\0") if item)
+    assert got["OLLAMA_ORIGINS"] == hostile.replace("${PROBE_REF}", "expanded") and got["EMPTY"] == ""
+    assert {k: got[k] for k in env_keys(out)} == {k: v for k, v in env(out).items() if k in env_keys(out)}
+    assert not (tmp_path / "pwned").exists() and not (folder / "pwned").exists()
+
+
+def env_keys(out):
+    return [k for k in env(out) if k.startswith("OLLAMA_") and k != "OLLAMA_ORIGINS"]

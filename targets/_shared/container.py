@@ -102,18 +102,21 @@ def client_url(host: str, port: int, path: str = "") -> str:
     return f"http://{host}:{port}{path}"
 
 
-def gpu_devices(plan: Plan) -> dict:
-    return {"reservations": {"devices": [{"driver": "nvidia", "count": plan.gpus_needed, "capabilities": ["gpu"]}]}}
+def gpu_devices(plan: Plan, count: int | None = None) -> dict:
+    count = plan.gpus_needed if count is None else count
+    return {"reservations": {"devices": [{"driver": "nvidia", "count": count, "capabilities": ["gpu"]}]}}
 
 
 def compose_file(*, header: list[str], service: str, image: str, command: Sequence[str], port: str, plan: Plan,
                  env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
                  health_url: str, container_cache: str, start_period: str = "30m",
-                 cache_volume: str | None = None, health_test: Sequence[str] | None = None) -> str:
+                 cache_volume: str | None = None, health_test: Sequence[str] | None = None,
+                 gpu_count: int | None = None) -> str:
     """A Compose file with one service. env_pass: names taken from the caller's environment
     (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
     cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
-    of health_url (for images without python3)."""
+    of health_url (for images without python3); gpu_count replaces tensor x pipeline x data
+    (for engines that spread a model over every GPU they see)."""
     environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
     svc: dict = {
         "image": image,
@@ -128,7 +131,7 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
         svc["group_add"] = ["video"]
         svc["security_opt"] = ["seccomp=unconfined"]
     else:
-        svc["deploy"] = {"resources": gpu_devices(plan)}
+        svc["deploy"] = {"resources": gpu_devices(plan, gpu_count)}
     svc["healthcheck"] = {
         # python3 is in every engine image; curl is not guaranteed to be.
         "test": list(health_test) if health_test else [

@@ -210,7 +210,7 @@ class OllamaTarget(Target):
             port=port, plan=plan, env_pass=[], env_set=compose_env, volumes=[],
             health_url="", container_cache=MODEL_STORE,
             cache_volume=f"${{OLLAMA_MODELS_DIR:-~/.ollama}}:{MODEL_STORE}",
-            health_test=["CMD", "ollama", "list"], start_period="5m")
+            health_test=["CMD", "ollama", "list"], start_period="5m", gpu_count=plan.hardware.count)
         return Lowered(
             artifacts=(Artifact("Modelfile", mf.render()), *adapter_files, Artifact("create.sh", script, executable=True),
                        Artifact("serve.env", serve_env), Artifact("compose.yaml", compose)),
@@ -218,10 +218,10 @@ class OllamaTarget(Target):
 
 
 _HINTS = {
-    Capability.TENSOR_PARALLEL: "Ollama splits a model's layers across all visible GPUs on its own; remove "
-                                "parallelism.tensor (hardware.count still sets the GPUs)",
-    Capability.PIPELINE_PARALLEL: "Ollama splits a model's layers across all visible GPUs on its own; remove "
-                                  "parallelism.pipeline",
+    Capability.TENSOR_PARALLEL: "Ollama splits a model's layers across all the GPUs it sees on its own; remove "
+                                "parallelism.tensor (compose.yaml gives it hardware.count GPUs)",
+    Capability.PIPELINE_PARALLEL: "Ollama splits a model's layers across all the GPUs it sees on its own; "
+                                  "remove parallelism.pipeline (compose.yaml gives it hardware.count GPUs)",
     Capability.DATA_PARALLEL: "run one Ollama server per copy behind a load balancer; raise "
                               "limits.max_concurrency (OLLAMA_NUM_PARALLEL) for more requests per server",
     Capability.REVISION: "download that revision into a local folder and point model.source at it",
