@@ -8,9 +8,9 @@ fs/ggml/type.go ParseFileType and server/create.go (quantize levels and sources)
 
 Spec -> Ollama, decisions worth knowing:
 - FROM: model.gguf (a .gguf file), else a local model.source folder (safetensors,
-  imported by `ollama create`), else a hub repo named *-GGUF as hf.co/org/name (Ollama
-  pulls GGUF repos from Hugging Face). Any other hub id is an error: Ollama cannot
-  import it.
+  imported by `ollama create`), else a hub repo named *-GGUF as hf.co/org/name (the Hub
+  serves GGUF repos to Ollama's registry client: https://huggingface.co/docs/hub/ollama).
+  Any other hub id is an error: Ollama cannot import it.
 - PARAMETER num_ctx is always written (max_model_len, else the model's
   max_position_embeddings), and OLLAMA_CONTEXT_LENGTH equals it: Ollama's default
   context is small and it truncates longer prompts silently. num_ctx is per parallel
