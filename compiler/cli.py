@@ -309,7 +309,8 @@ def init(
     spec: Path = typer.Argument(DEFAULT_SPEC, help="Where to write the starter spec."),
     model: str = typer.Option("Qwen/Qwen2.5-7B-Instruct", "--model", help="Hub id or local path of the model."),
     gpu: str = typer.Option("H100-80GB", "--gpu", help="A GPU from `deployc gpus`."),
-    target: str = typer.Option("vllm", "--target", help="The first target to list."),
+    target: Optional[str] = typer.Option(None, "--target", help="A target to list (default: all of them, "
+                                                                 "commented out)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented starter deploy.yaml (and deploy.schema.json beside it, for editor completion)."""
@@ -319,11 +320,11 @@ def init(
     if spec.exists() and not force:
         raise _usage(f"{spec} exists; pass --force to overwrite it")
     registry = _registry()
-    if target not in registry.points:
+    if target is not None and target not in registry.points:
         raise _usage(f"unknown target {target!r}; registered: " + ", ".join(registry.names))
     schema_path = spec.parent / "deploy.schema.json"
     text = starter_text(spec.stem.replace(".deploy", "") if spec.name != "deploy.yaml" else spec.resolve().parent.name,
-                        model, gpu, target, "./deploy.schema.json", str(spec))
+                        model, gpu, target, registry.names, "./deploy.schema.json", str(spec))
     try:
         spec.parent.mkdir(parents=True, exist_ok=True)
         spec.write_text(text, encoding="utf-8")
@@ -331,8 +332,9 @@ def init(
             schema_path.write_text(schema_text(registry), encoding="utf-8")
     except OSError as exc:
         raise _usage(f"cannot write {spec}: {exc.strerror or exc}")
-    typer.echo(f"wrote {spec} and {schema_path}; next: deployc validate {spec} && "
-               f"deployc build {spec} --target {target}")
+    typer.echo(f"wrote {spec} and {schema_path}; next: " + (
+        f"deployc validate {spec} && deployc build {spec} --target {target}" if target else
+        f"uncomment a target under targets:, then deployc validate {spec} && deployc build {spec} --target all"))
 
 
 @app.command()

@@ -44,11 +44,16 @@ hardware:
   gpu: {gpu}                      # `deployc gpus` lists the catalog
   memory_utilization: 0.90
 
-targets:
-  {target}: {{}}
-"""
+{targets}"""
 
 
-def starter_text(name: str, model: str, gpu: str, target: str, schema: str, spec: str = "deploy.yaml") -> str:
+def starter_text(name: str, model: str, gpu: str, target: str | None, registered: list[str], schema: str,
+                 spec: str = "deploy.yaml") -> str:
     label = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")[:63] or "my-model"
-    return STARTER.format(name=label, model=model, gpu=gpu, target=target, schema=schema, spec_hint=spec)
+    if target is not None:
+        targets = f"targets:                          # the engines to build for; each takes version, image, args, env\n" \
+                  f"  {target}: {{}}\n"
+    else:
+        targets = "targets: {}                       # uncomment the engines to build for (`deployc targets`)\n" \
+                  + "".join(f"#  {t}: {{}}\n" for t in registered)
+    return STARTER.format(name=label, model=model, gpu=gpu, targets=targets, schema=schema, spec_hint=spec)

@@ -43,6 +43,19 @@ UNSUPPORTED = "unsupported"
 EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> features it cannot express
     ("vllm", "0.33.0"): {Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("vllm", "0.11.2"): set(),
+    **{("ollama", v): {Capability.TENSOR_PARALLEL, Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL,
+                       Capability.REVISION, Capability.CUSTOM_TOKENIZER, Capability.REMOTE_CODE,
+                       Capability.CHAT_TEMPLATE, Capability.API_KEY, Capability.QUANT_FP8,
+                       Capability.QUANT_AWQ, Capability.QUANT_GPTQ, Capability.QUANT_BITSANDBYTES}
+       for v in ("0.32.15", "0.12.11")},
+}
+
+# Lines a target needs under model: to build at all (Ollama loads a GGUF file, not a hub id, and
+# needs a known context).
+BASE_MODEL: dict[str, str] = {"ollama": "  gguf: ./base.gguf\n  facts: {max_position_embeddings: 4096}\n"}
+# A target's own spelling of a feature, where the generic one cannot work for it (Ollama imports local adapters).
+FEATURE_OVERRIDES: dict[tuple[str, Capability], tuple[str, str]] = {
+    ("ollama", Capability.LORA): ("  adapters: [{name: a, source: ./lora}]\n", ""),
 }
 
 
@@ -55,9 +68,13 @@ def test_every_feature_and_target_version_has_a_row():
 @pytest.mark.parametrize("feature", list(FEATURE_SPECS), ids=lambda c: c.value)
 @pytest.mark.parametrize("target, version", sorted(EXPECTED), ids=lambda x: str(x))
 def test_capability_outcome(target, version, feature, tmp_path):
-    model_lines, sections = FEATURE_SPECS[feature]
+    model_lines, sections = FEATURE_OVERRIDES.get((target, feature), FEATURE_SPECS[feature])
+    base = BASE_MODEL.get(target, "")
+    if "gguf:" in model_lines:  # the feature brings its own
+        base = "".join(ln + "\n" for ln in base.splitlines() if "gguf:" not in ln)
     # A model the facts catalog does not know: capabilities must not hinge on checkpoint facts.
-    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: example/model\n" + model_lines)
+    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: example/model\n"
+                            + base + model_lines)
             .replace("targets:\n  vllm: {}\n", sections + f"targets:\n  {target}: {{version: '{version}'}}\n"))
     path = tmp_path / "deploy.yaml"
     path.write_text(text)

@@ -41,7 +41,8 @@ def test_hooks_match_the_spec_names_deployc_discovers(path, matches):
 # --- deployc init ----------------------------------------------------------------------------------
 
 def test_init_writes_a_commented_spec_that_validates_and_never_overwrites(cli, tmp_path):
-    result = cli("init", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L40S", cwd=tmp_path)
+    result = cli("init", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L40S", "--target", "vllm",
+                 cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
     text = (tmp_path / "deploy.yaml").read_text()
     assert text.startswith("# yaml-language-server: $schema=./deploy.schema.json\n")
@@ -49,6 +50,10 @@ def test_init_writes_a_commented_spec_that_validates_and_never_overwrites(cli, t
     assert json.loads((tmp_path / "deploy.schema.json").read_text()) == SCHEMA
     assert cli("validate", cwd=tmp_path).exit_code == 0
     jsonschema.validate(load_yaml(tmp_path / "deploy.yaml"), SCHEMA)
+    assert "targets:  " in text and "\n  vllm: {}\n" in text
+    bare = cli("init", tmp_path / "other" / "deploy.yaml")
+    assert bare.exit_code == 0 and "#  vllm: {}\n" in (tmp_path / "other" / "deploy.yaml").read_text()
+    assert cli("validate", tmp_path / "other" / "deploy.yaml").exit_code == 0
     again = cli("init", cwd=tmp_path)
     assert (again.exit_code, again.stderr) == (2, "deployc: error: deploy.yaml exists; pass --force to overwrite it\n")
 

@@ -102,15 +102,21 @@ def client_url(host: str, port: int, path: str = "") -> str:
     return f"http://{host}:{port}{path}"
 
 
-def gpu_devices(plan: Plan) -> dict:
-    return {"reservations": {"devices": [{"driver": "nvidia", "count": plan.gpus_needed, "capabilities": ["gpu"]}]}}
+def gpu_devices(plan: Plan, count: int | None = None) -> dict:
+    count = plan.gpus_needed if count is None else count
+    return {"reservations": {"devices": [{"driver": "nvidia", "count": count, "capabilities": ["gpu"]}]}}
 
 
 def compose_file(*, header: list[str], service: str, image: str, command: Sequence[str], port: str, plan: Plan,
                  env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
-                 health_url: str, container_cache: str, start_period: str = "30m") -> str:
+                 health_url: str, container_cache: str, start_period: str = "30m",
+                 cache_volume: str | None = None, health_test: Sequence[str] | None = None,
+                 gpu_count: int | None = None) -> str:
     """A Compose file with one service. env_pass: names taken from the caller's environment
-    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax)."""
+    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
+    cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
+    of health_url (for images without python3); gpu_count replaces tensor x pipeline x data
+    (for engines that spread a model over every GPU they see)."""
     environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
     svc: dict = {
         "image": image,
@@ -118,17 +124,18 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
         "ports": [port],
         "ipc": "host",
         "environment": environment,
-        "volumes": [f"{HF_CACHE_HOST}:{container_cache}"] + list(volumes),
+        "volumes": [cache_volume or f"{HF_CACHE_HOST}:{container_cache}"] + list(volumes),
     }
     if plan.hardware.gpu.vendor == "amd":
         svc["devices"] = ["/dev/kfd", "/dev/dri"]
         svc["group_add"] = ["video"]
         svc["security_opt"] = ["seccomp=unconfined"]
     else:
-        svc["deploy"] = {"resources": gpu_devices(plan)}
+        svc["deploy"] = {"resources": gpu_devices(plan, gpu_count)}
     svc["healthcheck"] = {
         # python3 is in every engine image; curl is not guaranteed to be.
-        "test": ["CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)"],
+        "test": list(health_test) if health_test else [
+            "CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)"],
         "interval": "30s",
         "timeout": "10s",
         "retries": 3,
