@@ -26,10 +26,9 @@ GGUF = "  gguf: ./m.gguf\n"
 
 
 def build(cli, spec_file, extra: str = "", ollama: str = "{}", expect: int = 0, model: str = GGUF,
-          limits: str = "limits:\n  max_model_len: 4096\n"):
+          limits: str = "limits:\n  max_model_len: 4096\n", source: str = "Qwen/Qwen2.5-0.5B-Instruct"):
     """MINIMAL with `model` lines, `limits`, `extra` sections before targets:, and targets.ollama options."""
-    source = "  source: Qwen/Qwen2.5-0.5B-Instruct\n"
-    text = (MINIMAL.replace(source, source + model)
+    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", f"  source: {source}\n" + model)
             .replace("targets:\n  vllm: {}\n", limits + extra + f"targets:\n  ollama: {ollama}\n"))
     path = spec_file(text)
     (path.parent / "m.gguf").write_text("placeholder")  # no path-missing warning
@@ -70,7 +69,7 @@ def test_minimal_gguf_spec(cli, spec_file):
     assert out["command"] == ["ollama", "create", "qwen2.5-0.5b-instruct", "-f", "Modelfile"]
     assert commands(out) == [("model", "../../m.gguf"), ("num_ctx", "4096")]
     assert env(out) == {"OLLAMA_HOST": "0.0.0.0:8000", "OLLAMA_CONTEXT_LENGTH": "4096", "OLLAMA_NUM_PARALLEL": "1",
-                        "OLLAMA_KEEP_ALIVE": "5m", "OLLAMA_GPU_OVERHEAD": "8546984919"}  # 10% of 79.6 GiB
+                        "OLLAMA_KEEP_ALIVE": "5m", "OLLAMA_GPU_OVERHEAD": "8506182730"}  # 10% of 79.22 GiB
     script = art(out, "create.sh")
     assert "export OLLAMA_HOST=http://localhost:8000\nollama create qwen2.5-0.5b-instruct -f Modelfile\n" in script
     assert [a["path"] for a in out["artifacts"]] == ["Modelfile", "create.sh", "serve.env", "compose.yaml"]
@@ -149,7 +148,8 @@ def test_quantize_errors(cli, spec_file):
 
 @pytest.mark.parametrize("quant", ["awq", "gptq", "fp8", "bitsandbytes"])
 def test_quantization_methods_ollama_cannot_load(cli, spec_file, quant):
-    out = build(cli, spec_file, f"precision:\n  quantization: {quant}\n", expect=1)
+    # example/model: a checkpoint the facts catalog does not know, so only Ollama's refusal speaks
+    out = build(cli, spec_file, f"precision:\n  quantization: {quant}\n", expect=1, source="example/model")
     [d] = out["diagnostics"]
     assert (d["code"], d["line"], d["column"]) == ("target-unsupported", 9, 17)
     assert "quantize" in d["hint"]
