@@ -296,7 +296,7 @@ def plan(
                     ("KV cache", f"{m.kv_cache_gib_per_gpu:8.2f} GiB = {m.kv_cache_tokens} tokens "
                                  f"x {m.kv_bytes_per_token} B"),
                     ("max concurrency", f"{m.max_concurrency:8.2f} x {m.max_model_len} tokens"),
-                    ("headroom", f"{m.headroom_gib:8.2f} GiB outside the engine's budget")):
+                    ("headroom", f"{m.headroom_gib:8.2f} GiB unused")):
                 typer.echo(f"  {label:<17} {value}")
             for note in m.assumptions:
                 typer.echo(f"  - {note}")

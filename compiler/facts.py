@@ -63,6 +63,7 @@ class Facts:
     quant_method: str | None = None          # the checkpoint's quantization_config.quant_method
     quant_bits: int | None = None
     checkpoint_bytes: int | None = None      # exact, from the safetensors of a local folder
+    gguf_bytes: int | None = None            # size of model.gguf, when it is a local file
     cite: str | None = None
 
     @property

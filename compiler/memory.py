@@ -127,7 +127,11 @@ def weights_per_gpu(plan, facts: Facts) -> tuple[float, list[str]]:
     embed = (facts.vocab_size or 0) * (facts.hidden_size or 0)
     head = 0 if facts.tie_word_embeddings else embed
     method = weight_method(plan, facts)
-    if facts.checkpoint_bytes and (plan.precision.quantization in ("none", facts.quant_method)):
+    if plan.precision.quantization == "gguf" and facts.gguf_bytes:
+        total = float(facts.gguf_bytes)
+        body = total - embed * dbytes - head * dbytes
+        notes.append(f"weights: the .gguf file, {total / GIB:.2f} GiB")
+    elif facts.checkpoint_bytes and (plan.precision.quantization in ("none", facts.quant_method)):
         total = float(facts.checkpoint_bytes)
         body = total - (embed + head) * dbytes
         notes.append(f"weights: {total / GIB:.2f} GiB of safetensors in the checkpoint")
@@ -221,21 +225,26 @@ def estimate(plan, facts: Facts, eng: EngineMemory) -> MemoryPlan | None:
         budget = total * eng.fraction
         pool = (budget - weights - act - overhead) * eng.wiggle
         headroom = total - weights - act - overhead - pool
-    else:  # CONTEXT
-        budget = total
+    else:  # CONTEXT: the cache is allocated up front for context_tokens; the rest of the budget is spare
+        budget = total * eng.fraction
         tokens = eng.context_tokens or L
         pool = full * tokens + slide * min(tokens, facts.sliding_window or tokens)
-        headroom = total - weights - act - overhead - pool
+        headroom = budget - weights - act - overhead - pool
     notes.append(f"{eng.engine}: {eng.fraction_flag} {eng.fraction:g}; batch {eng.batch_tokens} tokens, "
-                 f"{eng.max_seqs} sequences; {eng.non_torch_gib:g} GiB outside PyTorch"
+                 f"{eng.max_seqs} sequences; {eng.non_torch_gib:g} GiB runtime outside the weights and KV cache"
                  + (f", {eng.cuda_graph_gib:g} GiB CUDA graphs" if eng.cuda_graph_gib else ""))
     per_token = full + slide
     seq = full * L + slide * min(L, facts.sliding_window or L)
     if pool > 0 and per_token > 0 and eng.budget is not Budget.CONTEXT:
         block = per_token * eng.block_size
         pool = floor(pool / block) * block if block else pool
-    concurrency = pool / seq if seq > 0 and pool > 0 else 0.0
-    tokens = int(concurrency * L) if slide else (int(pool // full) if full > 0 and pool > 0 else 0)
+    # CONTEXT: concurrency is how many num_ctx slots the free budget could hold, not what is allocated
+    room = pool if eng.budget is not Budget.CONTEXT else budget - weights - act - overhead
+    concurrency = room / seq if seq > 0 and room > 0 else 0.0
+    if eng.budget is Budget.CONTEXT:
+        tokens = eng.context_tokens or L
+    else:
+        tokens = int(concurrency * L) if slide else (int(pool // full) if full > 0 and pool > 0 else 0)
     return MemoryPlan(
         engine=eng.engine, gpu=gpu.name, gpu_memory_gib=gpu.memory_gib, budget_gib=budget / GIB,
         weights_gib_per_gpu=weights / GIB, activation_gib=act / GIB, overhead_gib=overhead / GIB,
@@ -253,8 +262,8 @@ def check(plan, mp: MemoryPlan, eng: EngineMemory) -> list[Diagnostic]:
             out.append(warning(
                 "memory-offload",
                 f"{mp.engine}: weights ({mp.weights_gib_per_gpu:.1f} GiB) and a KV cache of {mp.kv_cache_tokens} "
-                f"tokens ({mp.kv_cache_gib_per_gpu:.1f} GiB) exceed {mp.gpu}'s {mp.gpu_memory_gib:.1f} GiB: "
-                "the engine moves layers to the CPU and runs far slower",
+                f"tokens ({mp.kv_cache_gib_per_gpu:.1f} GiB) exceed the {mp.budget_gib:.1f} GiB it may use on "
+                f"{mp.gpu}: the engine moves layers to the CPU and runs far slower",
                 hint="lower max_model_len or max_concurrency (the KV cache is context x parallel slots), "
                      "or quantize harder", path=("limits", "max_model_len")))
         return out

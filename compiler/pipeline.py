@@ -76,6 +76,9 @@ def load_spec(path: Path, display: str | None = None) -> Compiled:
         else None
     facts, fact_diags = resolve_facts(spec.model.source, spec.model.revision, local, spec.model.facts)
     diags += fact_diags
+    gguf = path.parent / spec.model.gguf if spec.model.gguf and not spec.model.gguf.startswith("~") else None
+    if gguf is not None and gguf.is_file() and gguf.stat().st_size > 1 << 20:   # not a placeholder
+        facts = replace(facts, gguf_bytes=gguf.stat().st_size)
     plan, checks = resolve(spec, facts)
     diags += checks
     out.spec, out.plan = spec, plan

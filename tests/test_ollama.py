@@ -89,11 +89,13 @@ def test_every_spec_limit_lands_in_the_modelfile_or_the_environment(cli, spec_fi
 def test_context_comes_from_the_model_when_max_model_len_is_unset_and_is_required(cli, spec_file):
     out = build(cli, spec_file, limits="", model=GGUF + "  facts: {max_position_embeddings: 32768}\n")
     assert ("num_ctx", "32768") in commands(out)
-    out = build(cli, spec_file, limits="", expect=1)
+    # the catalog knows Qwen2.5-0.5B's 32768 positions; a model nothing knows needs max_model_len
+    assert ("num_ctx", "32768") in commands(build(cli, spec_file, limits=""))
+    out = build(cli, spec_file, limits="", expect=1, source="example/model")
     [d] = out["diagnostics"]
     assert (d["code"], d["line"], d["column"]) == ("ollama-context", 4, 11), "at the model, whose context is unknown"
     assert "4k, 32k or 256k tokens depending on VRAM" in d["message"]
-    out = build(cli, spec_file, limits="", ollama="{version: 0.12.11}", expect=1)
+    out = build(cli, spec_file, limits="", ollama="{version: 0.12.11}", expect=1, source="example/model")
     assert "uses 4096 tokens and silently truncates" in out["diagnostics"][0]["message"]
 
 

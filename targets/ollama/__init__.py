@@ -37,6 +37,7 @@ from pathlib import Path
 from pydantic import Field
 
 from compiler.diagnostics import Diagnostic, error
+from compiler.memory import Budget, EngineMemory
 from compiler.plan import Plan
 from compiler.render import comment_block, render_template, sh_env_value
 from compiler.spec import Plain
@@ -139,6 +140,20 @@ class OllamaTarget(Target):
         out += container.env_conflicts(opts.env, _owned_env(plan), self.name)
         return out
 
+    def memory_model(self, plan: Plan, opts: OllamaOptions, version: str) -> EngineMemory | None:
+        """Ollama (llama.cpp) allocates num_ctx x OLLAMA_NUM_PARALLEL tokens of KV cache when it loads the
+        model, inside the memory OLLAMA_GPU_OVERHEAD leaves; what does not fit is offloaded to the CPU
+        (llm/memory.go EstimateGPULayers at the pinned commits). The compute graph for num_batch tokens
+        and about 0.5 GiB of CUDA context make the rest."""
+        ctx_len = num_ctx(plan)
+        if ctx_len is None:
+            return None
+        parallel = plan.limits.max_concurrency or 1
+        return EngineMemory(
+            engine=f"Ollama {version}", budget=Budget.CONTEXT, fraction=plan.hardware.memory_utilization,
+            fraction_flag="1 - OLLAMA_GPU_OVERHEAD share", batch_tokens=plan.limits.max_batch_tokens or 512,
+            max_seqs=parallel, non_torch_gib=0.5, context_tokens=ctx_len * parallel, source="targets/ollama")
+
     def lower(self, plan: Plan, opts: OllamaOptions, version: str, ctx: BuildContext) -> Lowered:
         v = VERSIONS[version]
         m = plan.model
@@ -153,7 +168,7 @@ class OllamaTarget(Target):
         mf = modelfile.Modelfile(header=banner + [
             f"`ollama create {m.served_name} -f Modelfile` (create.sh) builds the model {m.served_name}.",
             f"num_ctx is per parallel request: the KV cache holds num_ctx x OLLAMA_NUM_PARALLEL = "
-            f"{ctx_len} x {parallel} = {ctx_len * parallel} tokens{_kv_bytes(plan, ctx_len * parallel)}.",
+            f"{ctx_len} x {parallel} = {ctx_len * parallel} tokens{_kv_bytes(ctx.memory)}.",
         ])
         mf.command("FROM", base)
         mf.parameter("num_ctx", ctx_len)
@@ -273,10 +288,8 @@ def _serve_env(plan: Plan, opts: OllamaOptions, v: OllamaVersion, host: str, con
     return env + sorted(opts.env.items())
 
 
-def _kv_bytes(plan: Plan, tokens: int) -> str:
-    f = plan.model.facts
-    head_dim = f.head_dim or (f.hidden_size // f.attention_heads if f.hidden_size and f.attention_heads else None)
-    if not (f.layers and f.kv_heads and head_dim):
+def _kv_bytes(mp) -> str:
+    """The KV cache's size from the memory plan (compiler/memory.py), when the model facts allow one."""
+    if mp is None:
         return ""
-    per_token = 2 * f.layers * f.kv_heads * head_dim * (1 if plan.precision.kv_cache_dtype == "fp8" else 2)
-    return f" (about {tokens * per_token / 2**30:.1f} GiB at {per_token} bytes per token)"
+    return f" (about {mp.kv_cache_gib_per_gpu:.1f} GiB at {mp.kv_bytes_per_token} bytes per token)"

@@ -90,7 +90,7 @@ def modelfile_path(source: tuple[str, str], ctx: BuildContext) -> str:
 
 
 def num_ctx(plan: Plan) -> int | None:
-    return plan.limits.max_model_len or plan.model.facts.max_position_embeddings
+    return plan.limits.max_model_len or plan.facts.context
 
 
 def quantized_source(plan: Plan) -> bool:
