@@ -43,6 +43,9 @@ UNSUPPORTED = "unsupported"
 EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> features it cannot express
     ("vllm", "0.33.0"): {Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("vllm", "0.11.2"): set(),
+    ("tensorrt-llm", "0.19.0"): {Capability.DATA_PARALLEL, Capability.REMOTE_CODE, Capability.CHAT_TEMPLATE,
+                                 Capability.LORA, Capability.API_KEY, Capability.MAX_OUTPUT_TOKENS,
+                                 Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
 }
 
 

@@ -6,8 +6,8 @@ to; the conformance tier parses every config.pbtxt with Triton's own protobuf me
 
 Spec -> TensorRT-LLM, decisions worth knowing:
 - An engine is compiled for fixed shapes, so the spec's limits become trtllm-build's:
-  max_model_len -> --max_seq_len (default: model.facts.max_position_embeddings; neither known is
-  an error, since trtllm-build would otherwise cap prompts at its own max_input_len of 1024),
+  max_model_len -> --max_seq_len (default: model.facts.max_position_embeddings; with neither known,
+  a warning: trtllm-build then reads max_seq_len from config.json but keeps max_input_len 1024),
   max_input_tokens -> --max_input_len (default max_seq_len - 1), max_concurrency ->
   --max_batch_size (default 256, or targets.tensorrt-llm.max_batch_size), max_batch_tokens ->
   --max_num_tokens (default: BuildConfig's 8192, or max_input_len when larger, so that every
@@ -47,7 +47,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from compiler.diagnostics import Diagnostic, error, warning
+from compiler.diagnostics import Diagnostic, error, has_errors, warning
 from compiler.plan import Plan
 from compiler.render import banner_lines, comment_block, render_template
 from compiler.spec import Plain, is_local
@@ -107,8 +107,8 @@ class Shapes:
     """The engine's build-time limits."""
 
     max_batch_size: int
-    max_input_len: int
-    max_seq_len: int
+    max_input_len: int | None   # None: trtllm-build's default (1024)
+    max_seq_len: int | None     # None: trtllm-build reads it from config.json
     max_num_tokens: int
 
 
@@ -170,10 +170,11 @@ class TensorRtLlmTarget(Target):
                 f"newer; {gpu.name} ({gpu.compute_capability}) has community support only",
                 hint="expect build or kernel failures; vllm serves this GPU", path=("hardware", "gpu")))
         if lim.max_model_len is None and m.facts.max_position_embeddings is None:
-            out.append(error(
-                "tensorrt-llm-max-seq-len", "an engine is built for a fixed context length, and deployc does not "
-                "know this model's", hint="set limits.max_model_len (or model.facts.max_position_embeddings)",
-                path=("limits", "max_model_len")))
+            out.append(warning(
+                "tensorrt-llm-max-seq-len", "deployc does not know this model's context length: trtllm-build "
+                "takes max_seq_len from config.json, but keeps its default max_input_len of 1024, so longer "
+                "prompts are refused", hint="set limits.max_model_len (or model.facts.max_position_embeddings)",
+                path=("model", "source")))
         if opts.max_batch_size is not None and lim.max_concurrency is not None:
             out.append(error(
                 "tensorrt-llm-max-batch-size", "targets.tensorrt-llm.max_batch_size restates limits.max_concurrency",
@@ -194,17 +195,21 @@ class TensorRtLlmTarget(Target):
                              + ", ".join(f"{k} {v}" for k, v in ports.items()),
                              hint="set targets.tensorrt-llm.grpc_port and metrics_port to free ports",
                              path=("targets", NAME)))
+        if ":" in plan.server.host:
+            out.append(error("tensorrt-llm-host", "deployc writes Triton's listen addresses for IPv4 and host "
+                             "names only", hint="use 0.0.0.0, 127.0.0.1 or a host name", path=("server", "host")))
         for path in _local_paths(plan):
             if getattr_path(plan, path).startswith("~"):
                 out.append(error("tensorrt-llm-home-path", "build.sh quotes every path, so ~ would not expand",
                                  hint="write the path from / or relative to the spec", path=path))
-        if not out and shapes(plan, opts, v).max_num_tokens < shapes(plan, opts, v).max_input_len:
+        s = shapes(plan, opts, v)
+        if not has_errors(out) and s.max_input_len is not None and s.max_num_tokens < s.max_input_len:
             out.append(warning(
                 "tensorrt-llm-chunked-context", "prompts may be longer than max_batch_tokens: Triton prefills them "
                 "in chunks (enable_chunked_context), but trtllm-serve 0.19 has no flag for that and rejects them",
                 hint="raise limits.max_batch_tokens to max_input_tokens if you use serve.sh",
                 path=("limits", "max_batch_tokens")))
-        if not out:
+        if not has_errors(out):
             fraction, w = kv_fraction(plan)
             if fraction <= 0:
                 out.append(error(
@@ -257,8 +262,8 @@ class TensorRtLlmTarget(Target):
             queue_delay_us=opts.max_queue_delay_microseconds, max_queue_size=opts.max_queue_size,
             engine_dir=paths.engine, tokenizer_dir=paths.tokenizer, kv_cache_free_gpu_mem_fraction=fraction,
             max_tokens_in_paged_kv_cache=(s.max_batch_size * s.max_seq_len
-                                          if plan.limits.max_concurrency is not None else None),
-            chunked_context=s.max_num_tokens < s.max_input_len, tokenizer_instances=opts.tokenizer_instances)
+                                          if plan.limits.max_concurrency is not None and s.max_seq_len else None),
+            chunked_context=s.max_input_len is not None and s.max_num_tokens < s.max_input_len, tokenizer_instances=opts.tokenizer_instances)
         pbtxt_header = comment_block(banner + [f"Triton model configuration; paths are relative to the folder "
                                                f"launch.sh starts tritonserver in."])
         configs = triton.configs(repo, v, pbtxt_header)
@@ -284,6 +289,9 @@ class TensorRtLlmTarget(Target):
                      Artifact("launch.sh", launch_sh, executable=True),
                      Artifact("serve.sh", serve_sh, executable=True)]
         artifacts += [Artifact(f"model_repository/{name}/config.pbtxt", text) for name, text in configs.items()]
+        # What build.sh downloads, converts and copies is not deployc's output: keep it out of git.
+        ignored = ["/model_repository/*/1/"] + ([] if paths.work.startswith(("/", "..")) else [f"/{paths.work}/"])
+        artifacts.append(Artifact(".gitignore", comment_block(banner) + "\n".join(ignored) + "\n"))
         return Lowered(artifacts=tuple(artifacts), command=tuple(build_argv))
 
 
@@ -324,14 +332,13 @@ def resolve_family(plan: Plan, opts: TensorRtLlmOptions) -> tuple[str | None, Di
 def shapes(plan: Plan, opts: TensorRtLlmOptions, v: TrtLlmVersion) -> Shapes:
     lim = plan.limits
     seq = lim.max_model_len or plan.model.facts.max_position_embeddings
-    assert seq is not None
-    max_input = lim.max_input_tokens or seq - 1
+    max_input = lim.max_input_tokens or (seq - 1 if seq else None)
     return Shapes(
         max_batch_size=lim.max_concurrency or opts.max_batch_size or v.default_max_batch_size,
         max_input_len=max_input,
         max_seq_len=seq,
         # unset: large enough that every admitted prompt is prefilled in one step, on both paths
-        max_num_tokens=lim.max_batch_tokens or max(v.default_max_num_tokens, max_input))
+        max_num_tokens=lim.max_batch_tokens or max(v.default_max_num_tokens, max_input or 0))
 
 
 def kv_fraction(plan: Plan) -> tuple[float, float]:
@@ -433,7 +440,7 @@ def build_steps(plan: Plan, family: str, paths: Paths, build_argv: list[str]) ->
     tool, args = checkpoint_command(plan, family, paths)
     if tool == "quantize.py":
         script = ['SCRIPT="$EXAMPLES/quantization/quantize.py"']
-        title = "Quantize: ModelOpt quantize.py"
+        title = "Quantize: ModelOpt quantize.py (calibration data cnn_dailymail comes from the Hub)"
     else:
         conv = FAMILIES[family].converter
         # examples/models/core/<family>/ since the examples were regrouped; examples/<family>/ before
@@ -447,9 +454,14 @@ def build_steps(plan: Plan, family: str, paths: Paths, build_argv: list[str]) ->
 
 
 def build_command(plan: Plan, opts: TargetOptions, s: Shapes, paths: Paths) -> list[str]:
-    return ["trtllm-build", "--checkpoint_dir", paths.checkpoint, "--output_dir", paths.engine,
-            "--max_batch_size", str(s.max_batch_size), "--max_input_len", str(s.max_input_len),
-            "--max_seq_len", str(s.max_seq_len), "--max_num_tokens", str(s.max_num_tokens),
+    argv = ["trtllm-build", "--checkpoint_dir", paths.checkpoint, "--output_dir", paths.engine,
+            "--max_batch_size", str(s.max_batch_size)]
+    if s.max_input_len is not None:
+        argv += ["--max_input_len", str(s.max_input_len)]
+    if s.max_seq_len is not None:
+        argv += ["--max_seq_len", str(s.max_seq_len)]
+    return argv + [
+            "--max_num_tokens", str(s.max_num_tokens),
             "--gemm_plugin", "auto", "--gpt_attention_plugin", "auto", "--kv_cache_type", "paged",
             "--remove_input_padding", "enable", "--context_fmha", "enable", "--use_paged_context_fmha", "enable",
             "--workers", str(plan.gpus_per_replica), *opts.args]
@@ -462,7 +474,7 @@ def launch_command(world: int, host: str, port: int, opts: TensorRtLlmOptions) -
         argv += ["-n", "1", "tritonserver", "--model-repository=model_repository",
                  f"--grpc-port={opts.grpc_port}", f"--http-port={port}", f"--metrics-port={opts.metrics_port}"]
         if host not in ("0.0.0.0", "::"):
-            argv += [f"--http-address={host}", f"--grpc-address={host}", f"--metrics-address={host}"]
+            argv += [f"--http-address={host}", f"--grpc-address={host}"]  # metrics follow the HTTP address
         if rank:
             argv += ["--model-control-mode=explicit", f"--load-model={triton.ENGINE_MODEL}"]
         argv += ["--disable-auto-complete-config", f"--backend-config=python,shm-region-prefix-name=prefix{rank}_"]
@@ -473,8 +485,10 @@ def launch_command(world: int, host: str, port: int, opts: TensorRtLlmOptions) -
 
 def serve_command(plan: Plan, s: Shapes, paths: Paths, fraction: float) -> list[str]:
     par = plan.parallelism
-    return ["trtllm-serve", paths.engine, "--tokenizer", paths.tokenizer,
+    argv = ["trtllm-serve", paths.engine, "--tokenizer", paths.tokenizer,
             "--host", plan.server.host, "--port", str(plan.server.port),
-            "--max_batch_size", str(s.max_batch_size), "--max_num_tokens", str(s.max_num_tokens),
-            "--max_seq_len", str(s.max_seq_len), "--tp_size", str(par.tensor), "--pp_size", str(par.pipeline),
-            "--kv_cache_free_gpu_memory_fraction", f"{fraction:g}"]
+            "--max_batch_size", str(s.max_batch_size), "--max_num_tokens", str(s.max_num_tokens)]
+    if s.max_seq_len is not None:
+        argv += ["--max_seq_len", str(s.max_seq_len)]
+    return argv + ["--tp_size", str(par.tensor), "--pp_size", str(par.pipeline),
+                   "--kv_cache_free_gpu_memory_fraction", f"{fraction:g}"]
