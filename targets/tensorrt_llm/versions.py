@@ -38,8 +38,10 @@ Where each fact comes from (read, never copied):
     reports a local model folder by its base name (tensorrt_llm/serve/openai_server.py
     OpenAIServer.__init__: `self.model = model_dir.name`), so deployc names the engine folder
     after model.served_name.
-- FP8 (weights or KV cache) needs Ada or Hopper, compute capability 8.9+ (docs/source/reference/
-  support-matrix.md, precision table: FP8 "SM89, SM90").
+- FP8 (weights or KV cache) needs Ada or Hopper: the support matrix gives FP8 for Hopper (SM90)
+  and Ada Lovelace (SM89), not for Ampere (SM80, SM86), and lists nothing older than Ampere
+  ("community support") - https://nvidia.github.io/TensorRT-LLM/0.18.2/reference/support-matrix.html
+  (the page of the release before 0.19.0; deployc found no 0.19.0 hardware table to read).
 """
 
 from __future__ import annotations
