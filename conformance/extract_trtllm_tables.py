@@ -5,8 +5,8 @@
 Reads all_models/inflight_batcher_llm/{preprocessing,tensorrt_llm,postprocessing,ensemble}/config.pbtxt
 at TAG (`git show TAG:path`), replaces every ${placeholder} with a sentinel, parses the
 result with Triton's own ModelConfig message (tritonclient) and keeps only the tensor
-interface (input, output) and the ensemble steps: the names, types and shapes clients and
-the Python models rely on. Everything deployc decides (batch sizes, parameters, instance
+interface (input, output), the ensemble steps and the names of the parameters each template
+offers: the names, types and shapes clients and the Python models rely on. Everything deployc decides (batch sizes, parameters, instance
 groups) is written by targets/tensorrt_llm/triton.py, not taken from the templates.
 Needs tritonclient[grpc] (conformance/install_tensorrt_llm.sh installs it).
 """
@@ -43,6 +43,8 @@ def main(git_dir: str, tag: str) -> None:
         text_format.Parse(text, msg)
         data = json_format.MessageToDict(msg, preserving_proto_field_name=True)
         keep = {k: data[k] for k in ("input", "output", "ensemble_scheduling") if k in data}
+        if "parameters" in data:  # the parameter names the template offers (values are deployc's)
+            keep["parameter_keys"] = sorted(data["parameters"])
         blob = json.dumps(keep)
         for name, sentinel in TYPE_SENTINELS.items():
             blob = blob.replace(f'"{sentinel}"', f'"@{name}"')

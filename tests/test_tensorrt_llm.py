@@ -388,3 +388,21 @@ def test_pbtxt_refuses_what_it_cannot_spell():
         pbtxt.dumps({"bad name": 1})
     with pytest.raises(TypeError):
         pbtxt.dumps({"x": object()})
+
+
+def test_every_triton_parameter_is_one_the_backend_release_defines(cli, spec_file):
+    """Parameter names from the v0.19.0 templates (triton_io.json parameter_keys): a typo would be ignored."""
+    io = VERSIONS["0.19.0"].triton_io()
+    out = build(cli, spec_file, LIMITS + "  max_concurrency: 8\n  max_batch_tokens: 1024\n")
+    for model in ("preprocessing", "tensorrt_llm", "postprocessing"):
+        text = art(out, f"model_repository/{model}/config.pbtxt")
+        emitted = re.findall(r'^parameters \{\n  key: "([^"]+)"', text, re.M)
+        assert emitted and set(emitted) <= set(io[model]["parameter_keys"]), model
+
+
+def test_committed_model_repositories_hold_no_placeholder():
+    from conftest import ROOT
+    files = sorted(ROOT.glob("samples/*/deploy/tensorrt-llm/model_repository/*/config.pbtxt"))
+    assert len(files) >= 8
+    for path in files:
+        assert "${" not in path.read_text(encoding="utf-8"), path
