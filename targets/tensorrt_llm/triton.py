@@ -64,7 +64,8 @@ def _io(version: TrtLlmVersion, model: str) -> dict[str, Any]:
             return [resolve(v) for v in node]
         return fill.get(node, node) if isinstance(node, str) else node
 
-    return _typed(resolve(version.triton_io()[model]))
+    io = version.triton_io()[model]
+    return _typed(resolve({k: io[k] for k in ("input", "output", "ensemble_scheduling") if k in io}))
 
 
 def _params(values: dict[str, str]) -> Map:
