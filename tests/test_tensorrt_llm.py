@@ -406,3 +406,90 @@ def test_committed_model_repositories_hold_no_placeholder():
     assert len(files) >= 8
     for path in files:
         assert "${" not in path.read_text(encoding="utf-8"), path
+
+
+PROBE = """#!/usr/bin/env python3
+import json, os, sys
+argv = [os.path.basename(sys.argv[0])] + sys.argv[1:]
+with open(os.environ["PROBE_LOG"], "a") as f:
+    f.write(json.dumps({"argv": argv, "cwd": os.getcwd(), "extra": os.environ.get("EXTRA")}) + "\\n")
+for flag in ("--local-dir", "--output_dir"):
+    if flag in argv:
+        out = argv[argv.index(flag) + 1]
+        os.makedirs(out, exist_ok=True)
+        open(os.path.join(out, "config.json"), "w").write("{}")
+"""
+
+
+def test_build_sh_runs_each_step_once_and_the_run_scripts_exec_what_they_show(cli, spec_file, tmp_path):
+    """Run the generated scripts for real, with probes in place of huggingface-cli, the converter,
+    trtllm-build, trtllm-serve and mpirun."""
+    import os
+    import subprocess
+
+    backend, bindir, log = tmp_path / "backend", tmp_path / "bin", tmp_path / "probe.log"
+    conv = backend / "tensorrt_llm" / "examples" / "models" / "core" / "qwen" / "convert_checkpoint.py"
+    for path in (conv, *(bindir / n for n in ("huggingface-cli", "trtllm-build", "trtllm-serve", "mpirun"))):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(PROBE)
+        path.chmod(0o755)
+    for model in ("preprocessing", "postprocessing"):
+        src = backend / "all_models" / "inflight_batcher_llm" / model / "1" / "model.py"
+        src.parent.mkdir(parents=True)
+        src.write_text(f"# {model}\n")
+    hostile = "lit $HOME `id` 'q' \"dq\"; touch pwned"
+    spec = spec_file(MINIMAL.replace("targets:\n  vllm: {}\n", LIMITS + "targets:\n  tensorrt-llm:\n    env:\n"
+                                     f"      EXTRA: {json.dumps(hostile)}\n"))
+    assert cli("build", spec, "--target", "tensorrt-llm").exit_code == 0
+    out = tmp_path / "deploy" / "tensorrt-llm"
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "PROBE_LOG": str(log),
+           "TRTLLM_BACKEND_DIR": str(backend)}
+
+    def run(script):
+        return subprocess.run(["bash", str(out / script)], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    def calls():
+        lines = log.read_text().splitlines() if log.exists() else []
+        log.unlink(missing_ok=True)
+        return [json.loads(ln) for ln in lines]
+
+    first = run("build.sh")
+    assert first.returncode == 0, first.stderr
+    made = calls()
+    assert [c["argv"][0] for c in made] == ["huggingface-cli", "convert_checkpoint.py", "trtllm-build"]
+    assert all(c["cwd"] == str(out) and c["extra"] == hostile for c in made)
+    assert made[2]["argv"] == json.loads(cli("build", spec, "--target", "tensorrt-llm", "--json").stdout)["command"]
+    assert (out / "model_repository" / "preprocessing" / "1" / "model.py").read_text() == "# preprocessing\n"
+    assert (out / "model_repository" / "tensorrt_llm" / "1").is_dir()
+    assert (out / "model_repository" / "qwen2.5-0.5b-instruct" / "1").is_dir()
+    again = run("build.sh")
+    assert again.returncode == 0 and calls() == [], "a re-run skips every finished step"
+    (out / "work" / ".deployc-engine").write_text("stale\n")
+    assert run("build.sh").returncode == 0
+    assert [c["argv"][0] for c in calls()] == ["trtllm-build"], "only the step whose stamp differs runs again"
+    assert not (tmp_path / "pwned").exists() and not (out / "pwned").exists()
+
+    served = run("serve.sh")
+    assert served.returncode == 0, served.stderr
+    [call] = calls()
+    assert call["argv"] == exec_argv((out / "serve.sh").read_text()) and call["extra"] == hostile
+    launched = run("launch.sh")
+    assert launched.returncode == 0, launched.stderr
+    assert calls()[0]["argv"] == exec_argv((out / "launch.sh").read_text())
+
+
+def test_build_sh_stops_without_the_backend_checkout(cli, spec_file, tmp_path):
+    import os
+    import subprocess
+
+    assert cli("build", spec_file(MINIMAL.replace("targets:\n  vllm: {}\n", LIMITS + "targets:\n  tensorrt-llm: {}\n")),
+               "--target", "tensorrt-llm").exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "TRTLLM_BACKEND_DIR"}
+    r = subprocess.run(["bash", str(tmp_path / "deploy" / "tensorrt-llm" / "build.sh")], env=env,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode != 0 and "set TRTLLM_BACKEND_DIR to a tensorrtllm_backend v0.19.0 checkout" in r.stderr
+    r = subprocess.run(["bash", str(tmp_path / "deploy" / "tensorrt-llm" / "serve.sh")], env=env,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 1 and "work/engines/qwen2.5-0.5b-instruct/config.json is missing: run ./build.sh first" \
+        in r.stderr
