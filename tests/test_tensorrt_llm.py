@@ -169,6 +169,18 @@ def test_fp8_needs_ada_or_hopper(cli, spec_file, gpu, ok):
         assert "compute capability 8.9 and newer" in out["diagnostics"][0]["message"]
 
 
+@pytest.mark.parametrize("source, family", [
+    ("meta-llama/Llama-3.1-8B-Instruct", "llama"), ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "llama"),
+    ("mistralai/Mistral-7B-Instruct-v0.3", "llama"), ("Qwen/QwQ-32B", "qwen"),
+    ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "qwen"), ("Qwen/Qwen2.5-Coder-7B-Instruct", "qwen"),
+])
+def test_hub_ids_pick_the_converter(cli, spec_file, source, family):
+    text = MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", source)
+    result = cli("build", spec_file(text.replace("targets:\n  vllm: {}\n", LIMITS + "targets:\n  tensorrt-llm: {}\n")),
+                 "--target", "tensorrt-llm", "--json")
+    assert f"/models/core/{family}/convert_checkpoint.py" in json.loads(result.stdout)["artifacts"][0]["content"]
+
+
 def test_family_comes_from_the_hub_id_or_the_option(cli, spec_file):
     out = build(cli, spec_file, model="", trt="{}")
     assert "models/core/qwen/" in art(out, "build.sh")
@@ -176,7 +188,9 @@ def test_family_comes_from_the_hub_id_or_the_option(cli, spec_file):
     result = cli("build", spec_file(text.replace("targets:\n  vllm: {}\n", LIMITS + "targets:\n  tensorrt-llm: {}\n")),
                  "--target", "tensorrt-llm", "--json")
     assert "models/core/llama/" in json.loads(result.stdout)["artifacts"][0]["content"]
-    for source in ("./model", "mistralai/Mixtral-8x7B-v0.1", "google/gemma-2-9b"):
+    for source in ("./model", "mistralai/Mixtral-8x7B-v0.1", "google/gemma-2-9b", "Qwen/Qwen3-8B",
+                   "Qwen/Qwen2.5-VL-7B-Instruct", "meta-llama/Llama-3.2-11B-Vision-Instruct",
+                   "meta-llama/Llama-4-Scout-17B-16E-Instruct"):
         text = MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", source)
         result = cli("build", spec_file(text.replace("targets:\n  vllm: {}\n", LIMITS + "targets:\n  tensorrt-llm: {}\n")),
                      "--target", "tensorrt-llm", "--json")

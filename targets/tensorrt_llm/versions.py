@@ -73,11 +73,12 @@ FAMILIES: dict[str, Family] = {
 }
 
 # Hub ids whose family is plain from the repo name (case-insensitive search in "org/name").
+# First match wins; "" means "looks like a family name but is another architecture".
 HUB_FAMILIES: tuple[tuple[re.Pattern, str], ...] = (
-    (re.compile(r"mixtral", re.I), ""),  # MoE: not one of the families above
+    (re.compile(r"mixtral|vision|llama-?4|-vl\b", re.I), ""),  # MoE / multimodal: other converters
     (re.compile(r"llama", re.I), "llama"),
     (re.compile(r"mistral", re.I), "mistral"),
-    (re.compile(r"qwen2(?!\.?5?-?vl)|qwq", re.I), "qwen"),
+    (re.compile(r"qwen2|qwq|distill-qwen", re.I), "qwen"),
 )
 
 
