@@ -252,6 +252,14 @@ def test_what_the_target_refuses(cli, spec_file, extra, trt, code, pos):
     assert codes(out) == [(code, *pos)]
 
 
+def test_home_relative_paths_and_pre_ampere_gpus(cli, spec_file):
+    out = build(cli, spec_file, model="  tokenizer: ~/tok\n", expect=1)
+    assert codes(out) == [("tensorrt-llm-home-path", 5, 14)]
+    out = build(cli, spec_file, LIMITS + "hardware:\n  gpu: T4\n")
+    assert codes(out) == [("tensorrt-llm-gpu-untested", 8, 8)]
+    assert "--dtype float16" in art(out, "build.sh")
+
+
 def test_served_name_names_the_ensemble_and_engine_folder(cli, spec_file):
     out = build(cli, spec_file, model="  served_name: chat\n")
     assert "model_repository/chat/config.pbtxt" in {a["path"] for a in out["artifacts"]}

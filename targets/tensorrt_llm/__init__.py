@@ -180,7 +180,7 @@ class TensorRtLlmTarget(Target):
         ports = {"server.port": plan.server.port, "grpc_port": opts.grpc_port, "metrics_port": opts.metrics_port}
         if len(set(ports.values())) < 3:
             out.append(error("tensorrt-llm-ports", "Triton's HTTP, gRPC and metrics ports must differ: "
-                             + ", ".join(f"{k} {v}" for k, v in ports.items()),
+                             + ", ".join(f"{key} {port}" for key, port in ports.items()),
                              hint="set targets.tensorrt-llm.grpc_port and metrics_port to free ports",
                              path=("targets", NAME)))
         if ":" in plan.server.host:
