@@ -255,6 +255,7 @@ main() {
   for v in $VLLM_VERSIONS; do install_vllm "$v"; done
   if [ "${SKIP_COMPOSE:-0}" != 1 ]; then install_compose; fi
   if [ "${SKIP_PRECOMMIT:-0}" != 1 ]; then install_precommit; fi
+  bash "$HERE/install_tensorrt_llm.sh" "$DEST"
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 

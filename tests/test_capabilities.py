@@ -48,11 +48,17 @@ EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> fea
                        Capability.CHAT_TEMPLATE, Capability.API_KEY, Capability.QUANT_FP8,
                        Capability.QUANT_AWQ, Capability.QUANT_GPTQ, Capability.QUANT_BITSANDBYTES}
        for v in ("0.32.15", "0.12.11")},
+    ("tensorrt-llm", "0.19.0"): {Capability.DATA_PARALLEL, Capability.REMOTE_CODE, Capability.CHAT_TEMPLATE,
+                                 Capability.LORA, Capability.API_KEY, Capability.MAX_OUTPUT_TOKENS,
+                                 Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
 }
 
 # Lines a target needs under model: to build at all (Ollama loads a GGUF file, not a hub id, and
 # needs a known context).
-BASE_MODEL: dict[str, str] = {"ollama": "  gguf: ./base.gguf\n  facts: {max_position_embeddings: 4096}\n"}
+BASE_MODEL: dict[str, str] = {"ollama": "  gguf: ./base.gguf\n  facts: {max_position_embeddings: 4096}\n",
+                              "tensorrt-llm": "  facts: {max_position_embeddings: 4096}\n"}
+# Target options a target needs to build at all (TensorRT-LLM picks its converter by model family).
+TARGET_OPTIONS: dict[str, str] = {"tensorrt-llm": ", family: qwen"}
 # A target's own spelling of a feature, where the generic one cannot work for it (Ollama imports local adapters).
 FEATURE_OVERRIDES: dict[tuple[str, Capability], tuple[str, str]] = {
     ("ollama", Capability.LORA): ("  adapters: [{name: a, source: ./lora}]\n", ""),
@@ -75,7 +81,7 @@ def test_capability_outcome(target, version, feature, tmp_path):
     # A model the facts catalog does not know: capabilities must not hinge on checkpoint facts.
     text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: example/model\n"
                             + base + model_lines)
-            .replace("targets:\n  vllm: {}\n", sections + f"targets:\n  {target}: {{version: '{version}'}}\n"))
+            .replace("targets:\n  vllm: {}\n", sections + f"targets:\n  {target}: {{version: '{version}'{TARGET_OPTIONS.get(target, '')}}}\n"))
     path = tmp_path / "deploy.yaml"
     path.write_text(text)
     compiled = load_spec(path, "deploy.yaml")

@@ -40,7 +40,9 @@ def test_artifacts(sample, target, cli, snapshot):
     for art in out["artifacts"]:
         name = PurePosixPath(art["path"])
         ext = text_extension(name.suffix.lstrip(".") or "txt")
-        assert snapshot(name=name.stem, extension_class=ext) == art["content"]
+        # nested artifacts (model_repository/<model>/config.pbtxt) keep their folders in the snapshot name
+        stem = str(name.with_suffix("")).replace("/", "__")
+        assert snapshot(name=stem, extension_class=ext) == art["content"]
     modes = {a["path"]: a["mode"] for a in out["artifacts"]}
     assert snapshot(name="command", extension_class=text_extension("json")) == json.dumps(
         {"command": out["command"], "modes": modes}, indent=2) + "\n"
