@@ -43,6 +43,9 @@ UNSUPPORTED = "unsupported"
 EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> features it cannot express
     ("vllm", "0.33.0"): {Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("vllm", "0.11.2"): set(),
+    **{("tgi", v): {Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL, Capability.CUSTOM_TOKENIZER,
+                    Capability.CHAT_TEMPLATE, Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8,
+                    Capability.QUANT_INT4, Capability.QUANT_GGUF} for v in ("3.3.7", "2.4.1")},
 }
 
 

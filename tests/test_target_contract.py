@@ -40,7 +40,10 @@ def test_capabilities_are_declared_for_every_version(target):
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
 def test_lower_is_deterministic_pure_and_relative(target, sample, monkeypatch, tmp_path):
     from compiler.target_api import BuildContext
+    from ruamel.yaml import YAML
 
+    if target.name not in (YAML(typ="safe").load(sample / "deploy.yaml").get("targets") or {}):
+        pytest.skip(f"{sample.name} is not meant for {target.name} (not under its targets:)")
     compiled = load_spec(sample / "deploy.yaml", "deploy.yaml")
     ctx = BuildContext("../..", "deploy.yaml", compiled.source.digest)
     monkeypatch.chdir(tmp_path)  # lowering must not depend on, or write to, the working directory

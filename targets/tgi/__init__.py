@@ -339,6 +339,8 @@ def _check_args(plan: Plan, args: Sequence[str], v: TgiVersion, target: str) -> 
                 hint=f"did you mean {near}?" if near in v.options else
                 "see `text-generation-launcher --help` of that version; clap takes no abbreviations", path=at))
             i += 1
+            if not eq and i < len(args) and not args[i].startswith("-"):
+                i += 1  # its value, most likely: one diagnostic is enough
             continue
         if option["takes_value"] and not eq:
             value = args[i + 1] if i + 1 < len(args) else None
