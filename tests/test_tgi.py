@@ -125,7 +125,7 @@ def test_dtype_only_float16_or_bfloat16(cli, spec_file):
     assert (d["code"], d["line"], d["column"]) == ("tgi-dtype", 6, 10)
     assert d["message"] == "TGI runs models in float16 or bfloat16 only (--dtype float16|bfloat16)"
     assert flag(build(cli, spec_file, "precision:\n  dtype: bf16\n"), "--dtype") == "bfloat16"
-    assert flag(build(cli, spec_file, "precision:\n  dtype: auto\n"), "--dtype") is None  # the checkpoint's own
+    assert flag(build(cli, spec_file, "precision:\n  dtype: auto\n"), "--dtype") is None  # TGI's per-model default
     assert flag(build(cli, spec_file, "hardware:\n  gpu: T4\n"), "--dtype") == "float16"  # no bfloat16 below SM 8.0
 
 
@@ -139,6 +139,9 @@ def test_dtype_with_quantize_follows_tgis_rule(cli, spec_file):
     assert d["message"] == "TGI refuses --dtype bfloat16 together with --quantize gptq: it runs gptq in float16 only"
     out = build(cli, spec_file, "precision:\n  dtype: bfloat16\n  quantization: fp8\n", expect=1)
     assert codes(out) == [("tgi-dtype-quantize", 6, 10)]
+    # on a GPU without bfloat16, dtype auto resolves to float16, which TGI's models default to anyway
+    out = build(cli, spec_file, "hardware:\n  gpu: T4\n", tgi="{quantize: eetq}")
+    assert flag(out, "--dtype") is None and flag(out, "--quantize") == "eetq"
     # the bitsandbytes family takes a dtype
     out = build(cli, spec_file, "precision:\n  dtype: bfloat16\n  quantization: bitsandbytes\n")
     assert (flag(out, "--dtype"), flag(out, "--quantize")) == ("bfloat16", "bitsandbytes-nf4")

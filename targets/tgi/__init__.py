@@ -11,13 +11,14 @@ Spec -> TGI, decisions worth knowing:
 - parallelism.tensor -> --num-shard (always written: the launcher would otherwise shard over
   every visible GPU). Docker sees GPUs 0..N-1 only (--gpus '"device=0,1"'; a Compose device
   reservation of N). Pipeline and data parallelism have no TGI spelling: errors.
-- precision: dtype auto writes no --dtype (the checkpoint's own); float32 is refused (the
-  launcher's Dtype is float16|bfloat16). quantization fp8/awq/gptq -> --quantize of that
+- precision: dtype auto writes no --dtype: TGI's per-model default (FlashCausalLM default_dtype,
+  float16 for most models, bfloat16 for some); float32 is refused (the launcher's Dtype is
+  float16|bfloat16). quantization fp8/awq/gptq -> --quantize of that
   name, bitsandbytes (the spec's in-flight 4-bit) -> bitsandbytes-nf4; int8, int4 and gguf
   are errors whose hint names targets.tgi.quantize (eetq, bitsandbytes, bitsandbytes-fp4,
   marlin, exl2, compressed-tensors). TGI refuses --dtype with --quantize outside the
-  bitsandbytes family, and runs awq/gptq/exl2/marlin in float16 anyway: dtype float16 there is
-  left out, bfloat16 is an error. kv_cache_dtype fp8 -> --kv-cache-dtype fp8_e4m3fn.
+  bitsandbytes family, and runs awq/gptq/exl2/marlin in float16 anyway: dtype float16 there (and
+  on GPUs without bfloat16) is left out, anything else is an error. kv_cache_dtype fp8 -> --kv-cache-dtype fp8_e4m3fn.
 - limits: max_model_len -> --max-total-tokens, max_input_tokens (default max_model_len - 1)
   -> --max-input-tokens (never the legacy --max-input-length), max_batch_tokens ->
   --max-batch-prefill-tokens, max_concurrency -> --max-concurrent-requests (TGI answers 429
@@ -140,16 +141,14 @@ class TgiTarget(Target):
             out.append(error("tgi-exl2-shard", "TGI cannot shard an exl2 model (num_shard > 1)",
                              hint="use tensor: 1 with a GPU that holds the model, or an awq/gptq checkpoint",
                              path=("parallelism", "tensor")))
+        # float16 needs no flag where TGI runs float16 anyway: awq-like kernels, and on GPUs without
+        # bfloat16 (where dtype auto resolves to float16) the models' own default, float16 for most.
         if q and p.dtype in ("float16", "bfloat16") and q not in QUANTIZE_WITH_DTYPE \
-                and not (p.dtype == "float16" and q in QUANTIZE_FLOAT16):
-            runs = "float16 only" if q in QUANTIZE_FLOAT16 else "the checkpoint's dtype"
+                and not (p.dtype == "float16" and (q in QUANTIZE_FLOAT16 or not plan.hardware.gpu.bf16)):
+            runs = "float16 only" if q in QUANTIZE_FLOAT16 else "its model's default dtype"
             out.append(error(
                 "tgi-dtype-quantize", f"TGI refuses --dtype {p.dtype} together with --quantize {q}: it runs {q} "
-                f"in {runs}",
-                hint="use dtype: auto" if plan.hardware.gpu.bf16 else
-                f"{plan.hardware.gpu.name} has no bfloat16, so deployc would pass --dtype float16: use "
-                "quantization: none or a newer GPU",
-                path=("precision", "dtype")))
+                f"in {runs}", hint="use dtype: auto", path=("precision", "dtype")))
         prompt = input_tokens(plan)
         if lim.max_batch_tokens is not None and prompt is not None and lim.max_batch_tokens < prompt \
                 and not chunking(plan, opts, v):
