@@ -41,7 +41,7 @@ Spec -> TGI, decisions worth knowing:
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Literal, Sequence
+from typing import Literal
 
 from pydantic import Field
 
@@ -177,7 +177,7 @@ class TgiTarget(Target):
         if problem:
             out.append(problem)
         out += container.arg_conflicts(opts.args, OWNED, self.name, lambda f: f, long_prefixes=False)
-        out += _check_args(plan, opts.args, v, self.name)
+        out += _check_args(plan, opts, v, self.name)
         owned_env = {v.options[f]["env"]: where for f, where in OWNED.items()
                      if f in v.options and v.options[f]["env"]}
         out += container.env_conflicts(opts.env, owned_env, self.name)
@@ -253,6 +253,17 @@ def chunking(plan: Plan, opts: TgiOptions, v: TgiVersion) -> bool:
     return on and _chunking_gpu(plan)
 
 
+def prefill_tokens(plan: Plan, opts: TgiOptions, v: TgiVersion) -> int | None:
+    """--max-batch-prefill-tokens: limits.max_batch_tokens, else, where TGI cannot chunk prefills and its
+    default (as low as 4096) would be below the longest prompt, which the router refuses, that prompt."""
+    if plan.limits.max_batch_tokens is not None:
+        return plan.limits.max_batch_tokens
+    prompt = input_tokens(plan)
+    if prompt is not None and prompt > DEFAULT_PREFILL_TOKENS and not chunking(plan, opts, v):
+        return prompt
+    return None
+
+
 def input_tokens(plan: Plan) -> int | None:
     lim = plan.limits
     if lim.max_input_tokens is not None:
@@ -280,9 +291,7 @@ def launcher_args(plan: Plan, opts: TgiOptions, v: TgiVersion, where) -> list[st
         args += ["--max-input-tokens", str(input_tokens(plan))]
     if lim.max_model_len is not None:
         args += ["--max-total-tokens", str(lim.max_model_len)]
-    prefill = lim.max_batch_tokens
-    if prefill is None and not chunking(plan, opts, v) and (input_tokens(plan) or 0) > DEFAULT_PREFILL_TOKENS:
-        prefill = input_tokens(plan)  # the launcher's default would be below the prompt limit: TGI would refuse
+    prefill = prefill_tokens(plan, opts, v)
     if prefill is not None:
         args += ["--max-batch-prefill-tokens", str(prefill)]
     if lim.max_concurrency is not None:
@@ -313,9 +322,10 @@ def _host_path(local: str) -> str | None:
     return "${PWD}/" + PurePosixPath(local).as_posix()
 
 
-def _check_args(plan: Plan, args: Sequence[str], v: TgiVersion, target: str) -> list[Diagnostic]:
+def _check_args(plan: Plan, opts: TgiOptions, v: TgiVersion, target: str) -> list[Diagnostic]:
     """Walk args as clap does: unknown flags, stray positionals, and values TGI's own rules refuse."""
     out: list[Diagnostic] = []
+    args = opts.args
     i = 0
     while i < len(args):
         token, at = args[i], ("targets", target, "args", i)
@@ -351,10 +361,12 @@ def _check_args(plan: Plan, args: Sequence[str], v: TgiVersion, target: str) -> 
                                  f"limits.max_model_len) above --max-batch-total-tokens ({total})",
                                  hint=f"raise --max-batch-total-tokens to {plan.limits.max_model_len} or more",
                                  path=at))
-            if plan.limits.max_batch_tokens is not None and plan.limits.max_batch_tokens > total:
-                out.append(error("tgi-batch-total", f"TGI refuses --max-batch-prefill-tokens "
-                                 f"({plan.limits.max_batch_tokens}, limits.max_batch_tokens) above "
-                                 f"--max-batch-total-tokens ({total})", hint="raise --max-batch-total-tokens",
-                                 path=at))
+            prefill = prefill_tokens(plan, opts, v)
+            if prefill is not None and prefill > total:
+                origin = ("limits.max_batch_tokens" if plan.limits.max_batch_tokens is not None
+                          else "the longest prompt, as TGI does not chunk prefills here")
+                out.append(error("tgi-batch-total", f"TGI refuses --max-batch-prefill-tokens ({prefill}, {origin}) "
+                                 f"above --max-batch-total-tokens ({total})",
+                                 hint=f"raise --max-batch-total-tokens to {prefill} or more", path=at))
         i += 1
     return out
