@@ -206,7 +206,8 @@ def test_without_chunking_a_long_window_gets_a_prefill_budget_that_fits_the_prom
 def test_max_total_tokens_must_fit_a_given_batch_total(cli, spec_file):
     out = build(cli, spec_file, "limits:\n  max_model_len: 8192\n",
                 tgi="{args: ['--max-batch-total-tokens=4096']}", expect=1)
-    [d] = out["diagnostics"]
+    [d, w] = out["diagnostics"]  # errors first at the same position
+    assert (w["severity"], w["code"], w["line"], w["column"]) == ("warning", "tgi-batch-total-ignored", 8, 16)
     assert (d["code"], d["line"], d["column"]) == ("tgi-batch-total", 8, 16)
     assert d["message"] == ("TGI refuses max_total_tokens (8192, limits.max_model_len) above "
                             "--max-batch-total-tokens (4096)")

@@ -354,6 +354,11 @@ def _check_args(plan: Plan, opts: TgiOptions, v: TgiVersion, target: str) -> lis
         if option["takes_value"] and not eq:
             value = args[i + 1] if i + 1 < len(args) else None
             i += 1
+        if flag == "--max-batch-total-tokens":
+            out.append(warning(
+                "tgi-batch-total-ignored", "TGI ignores --max-batch-total-tokens for flash-attention models (most "
+                "models): it sizes the batch from the memory left after warmup",
+                hint="use limits.max_batch_tokens, limits.max_concurrency or hardware.memory_utilization", path=at))
         if flag == "--max-batch-total-tokens" and value is not None and value.isdigit():
             total = int(value)
             if plan.limits.max_model_len is not None and plan.limits.max_model_len > total:

@@ -27,6 +27,9 @@ Facts common to both tags, with their place in the source:
   max_total_tokens > max_batch_total_tokens is refused; --max-input-tokens and its legacy
   spelling --max-input-length together are refused (v3.3.7 :2094, :2104, :2160, :2203;
   v2.4.1 :1798, :1722, :1748, :1808).
+- backends/v3/src/lib.rs: a given --max-batch-total-tokens is ignored (with a warning) when the
+  model infers its own budget at warmup, as flash-attention models do (v3.3.7 :86-97,
+  v2.4.1 :86-97); the launcher still checks max_total_tokens against it first.
 - backends/v3/src/main.rs: max_batch_prefill_tokens < max_input_tokens is refused unless the
   model supports chunked prefill (v3.3.7 :188, v2.4.1 :182), a runtime property.
 - server/text_generation_server/cli.py serve(): --dtype with --quantize other than the
