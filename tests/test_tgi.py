@@ -234,6 +234,12 @@ def test_local_model_is_bind_mounted_read_only(cli, spec_file):
     assert flag(out, "--model-id") == "/deployc/model"
     assert "${PWD}/my model:/deployc/model:ro" in docker(out)
     assert "-v \"${PWD}\"'/my model:/deployc/model:ro'" in artifact(out, "run.sh")
+    for source, bind, shell in (
+            ("~/models/q", "${HOME}/models/q:/deployc/model:ro", ' -v "${HOME}"/models/q:/deployc/model:ro '),
+            ("/srv/models/q", "/srv/models/q:/deployc/model:ro", " -v /srv/models/q:/deployc/model:ro ")):
+        text = MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", source).replace("vllm: {}", "tgi: {}")
+        out = json.loads(cli("build", spec_file(text), "--target", "tgi", "--json").stdout)
+        assert bind in docker(out) and shell in artifact(out, "run.sh")
     text = MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", "./a:b").replace("vllm: {}", "tgi: {}")
     out = json.loads(cli("build", spec_file(text), "--target", "tgi", "--json").stdout)
     assert ("tgi-local-path", 4, 11) in codes(out)
