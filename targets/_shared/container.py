@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping, Sequence
@@ -111,18 +112,19 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
                  env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
                  health_url: str, container_cache: str, start_period: str = "30m",
                  cache_volume: str | None = None, health_test: Sequence[str] | None = None,
-                 gpu_count: int | None = None) -> str:
+                 gpu_count: int | None = None, shm_size: str | None = None) -> str:
     """A Compose file with one service. env_pass: names taken from the caller's environment
     (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
     cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
     of health_url (for images without python3); gpu_count replaces tensor x pipeline x data
-    (for engines that spread a model over every GPU they see)."""
+    (for engines that spread a model over every GPU they see); shm_size gives the container its
+    own /dev/shm of this size instead of sharing the host's IPC namespace (`ipc: host`)."""
     environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
     svc: dict = {
         "image": image,
         "command": list(command),
         "ports": [port],
-        "ipc": "host",
+        **({"shm_size": shm_size} if shm_size else {"ipc": "host"}),
         "environment": environment,
         "volumes": [cache_volume or f"{HF_CACHE_HOST}:{container_cache}"] + list(volumes),
     }
@@ -145,6 +147,22 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
     return dump_yaml({"name": plan.name, "services": {service: svc}}, comment_block(header))
 
 
+def sh_join_expanding(argv: Sequence[str], expand: Mapping[int, str]) -> str:
+    """shlex.join, except that the token at index i (a key of expand) starts with the shell
+    variable expand[i], written `${NAME}` in the token, which the shell expands; the rest of
+    that token is quoted inert like every other token (`"${PWD}"'/model:/m:ro'`)."""
+    words = []
+    for i, token in enumerate(argv):
+        name = expand.get(i)
+        ref = f"${{{name}}}"
+        if name is not None and token.startswith(ref):
+            rest = token[len(ref):]
+            words.append(f'"{ref}"' + (shlex.quote(rest) if rest else ""))
+        else:
+            words.append(shlex.quote(token))
+    return " ".join(words)
+
+
 def compose_env(opts: TargetOptions) -> dict[str, str]:
     return {k: compose_env_value(v) for k, v in sorted(opts.env.items())}
 
@@ -163,12 +181,15 @@ def env_conflicts(env: Mapping[str, str], owned: Mapping[str, tuple[str, ...]], 
 
 
 def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], target: str,
-                  normalize=lambda flag: flag, stale: Mapping[str, str] | None = None) -> list[Diagnostic]:
+                  normalize=lambda flag: flag, stale: Mapping[str, str] | None = None,
+                  long_prefixes: bool = True) -> list[Diagnostic]:
     """Extra args that set what the spec owns, or that the pinned version no longer takes.
 
     owned: normalized flag -> spec path that sets it. Python's argparse (vLLM, SGLang) also
     accepts any unambiguous prefix of a long option (`--max-model` for `--max-model-len`) and
     a short option glued to its value (`-tp4`), so both count as restating the flag.
+    long_prefixes=False is for parsers that match long options exactly (Rust's clap without
+    infer_long_args); glued short options (`-p8000`) still count.
     """
     out = []
     for i, token in enumerate(args):
@@ -176,7 +197,7 @@ def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], tar
             continue
         flag = normalize(token.split("=", 1)[0])
         hit = owned.get(flag)
-        if hit is None and flag.startswith("--") and len(flag) > 4:
+        if hit is None and long_prefixes and flag.startswith("--") and len(flag) > 4:
             hit = next((owned[o] for o in sorted(owned) if o.startswith(flag)), None)
         if hit is None and not flag.startswith("--"):
             hit = next((owned[o] for o in sorted(owned, key=len, reverse=True)

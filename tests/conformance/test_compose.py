@@ -39,7 +39,7 @@ def judge(path):
 
 
 @pytest.mark.parametrize("compose", sorted((ROOT / "samples").glob("*/deploy/*/compose.yaml")),
-                         ids=lambda p: p.parent.parent.parent.name)
+                         ids=lambda p: f"{p.parent.parent.parent.name}-{p.parent.name}")
 def test_committed_sample_compose_files_are_valid(compose):
     ok, output = judge(compose)
     assert ok, output
