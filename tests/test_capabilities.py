@@ -43,6 +43,9 @@ UNSUPPORTED = "unsupported"
 EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> features it cannot express
     ("vllm", "0.33.0"): {Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("vllm", "0.11.2"): set(),
+    ("sglang", "0.5.23"): {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
+    ("sglang", "0.4.10.post2"): {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_BITSANDBYTES,
+                                 Capability.QUANT_GGUF},
 }
 
 

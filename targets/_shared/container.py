@@ -38,10 +38,12 @@ def api_key_export(plan: Plan, engine_var: str) -> list[tuple[str, str]]:
 
 
 def serve_script(ctx: BuildContext, banner_text: list[str], about: list[str], argv: Sequence[str],
-                 env: Sequence[tuple[str, str]]) -> str:
-    """env holds (NAME, already-quoted shell word) pairs."""
+                 env: Sequence[tuple[str, str]], shell_tail: Sequence[str] = ()) -> str:
+    """env holds (NAME, already-quoted shell word) pairs. shell_tail: already-quoted shell words
+    appended after the argv, for an engine that takes a secret only as an argument (the word
+    is an environment reference such as "${KEY:?...}", never a value)."""
     return render_template(TEMPLATES, "serve.sh.j2", banner=banner_text, about=about, spec_dir=ctx.spec_dir,
-                           env=list(env), argv=list(argv))
+                           env=list(env), argv=list(argv), shell_tail=list(shell_tail))
 
 
 def user_env_shell(opts: TargetOptions) -> list[tuple[str, str]]:
@@ -108,12 +110,16 @@ def gpu_devices(plan: Plan) -> dict:
 
 def compose_file(*, header: list[str], service: str, image: str, command: Sequence[str], port: str, plan: Plan,
                  env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
-                 health_url: str, container_cache: str, start_period: str = "30m") -> str:
+                 health_url: str, container_cache: str, start_period: str = "30m",
+                 entrypoint: Sequence[str] | None = None) -> str:
     """A Compose file with one service. env_pass: names taken from the caller's environment
-    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax)."""
+    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
+    entrypoint: replaces the image's entrypoint (for images that set none of their own)."""
     environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
-    svc: dict = {
-        "image": image,
+    svc: dict = {"image": image}
+    if entrypoint is not None:
+        svc["entrypoint"] = list(entrypoint)
+    svc |= {
         "command": list(command),
         "ports": [port],
         "ipc": "host",
