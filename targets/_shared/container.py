@@ -162,12 +162,14 @@ def env_conflicts(env: Mapping[str, str], owned: Mapping[str, tuple[str, ...]], 
 
 
 def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], target: str,
-                  normalize=lambda flag: flag, stale: Mapping[str, str] | None = None) -> list[Diagnostic]:
+                  normalize=lambda flag: flag, stale: Mapping[str, str] | None = None,
+                  shortest_prefix: int = 5) -> list[Diagnostic]:
     """Extra args that set what the spec owns, or that the pinned version no longer takes.
 
     owned: normalized flag -> spec path that sets it. Python's argparse (vLLM, SGLang) also
     accepts any unambiguous prefix of a long option (`--max-model` for `--max-model-len`) and
     a short option glued to its value (`-tp4`), so both count as restating the flag.
+    shortest_prefix: the shortest `--` token taken as a prefix (SGLang users write `--tp`: 4).
     """
     out = []
     for i, token in enumerate(args):
@@ -175,7 +177,7 @@ def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], tar
             continue
         flag = normalize(token.split("=", 1)[0])
         hit = owned.get(flag)
-        if hit is None and flag.startswith("--") and len(flag) > 4:
+        if hit is None and flag.startswith("--") and len(flag) >= shortest_prefix:
             hit = next((owned[o] for o in sorted(owned) if o.startswith(flag)), None)
         if hit is None and not flag.startswith("--"):
             hit = next((owned[o] for o in sorted(owned, key=len, reverse=True)

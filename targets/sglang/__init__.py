@@ -144,7 +144,7 @@ class SglangTarget(Target):
         _, problem = container.port_binding(plan.server.host, plan.server.port)
         if problem:
             out.append(problem)
-        out += container.arg_conflicts(opts.args, OWNED, self.name)
+        out += container.arg_conflicts(opts.args, OWNED, self.name, shortest_prefix=len("--tp"))
         return out
 
     def lower(self, plan: Plan, opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
