@@ -126,9 +126,11 @@ install_sglang() {  # $1 = version
   run "$venv/bin/python" -m pip install "${PIP_FLAGS[@]}" -r "$reqfile"
   if [ "${SKIP_SMOKE:-0}" != 1 ]; then
     log "sglang $ver: smoke test (the real prepare_server_args parses one argv)"
-    local launcher='["python3","-m","sglang.launch_server"]'
-    case "$ver" in 0.4.*) ;; *) launcher='["sglang","serve","--model-type","llm"]' ;; esac
-    printf '[{"id":"smoke","argv":%s}]' "${launcher%]},\"--model-path\",\"Qwen/Qwen2.5-7B-Instruct\",\"--port\",\"8000\"]" \
+    # Like every deployc argv it sets --mem-fraction-static: without it 0.4.10.post2 sizes memory
+    # from the GPU and imports model code that this parser-only venv does not carry.
+    local launcher='"python3","-m","sglang.launch_server"'
+    case "$ver" in 0.4.*) ;; *) launcher='"sglang","serve","--model-type","llm"' ;; esac
+    printf '[{"id":"smoke","argv":[%s,"--model-path","Qwen/Qwen2.5-7B-Instruct","--mem-fraction-static","0.8","--port","8000"]}]' "$launcher" \
       | "$venv/bin/python" "$HERE/sglang_probe.py" 2>"$venv/.smoke-stderr.txt" \
       | "$venv/bin/python" -c '
 import json, sys

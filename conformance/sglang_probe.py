@@ -85,7 +85,13 @@ def _no_gpu_here() -> None:
     import sglang.srt.server_args as sa
 
     if hasattr(sa, "get_device"):
-        sa.get_device = lambda *_a, **_k: "cuda"
+        import sglang.srt.utils as su
+
+        sa.get_device = su.get_device = lambda *_a, **_k: "cuda"
+        # Built for torch 2.7.1, it probes torch._C._cpu._is_amx_tile_supported (srt/utils.py:217)
+        # when __post_init__ imports model code; torch 2.13 no longer has it. A CUDA host never
+        # takes the CPU/AMX path, so "no AMX" is the answer it would act on.
+        su.cpu_has_amx_support = lambda: False
 
 
 def probe(item: dict) -> dict:
@@ -108,7 +114,7 @@ def probe(item: dict) -> dict:
         out.update(stage="parse", error=err.getvalue().strip())
         return out
     except Exception as e:  # noqa: BLE001
-        out.update(stage="build", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+        out.update(stage="build", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-4)}")
         return out
     finally:
         os.chdir(cwd)
