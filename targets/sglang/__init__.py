@@ -28,8 +28,10 @@ Spec -> SGLang, decisions worth knowing:
   CUDA graphs), while SGLang's fraction covers only weights plus the KV pool, and activations
   and CUDA graphs live in the remaining 1 - fraction. deployc keeps the spec's meaning (the
   engine's whole share of the GPU) by reserving a tenth of the GPU inside it for activations:
-  mem_fraction_static = memory_utilization - 0.10 (0.90 -> 0.80), the share SGLang itself keeps
-  free on an 80 GB GPU (>= 10 GiB). targets.sglang.mem_fraction_static overrides the result.
+  mem_fraction_static = memory_utilization - 0.10 (0.90 -> 0.80), close to what SGLang itself
+  keeps free by default on an 80 GB GPU (0.5.23 arg_groups/memory_hook.py:309-325: 512 MB +
+  1.5 x the prefill chunk + CUDA graph buffers, at least 10 GiB above 60 GiB).
+  targets.sglang.mem_fraction_static overrides the result.
 - limits: max_model_len -> --context-length, max_concurrency -> --max-running-requests,
   max_batch_tokens -> --chunked-prefill-size (the prefill chunk per scheduler step). SGLang
   rejects a prompt of context_length tokens or more, so max_input_tokens can only be

@@ -5,11 +5,13 @@ sglang/ tree is the released python/sglang/ source; the 1.2 GB git mirror was to
 fetch here) and checked against the real parser of each version (tests/conformance:
 sglang.srt.server_args.prepare_server_args, as launch_server calls it).
 
-  0.5.23        wheel sglang-0.5.23-cp311-cp311-manylinux_2_34_x86_64.whl; sglang/_version.py
-                says version 0.5.23 and commit_id None (the wheel names no commit), so the
-                release is pinned by its PyPI file, not by a SHA.
-  0.4.10.post2  wheel sglang-0.4.10.post2-py3-none-any.whl; sglang/version.py "0.4.10.post2"
-                (no commit recorded in the wheel either).
+  0.5.23        wheel sglang-0.5.23-cp311-cp311-manylinux_2_34_x86_64.whl, sha256
+                00b3cd5b265ac76c64185fbb6b95424f324ddd9f428d0306b77bc9db9d859937;
+                sglang/_version.py says 0.5.23 and commit_id None: the wheel names no commit,
+                so the release is pinned by its PyPI file's hash, not by a git SHA.
+  0.4.10.post2  wheel sglang-0.4.10.post2-py3-none-any.whl, sha256
+                ca31b6d33d8b770b1e6d0271be855002c5333304fb440c412b43dbdc56be0a22;
+                sglang/version.py "0.4.10.post2" (no commit recorded either).
 
 Flags, both versions (0.4.10.post2: python/sglang/srt/server_args.py ServerArgs.add_cli_args,
 line numbers below; 0.5.23: the ServerArgs dataclass fields in
@@ -85,7 +87,8 @@ class SglangVersion:
 VERSIONS: dict[str, SglangVersion] = {
     "0.5.23": SglangVersion(
         version="0.5.23",
-        source="sglang-0.5.23-cp311-cp311-manylinux_2_34_x86_64.whl (PyPI)",
+        source="sglang-0.5.23-cp311-cp311-manylinux_2_34_x86_64.whl sha256:00b3cd5b265ac76c"
+               "64185fbb6b95424f324ddd9f428d0306b77bc9db9d859937",
         image="lmsysorg/sglang:v0.5.23",
         launcher=("sglang", "serve", "--model-type", "llm"),
         # No server-wide cap on a request's max_tokens (no --override-generation-config
@@ -96,7 +99,8 @@ VERSIONS: dict[str, SglangVersion] = {
     ),
     "0.4.10.post2": SglangVersion(
         version="0.4.10.post2",
-        source="sglang-0.4.10.post2-py3-none-any.whl (PyPI)",
+        source="sglang-0.4.10.post2-py3-none-any.whl sha256:ca31b6d33d8b770b1e6d0271be855002"
+               "c5333304fb440c412b43dbdc56be0a22",
         image="lmsysorg/sglang:v0.4.10.post2-cu126",
         launcher=("python3", "-m", "sglang.launch_server"),
         capabilities=_ALL - {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_GGUF,
