@@ -106,6 +106,15 @@ def test_memory_utilization_becomes_a_static_fraction_a_tenth_lower(cli, spec_fi
         "raise hardware.memory_utilization, or set targets.sglang.mem_fraction_static")
 
 
+def test_a_static_fraction_at_or_above_the_spec_share_is_a_warning(cli, spec_file):
+    out = build(cli, spec_file, "hardware:\n  gpu: L4\n  memory_utilization: 0.8\n",
+                sglang="{mem_fraction_static: 0.85}")
+    [d] = out["diagnostics"]
+    assert (d["severity"], d["code"], d["line"], d["column"]) == ("warning", "sglang-memory-override", 9, 33)
+    assert d["hint"] == "use mem_fraction_static: 0.70 or less, or raise hardware.memory_utilization"
+    assert flag(out, "--mem-fraction-static") == "0.85"
+
+
 def test_max_input_tokens_other_than_window_minus_one_is_refused(cli, spec_file):
     out = build(cli, spec_file, "limits:\n  max_model_len: 4096\n  max_input_tokens: 2048\n", expect=1)
     assert diag(out) == (

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from compiler.diagnostics import Diagnostic, error
+from compiler.diagnostics import Diagnostic, error, warning
 from compiler.plan import Plan
 from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
 from targets._shared import container
@@ -138,6 +138,14 @@ class SglangTarget(Target):
                 f"{ACTIVATION_SHARE:g} it keeps for activations",
                 hint="raise hardware.memory_utilization, or set targets.sglang.mem_fraction_static",
                 path=("hardware", "memory_utilization")))
+        share = plan.hardware.memory_utilization
+        if opts.mem_fraction_static is not None and opts.mem_fraction_static >= share:
+            out.append(warning(
+                "sglang-memory-override", f"mem_fraction_static {opts.mem_fraction_static:g} covers only weights "
+                f"and KV cache, yet already reaches memory_utilization {share:g}: with activations SGLang takes "
+                "more of each GPU than the spec allows",
+                hint=f"use mem_fraction_static: {max(share - ACTIVATION_SHARE, 0.05):.2f} or less, or raise "
+                     "hardware.memory_utilization", path=("targets", "sglang", "mem_fraction_static")))
         if plan.hardware.gpu.vendor == "amd" and opts.image is None:
             out.append(error(
                 "sglang-rocm-image", f"{plan.hardware.gpu.name} needs SGLang's ROCm build; deployc pins only "
