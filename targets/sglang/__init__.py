@@ -43,6 +43,8 @@ Spec -> SGLang, decisions worth knowing:
   with `--api-key "${VAR:?...}"` and compose.yaml passes `${VAR:?...}` for Compose to fill in:
   the value never appears in an artifact, but it is visible to `ps` on the serving host. In
   the --json command this one token is `${VAR}`, the reference the script expands.
+- targets.sglang.env is passed through as given: SGLang reads no environment variable for a
+  setting deployc derives (the API key above has none), so nothing there is refused.
 - compose.yaml: the image sets no entrypoint of its own; deployc sets the launcher as the
   entrypoint (as SGLang's docker/compose.yaml does) and escapes `$` in the command for Compose.
 """
