@@ -54,6 +54,9 @@ EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> fea
     **{("tgi", v): {Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL, Capability.CUSTOM_TOKENIZER,
                     Capability.CHAT_TEMPLATE, Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8,
                     Capability.QUANT_INT4, Capability.QUANT_GGUF} for v in ("3.3.7", "2.4.1")},
+    ("sglang", "0.5.23"): {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
+    ("sglang", "0.4.10.post2"): {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_BITSANDBYTES,
+                                 Capability.QUANT_GGUF},
 }
 
 # Lines a target needs under model: to build at all (Ollama loads a GGUF file, not a hub id, and

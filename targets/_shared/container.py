@@ -39,10 +39,12 @@ def api_key_export(plan: Plan, engine_var: str) -> list[tuple[str, str]]:
 
 
 def serve_script(ctx: BuildContext, banner_text: list[str], about: list[str], argv: Sequence[str],
-                 env: Sequence[tuple[str, str]]) -> str:
-    """env holds (NAME, already-quoted shell word) pairs."""
+                 env: Sequence[tuple[str, str]], shell_tail: Sequence[str] = ()) -> str:
+    """env holds (NAME, already-quoted shell word) pairs. shell_tail: already-quoted shell words
+    appended after the argv, for an engine that takes a secret only as an argument (the word
+    is an environment reference such as "${KEY:?...}", never a value)."""
     return render_template(TEMPLATES, "serve.sh.j2", banner=banner_text, about=about, spec_dir=ctx.spec_dir,
-                           env=list(env), argv=list(argv))
+                           env=list(env), argv=list(argv), shell_tail=list(shell_tail))
 
 
 def user_env_shell(opts: TargetOptions) -> list[tuple[str, str]]:
@@ -112,16 +114,20 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
                  env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
                  health_url: str, container_cache: str, start_period: str = "30m",
                  cache_volume: str | None = None, health_test: Sequence[str] | None = None,
-                 gpu_count: int | None = None, shm_size: str | None = None) -> str:
+                 gpu_count: int | None = None, shm_size: str | None = None,
+                 entrypoint: Sequence[str] | None = None) -> str:
     """A Compose file with one service. env_pass: names taken from the caller's environment
     (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
     cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
     of health_url (for images without python3); gpu_count replaces tensor x pipeline x data
     (for engines that spread a model over every GPU they see); shm_size gives the container its
-    own /dev/shm of this size instead of sharing the host's IPC namespace (`ipc: host`)."""
+    own /dev/shm of this size instead of sharing the host's IPC namespace (`ipc: host`);
+    entrypoint replaces the image's entrypoint (for images that set none of their own)."""
     environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
-    svc: dict = {
-        "image": image,
+    svc: dict = {"image": image}
+    if entrypoint is not None:
+        svc["entrypoint"] = list(entrypoint)
+    svc |= {
         "command": list(command),
         "ports": [port],
         **({"shm_size": shm_size} if shm_size else {"ipc": "host"}),
@@ -182,7 +188,7 @@ def env_conflicts(env: Mapping[str, str], owned: Mapping[str, tuple[str, ...]], 
 
 def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], target: str,
                   normalize=lambda flag: flag, stale: Mapping[str, str] | None = None,
-                  long_prefixes: bool = True) -> list[Diagnostic]:
+                  long_prefixes: bool = True, shortest_prefix: int = 5) -> list[Diagnostic]:
     """Extra args that set what the spec owns, or that the pinned version no longer takes.
 
     owned: normalized flag -> spec path that sets it. Python's argparse (vLLM, SGLang) also
@@ -190,6 +196,7 @@ def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], tar
     a short option glued to its value (`-tp4`), so both count as restating the flag.
     long_prefixes=False is for parsers that match long options exactly (Rust's clap without
     infer_long_args); glued short options (`-p8000`) still count.
+    shortest_prefix: the shortest `--` token taken as a prefix (SGLang users write `--tp`: 4).
     """
     out = []
     for i, token in enumerate(args):
@@ -197,7 +204,7 @@ def arg_conflicts(args: Sequence[str], owned: Mapping[str, tuple[str, ...]], tar
             continue
         flag = normalize(token.split("=", 1)[0])
         hit = owned.get(flag)
-        if hit is None and long_prefixes and flag.startswith("--") and len(flag) > 4:
+        if hit is None and long_prefixes and flag.startswith("--") and len(flag) >= shortest_prefix:
             hit = next((owned[o] for o in sorted(owned) if o.startswith(flag)), None)
         if hit is None and not flag.startswith("--"):
             hit = next((owned[o] for o in sorted(owned, key=len, reverse=True)

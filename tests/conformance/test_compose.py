@@ -8,8 +8,10 @@ import os
 import re
 
 import pytest
+from ruamel.yaml import YAML
 
 from .conftest import HOME, ROOT, lower, require
+from .test_sglang_parser import VARIANTS as SGLANG_VARIANTS
 from .test_vllm_parser import VARIANTS
 
 pytestmark = pytest.mark.conformance
@@ -63,6 +65,30 @@ def test_variant_compose_files_are_valid(name, tmp_path):
     path.write_text(compose.content)
     ok, output = judge(path)
     assert ok, output
+
+
+@pytest.mark.parametrize("name", sorted(SGLANG_VARIANTS) + ["hostile"])
+def test_sglang_variant_compose_files_are_valid(name, tmp_path):
+    spec = copy.deepcopy(SGLANG_VARIANTS["minimal" if name == "hostile" else name])
+    if name == "hostile":  # `$` in the command is escaped for Compose, the API key reference is not
+        spec["model"]["served_name"] = "x$HOME${HOME}$$"
+        spec["server"] = {"api_key_env": "KEY"}
+    result = lower(spec, "sglang", tmp_path / "spec")
+    [compose] = [a for a in result.lowered.artifacts if a.path == "compose.yaml"]
+    path = tmp_path / "spec" / "deploy" / "sglang" / "compose.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(compose.content)
+    ok, output = judge(path)
+    assert ok, output
+    if name == "hostile":
+        env = {**os.environ, "KEY": "the-key", "HOME": "/home/someone"}
+        ok, output = _probe().validate(str(path), env=env, quiet=False)
+        assert ok, output
+        [svc] = YAML(typ="safe").load(output)["services"].values()
+        # `config` prints the resolved model re-escaped ($ -> $$) so that its output is a Compose file too
+        served = svc["command"][svc["command"].index("--served-model-name") + 1]
+        assert served.replace("$$", "$") == "x$HOME${HOME}$$"
+        assert svc["command"][-2:] == ["--api-key", "the-key"]
 
 
 def test_the_judge_rejects_a_broken_file(tmp_path):

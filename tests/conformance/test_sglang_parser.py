@@ -1,0 +1,184 @@
+"""SGLang's own parser, at each pinned version, judges every argv deployc emits.
+
+sglang.srt.server_args.prepare_server_args (what launch_server and `sglang serve` call) parses
+each sample's and variant's command; the ServerArgs it builds must hold exactly the values the
+spec meant. conformance/sglang_probe.py runs inside .conformance/sglang-<version>/
+(conformance/install_sglang.sh).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+
+import pytest
+from ruamel.yaml import YAML
+
+from compiler.pipeline import compile_target, load_spec
+from compiler.target_api import BuildContext
+from targets.sglang import OWNED
+from targets.sglang.versions import VERSIONS
+
+from .conftest import HOME, REGISTRY, ROOT, dump, lower, require
+
+pytestmark = pytest.mark.conformance
+
+SAMPLES = sorted(p for p in (ROOT / "samples").glob("*/deploy.yaml")
+                 if "sglang" in (YAML(typ="safe").load(p.read_text()).get("targets") or {}))
+BASE = {"apiVersion": "deployc/v1", "name": "conf", "model": {"source": "org/model"}, "targets": {"sglang": {}}}
+KEY_VALUE = "dummy-key-for-parsing"
+
+
+def variant(**sections) -> dict:
+    spec = copy.deepcopy(BASE)
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key].update(value)
+        else:
+            spec[key] = value
+    return spec
+
+
+# Every option the target can emit appears in at least one variant.
+VARIANTS = {
+    "minimal": variant(),
+    "everything": variant(
+        model={"source": "org/model", "revision": "v1.0", "tokenizer": "org/tok", "trust_remote_code": True,
+               "chat_template": "./template.jinja", "served_name": "served/name",
+               "adapters": [{"name": f"a{i}", "source": f"./lora/a{i}"} for i in range(8)]
+               + [{"name": "hub", "source": "org/lora"}]},
+        precision={"dtype": "bfloat16", "quantization": "fp8", "kv_cache_dtype": "fp8"},
+        parallelism={"tensor": 2, "pipeline": 2, "data": 2},
+        limits={"max_model_len": 32768, "max_input_tokens": 32767, "max_concurrency": 48,
+                "max_batch_tokens": 8192},
+        server={"host": "127.0.0.1", "port": 9123, "api_key_env": "KEY"},
+        hardware={"gpu": "H100-80GB", "memory_utilization": 0.85},
+        targets={"sglang": {"args": ["--enable-metrics", "--random-seed", "7"], "env": {"SGLANG_LOG": "x"}}}),
+    "awq": variant(precision={"quantization": "awq", "dtype": "float16"}),
+    "float16-t4": variant(hardware={"gpu": "T4"}, precision={"dtype": "auto"}),
+    "local-model": variant(model={"source": "./model", "served_name": "local"}),
+    "fraction-override": variant(targets={"sglang": {"mem_fraction_static": 0.7}}),
+}
+
+
+def cases(version: str, tmp_path) -> list[tuple[str, dict, list[str], str]]:
+    """(id, spec, argv, folder the server starts in) for every sample and variant at this version."""
+    judged = []
+    for sample in SAMPLES:
+        spec = YAML(typ="safe").load(sample.read_text())
+        spec["targets"]["sglang"] = {**(spec["targets"].get("sglang") or {}), "version": version}
+        result = lower(spec, "sglang", tmp_path / version / sample.parent.name)
+        judged.append((sample.parent.name, spec, list(result.lowered.command), str(sample.parent)))
+    for name, spec in VARIANTS.items():
+        spec = copy.deepcopy(spec)
+        spec["targets"]["sglang"] = {**spec["targets"]["sglang"], "version": version}
+        folder = tmp_path / version / name
+        result = lower(spec, "sglang", folder)
+        judged.append((name, spec, list(result.lowered.command), str(folder)))
+    return judged
+
+
+def probe(version: str, items: list[dict]) -> dict:
+    python = require(HOME / f"sglang-{version}" / "bin" / "python")
+    run = subprocess.run([str(python), str(ROOT / "conformance" / "sglang_probe.py")], input=json.dumps(items),
+                         capture_output=True, text=True, timeout=900,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(HOME)})
+    assert run.returncode == 0, run.stderr[-4000:]
+    report = json.loads(run.stdout)
+    assert report["sglang_version"] == version
+    return report
+
+
+def expanded(argv: list[str]) -> list[str]:
+    """The command as serve.sh runs it: the one `${KEY}` token is the API key's value."""
+    return [KEY_VALUE if tok.startswith("${") else tok for tok in argv]
+
+
+def lora_pairs(value) -> list[tuple[str, str]]:
+    """lora_paths as parsed: a dict (0.4), NAME=PATH strings (0.5 before resolution) or records."""
+    if isinstance(value, dict):
+        return sorted(value.items())
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            name, _, path = item.partition("=")
+            out.append((name, path))
+        else:
+            out.append((item["lora_name"], item["lora_path"]))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_real_sglang_parser_accepts_every_argv_with_the_intended_values(version, tmp_path):
+    judged = cases(version, tmp_path)
+    report = probe(version, [{"id": n, "argv": expanded(argv), "cwd": cwd} for n, _, argv, cwd in judged])
+    results = {r["id"]: r for r in report["results"]}
+    assert {k: r["error"] for k, r in results.items() if not r["ok"]} == {}
+    launcher = list(VERSIONS[version].launcher)
+    for name, spec, argv, _ in judged:
+        f = results[name]["fields"]
+        m, p, par = spec["model"], spec.get("precision", {}), spec.get("parallelism", {})
+        limits, server, hw = spec.get("limits", {}), spec.get("server", {}), spec.get("hardware", {})
+        assert argv[:len(launcher)] == launcher, name
+        assert f["model_path"] == m["source"], name
+        assert f["tokenizer_path"] in (m.get("tokenizer"), None, m["source"]), name
+        assert f["revision"] == m.get("revision"), name
+        assert f["trust_remote_code"] is bool(m.get("trust_remote_code")), name
+        assert f["chat_template"] == m.get("chat_template"), name
+        assert f["served_model_name"] == m.get("served_name", m["source"].rstrip("/").rsplit("/", 1)[-1].lower())
+        dtype = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32",
+                 "float": "float32"}.get(p.get("dtype", "auto"), p.get("dtype", "auto"))
+        if dtype == "auto" and hw.get("gpu") in ("T4", "V100-16GB", "V100-32GB"):
+            dtype = "float16"
+        assert f["dtype"] == dtype, name
+        assert f["quantization"] == ("fp8" if p.get("quantization") == "fp8" else None), name
+        assert f["kv_cache_dtype"] == ("fp8_e4m3" if p.get("kv_cache_dtype") == "fp8" else "auto"), name
+        assert (f["tp_size"], f["pp_size"], f["dp_size"]) == (
+            par.get("tensor", 1), par.get("pipeline", 1), par.get("data", 1)), name
+        # Unset limits are left to SGLang (0.4.10.post2's __post_init__ fills in its own defaults).
+        for field, key in (("context_length", "max_model_len"), ("max_running_requests", "max_concurrency"),
+                           ("chunked_prefill_size", "max_batch_tokens")):
+            if key in limits:
+                assert f[field] == limits[key], (name, field)
+            else:
+                assert f"--{field.replace('_', '-')}" not in argv, (name, field)
+        fraction = spec["targets"]["sglang"].get("mem_fraction_static")
+        assert f["mem_fraction_static"] == pytest.approx(
+            fraction if fraction is not None else hw.get("memory_utilization", 0.9) - 0.1), name
+        assert (f["host"], f["port"]) == (server.get("host", "0.0.0.0"), server.get("port", 8000)), name
+        assert f["api_key"] == (KEY_VALUE if server.get("api_key_env") else None), name
+        adapters = m.get("adapters") or []
+        if adapters:
+            assert f["enable_lora"] is True, name
+            assert lora_pairs(f["lora_paths"]) == sorted((a["name"], a["source"]) for a in adapters), name
+            assert f["max_loras_per_batch"] == max(8, len(adapters) + 1), name
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_every_flag_deployc_owns_exists_in_the_real_parser(version):
+    """OWNED drives the args-conflict check; a flag there that SGLang lacks would be a typo."""
+    base = list(VERSIONS[version].launcher) + ["--model-path", "org/m"]
+    flags = sorted(f for f in OWNED if f not in ("--model-type", "--model-path"))
+    items = [{"id": flag, "argv": base + ([flag] if flag in ("--trust-remote-code", "--enable-lora")
+                                          else [flag, "1"])} for flag in flags]
+    report = probe(version, items)
+    unknown = {r["id"]: r["error"] for r in report["results"]
+               if not r["ok"] and "unrecognized arguments" in (r["error"] or "")}
+    assert unknown == {}
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_prefixes_the_real_parser_takes_are_args_conflicts_in_deployc(version, tmp_path):
+    """SGLang's argparse takes `--tp 2` as --tp-size 2; deployc refuses the same token in args."""
+    report = probe(version, [{"id": "prefix", "argv": list(VERSIONS[version].launcher)
+                              + ["--model-path", "org/m", "--mem-fraction-static", "0.8",
+                                 "--tp", "2", "--context-len=4096"]}])
+    [r] = report["results"]
+    assert r["ok"] and r["fields"]["tp_size"] == 2 and r["fields"]["context_length"] == 4096, r["error"]
+    spec = variant(targets={"sglang": {"version": version, "args": ["--tp", "2", "--context-len=4096"]}})
+    path = tmp_path / "deploy.yaml"
+    path.write_text(dump(spec), encoding="utf-8")
+    compiled = load_spec(path, "deploy.yaml")
+    result = compile_target(compiled, REGISTRY, "sglang", BuildContext("../..", "deploy.yaml", "0" * 64))
+    assert [d.code for d in result.diagnostics] == ["target-args-conflict", "target-args-conflict"]
