@@ -43,6 +43,17 @@ UNSUPPORTED = "unsupported"
 EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> features it cannot express
     ("vllm", "0.33.0"): {Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("vllm", "0.11.2"): set(),
+    ("xinference", "4.1.0"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.LORA,
+                              Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
+                              Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
+    ("xinference", "1.17.1"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.LORA,
+                               Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
+                               Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF, Capability.API_KEY},
+}
+
+# Options a target needs besides version to build the minimal spec (flow-mapping entries).
+OPTIONS: dict[str, str] = {
+    "xinference": ", model_family: qwen2.5-instruct, size_in_billions: 0.5",  # custom registration needs both
 }
 
 
@@ -58,7 +69,7 @@ def test_capability_outcome(target, version, feature, tmp_path):
     model_lines, sections = FEATURE_SPECS[feature]
     text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: Qwen/Qwen2.5-0.5B-Instruct\n"
                             + model_lines)
-            .replace("targets:\n  vllm: {}\n", sections + f"targets:\n  {target}: {{version: '{version}'}}\n"))
+            .replace("targets:\n  vllm: {}\n", sections + f"targets:\n  {target}: {{version: '{version}'{OPTIONS.get(target, '')}}}\n"))
     path = tmp_path / "deploy.yaml"
     path.write_text(text)
     compiled = load_spec(path, "deploy.yaml")

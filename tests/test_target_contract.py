@@ -37,9 +37,20 @@ def test_capabilities_are_declared_for_every_version(target):
         assert isinstance(caps, frozenset) and caps <= frozenset(Capability)
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
-def test_lower_is_deterministic_pure_and_relative(target, sample, monkeypatch, tmp_path):
+def _listed(sample) -> list[str]:
+    from ruamel.yaml import YAML
+    return list((YAML(typ="safe").load(sample / "deploy.yaml").get("targets") or {}))
+
+
+# Each sample against the targets its `targets:` lists (a sample need not suit every target).
+PAIRS = [(name, sample) for name in REGISTRY.names for sample in SAMPLES if name in _listed(sample)]
+
+
+@pytest.mark.parametrize("name, sample", PAIRS, ids=lambda x: x if isinstance(x, str) else x.name)
+def test_lower_is_deterministic_pure_and_relative(name, sample, monkeypatch, tmp_path):
     from compiler.target_api import BuildContext
+
+    target, _ = REGISTRY.load(name)
 
     compiled = load_spec(sample / "deploy.yaml", "deploy.yaml")
     ctx = BuildContext("../..", "deploy.yaml", compiled.source.digest)

@@ -253,6 +253,8 @@ class XinferenceTarget(Target):
                     "xinference-args-pair", f"{token!r} is not a --key: XInference reads extra args two at a time "
                     "as --key value", hint="write each engine option as two items: \"--name\", \"value\"", path=at))
                 i += 1
+                while i < len(args) and not args[i].startswith("-"):  # one report per stray run
+                    i += 1
                 continue
             if i + 1 >= len(args) or args[i + 1].startswith("--"):
                 out.append(error(
