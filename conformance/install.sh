@@ -235,6 +235,7 @@ main() {
   local t0=$SECONDS v
   for v in $VLLM_VERSIONS; do install_vllm "$v"; done
   if [ "${SKIP_COMPOSE:-0}" != 1 ]; then install_compose; fi
+  bash "$HERE/install_xinference.sh" "$DEST"
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 

@@ -56,7 +56,8 @@ def test_minimal_builtin_model(cli, spec_file):
     assert json.loads(files(out)["launch.json"]) == {
         "model_name": "qwen2.5-instruct", "model_type": "LLM", "model_engine": "vllm",
         "model_uid": "qwen2.5-0.5b-instruct", "model_format": "pytorch", "model_size_in_billions": "0_5",
-        "quantization": "none", "replica": 1, "n_gpu": 1, "trust_remote_code": False, "dtype": "auto",
+        "quantization": "none", "replica": 1, "n_gpu": 1, "enable_thinking": False, "trust_remote_code": False,
+        "dtype": "auto",
         "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9}
     start = files(out)["start.sh"]
     assert "export XINFERENCE_AUTH_ADVANCED=0\nexport XINFERENCE_TRUST_REMOTE_CODE=0\n" in start
@@ -87,7 +88,7 @@ def launch_values(out, v="4.1.0"):
     from targets.xinference.versions import VERSIONS
     back = {flag: key for key, flag in _LAUNCH_FLAGS.items()}
     argv = commands(out)[-1][4:]
-    values = {}
+    values = dict(VERSIONS[v].cli_defaults)  # what the CLI sends without being told
     for flag, raw in zip(argv[::2], argv[1::2]):
         key = back.get(flag, flag[2:])
         if key == "model_size_in_billions":
@@ -232,6 +233,14 @@ def test_api_key_turns_4_1_auth_on_and_is_refused_by_1_17(cli, spec_file):
     assert (d["code"], d["line"], d["column"]) == ("target-unsupported", 6, 16)
     assert "XInference 1.17.1 cannot express an API key" in d["message"]
     assert "--auth-config" in d["hint"]
+
+
+def test_launch_json_carries_what_the_cli_sends_by_default(cli, spec_file):
+    """`xinference launch` 4.1.0 sends enable_thinking=False unless --enable-thinking (conformance probe)."""
+    assert json.loads(files(build(cli, spec_file))["launch.json"])["enable_thinking"] is False
+    assert "--enable-thinking" not in commands(build(cli, spec_file))[-1]
+    old = build(cli, spec_file, xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, version: '1.17.1'}")
+    assert json.loads(files(old)["launch.json"])["enable_thinking"] is None
 
 
 def test_trust_remote_code_is_always_spelled_and_4_1_needs_the_server_switch(cli, spec_file):

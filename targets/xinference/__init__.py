@@ -42,6 +42,8 @@ Spec -> XInference, decisions worth knowing:
 - Refused everywhere: a separate tokenizer, a chat template file and LoRA adapters (the vLLM
   engine of XInference takes neither through launch kwargs), max_output_tokens (XInference
   sets each request's max_tokens itself), max_input_tokens other than max_model_len - 1.
+- launch.json and launch.py carry what `xinference launch` sends without being told
+  (4.1.0: enable_thinking false, i.e. hybrid reasoning off), so all three send one request.
 - targets.xinference.args are `--key value` pairs appended to `xinference launch` and
   typed the way handle_click_args_type types them in launch.json/launch.py.
 """
@@ -369,6 +371,7 @@ def launch_body(plan: Plan, o: XinferenceOptions, v: XinferenceVersion) -> dict[
     }
     if plan.model_is_local:
         body["model_path"] = m.source
+    body.update(v.cli_defaults)
     body["trust_remote_code"] = m.trust_remote_code
     body["dtype"] = p.dtype
     if engine_quant:
@@ -398,6 +401,7 @@ _LAUNCH_FLAGS = {
     "quantization": "--quantization", "replica": "--replica", "n_gpu": "--n-gpu", "model_path": "--model-path",
     "trust_remote_code": "--trust-remote-code",
 }
+_CLI_DEFAULTS = {"enable_thinking"}  # already the CLI's default: not spelled on the command line
 
 
 def _cli(value: Any) -> str:
@@ -413,7 +417,7 @@ def launch_argv(body: dict[str, Any], endpoint: str, o: XinferenceOptions) -> li
     argv = ["xinference", "launch", "--endpoint", endpoint]
     extra = {a[2:] for a in o.args[::2]}
     for key, value in body.items():
-        if key in extra:
+        if key in extra or key in _CLI_DEFAULTS:
             continue
         argv += [_LAUNCH_FLAGS.get(key, f"--{key}"), _cli(value)]
     return argv + list(o.args)

@@ -74,6 +74,9 @@ class XinferenceVersion:
     # XINFERENCE_TRUST_REMOTE_CODE=1 (constants.py:335-344; vllm/core.py:1678-1684);
     # 1.17.1's vLLM engine defaults it to True (vllm/core.py:787 setdefault).
     remote_code_env: str | None
+    # Values `xinference launch` sends by default that launch_model's own defaults do not
+    # (found by the conformance probe): written into launch.json/launch.py so all three agree.
+    cli_defaults: tuple[tuple[str, object], ...] = ()
 
 
 _LAUNCH_COMMON = frozenset({
@@ -99,6 +102,9 @@ VERSIONS: dict[str, XinferenceVersion] = {
         args_json=True,
         auth_env="XINFERENCE_AUTH_ADVANCED",
         remote_code_env="XINFERENCE_TRUST_REMOTE_CODE",
+        # --enable-thinking is a flag with default=False in 4.1.0 (cmdline.py:920-925), so the CLI
+        # turns hybrid reasoning off; launch_model's default None would keep the model's own.
+        cli_defaults=(("enable_thinking", False),),
     ),
     "1.17.1": XinferenceVersion(
         version="1.17.1",
@@ -110,5 +116,8 @@ VERSIONS: dict[str, XinferenceVersion] = {
         args_json=False,
         auth_env=None,
         remote_code_env=None,
+        # The 1.17.1 CLI sends enable_thinking (default None, cmdline.py model_launch); client 1.16.0's
+        # launch_model has no such parameter, so without this launch.py's body would lack the key.
+        cli_defaults=(("enable_thinking", None),),
     ),
 }

@@ -25,6 +25,7 @@ LAUNCH = {
     'quantization': 'Int4',
     'replica': 1,
     'n_gpu': 4,
+    'enable_thinking': False,
     'trust_remote_code': False,
     'dtype': 'float16',
     'kv_cache_dtype': 'fp8',

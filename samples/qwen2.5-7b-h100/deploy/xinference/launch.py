@@ -24,6 +24,7 @@ LAUNCH = {
     'quantization': 'none',
     'replica': 1,
     'n_gpu': 1,
+    'enable_thinking': False,
     'trust_remote_code': False,
     'dtype': 'bfloat16',
     'tensor_parallel_size': 1,
