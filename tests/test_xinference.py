@@ -49,12 +49,12 @@ def test_minimal_builtin_model(cli, spec_file):
     assert sorted(files(out)) == ["launch.json", "launch.py", "launch.sh", "start.sh"]
     assert commands(out) == [[
         "xinference", "launch", "--endpoint", "http://localhost:8000", "--model-name", "qwen2.5-instruct",
-        "--model-type", "LLM", "--model-engine", "vllm", "--model-uid", "qwen2.5-0.5b-instruct",
+        "--model-type", "LLM", "--model-engine", "vLLM", "--model-uid", "qwen2.5-0.5b-instruct",
         "--model-format", "pytorch", "--size-in-billions", "0_5", "--quantization", "none", "--replica", "1",
         "--n-gpu", "1", "--trust-remote-code", "false", "--dtype", "auto", "--tensor_parallel_size", "1",
         "--gpu_memory_utilization", "0.9"]]
     assert json.loads(files(out)["launch.json"]) == {
-        "model_name": "qwen2.5-instruct", "model_type": "LLM", "model_engine": "vllm",
+        "model_name": "qwen2.5-instruct", "model_type": "LLM", "model_engine": "vLLM",
         "model_uid": "qwen2.5-0.5b-instruct", "model_format": "pytorch", "model_size_in_billions": "0_5",
         "quantization": "none", "replica": 1, "n_gpu": 1, "enable_thinking": False, "trust_remote_code": False,
         "dtype": "auto",

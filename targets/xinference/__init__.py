@@ -22,7 +22,7 @@ Spec -> XInference, decisions worth knowing:
   chat template and architecture from `model_family` (XInference requires one); a local
   source is passed as the launch's model_path (a registered model_uri must be absolute).
 - The model uid is model.served_name: XInference's OpenAI API takes the uid as "model".
-- Engine: vllm only (the default a GPU user expects; the spec's limits and parallelism are
+- Engine: vllm only, spelled vLLM as XInference's registry does (the default a GPU user expects; the spec's limits and parallelism are
   vLLM engine arguments). Engine kwargs use vLLM's names: tensor_parallel_size,
   pipeline_parallel_size, gpu_memory_utilization, max_model_len, max_num_seqs,
   max_num_batched_tokens, dtype, kv_cache_dtype. n_gpu = tensor x pipeline; data -> replica.
@@ -66,6 +66,10 @@ from targets.xinference.versions import VERSIONS, XinferenceVersion
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+# targets.xinference.engine -> XInference's engine name (model/llm/__init__.py:288
+# SUPPORTED_ENGINES["vLLM"]; matched case-insensitively, llm_family.py check_engine_by_spec_parameters).
+ENGINES = {"vllm": "vLLM"}
 
 # spec quantization -> (model_format, XInference quantization, engine model_quantization)
 QUANT: dict[str, tuple[str, str, str | None]] = {
@@ -361,7 +365,7 @@ def launch_body(plan: Plan, o: XinferenceOptions, v: XinferenceVersion) -> dict[
     body: dict[str, Any] = {
         "model_name": o.model_name or plan.name,
         "model_type": "LLM",
-        "model_engine": o.engine,
+        "model_engine": ENGINES[o.engine],
         "model_uid": m.served_name,
         "model_format": fmt,
         "model_size_in_billions": size,

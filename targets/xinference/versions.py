@@ -30,6 +30,10 @@ Facts common to both, with their place in the source:
   them into AsyncEngineArgs (xinference/model/llm/vllm/core.py VLLMModelConfig and
   _sanitize_model_config). `model_quantization` becomes vLLM's `quantization` there, because
   the body's own `quantization` is XInference's registry name (Int4, none, ...).
+- n_gpu must equal tensor_parallel_size x pipeline_parallel_size: the vLLM engine refuses
+  anything else (4.1.0 vllm/core.py:909-930 _get_native_mp_parallelism).
+- A launch's model_path must exist where the worker runs (core/worker.py:4678 os.path.exists);
+  a relative one resolves against the server's working directory (start.sh: the spec's folder).
 - XInference's vLLM defaults differ from vLLM's: gpu_memory_utilization 0.90 and
   max_num_seqs 256 (_sanitize_model_config), so deployc passes both when the spec sets them.
 - Custom LLMs: `xinference register --model-type LLM --file F` posts CustomLLMFamilyV2

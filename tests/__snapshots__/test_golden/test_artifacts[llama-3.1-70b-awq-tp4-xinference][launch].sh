@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 xinference register --endpoint http://localhost:8080 --model-type LLM --file register.json
-xinference launch --endpoint http://localhost:8080 --model-name llama-70b-awq --model-type LLM --model-engine vllm --model-uid llama-3.1-70b-instruct --model-format awq --size-in-billions 70 --quantization Int4 --replica 1 --n-gpu 4 --trust-remote-code false --dtype float16 --kv_cache_dtype fp8 --tensor_parallel_size 4 --max_model_len 32768 --max_num_seqs 64 --gpu_memory_utilization 0.92
+xinference launch --endpoint http://localhost:8080 --model-name llama-70b-awq --model-type LLM --model-engine vLLM --model-uid llama-3.1-70b-instruct --model-format awq --size-in-billions 70 --quantization Int4 --replica 1 --n-gpu 4 --trust-remote-code false --dtype float16 --kv_cache_dtype fp8 --tensor_parallel_size 4 --max_model_len 32768 --max_num_seqs 64 --gpu_memory_utilization 0.92

@@ -5,4 +5,4 @@
 # Loads qwen2.5-7b-instruct into the XInference server that start.sh runs (model uid qwen2.5-7b-instruct, the name clients send as "model" to http://localhost:8000/v1).
 set -euo pipefail
 cd "$(dirname "$0")"
-xinference launch --endpoint http://localhost:8000 --model-name qwen2.5-instruct --model-type LLM --model-engine vllm --model-uid qwen2.5-7b-instruct --model-format pytorch --size-in-billions 7 --quantization none --replica 1 --n-gpu 1 --trust-remote-code false --dtype bfloat16 --tensor_parallel_size 1 --max_model_len 32768 --max_num_seqs 128 --max_num_batched_tokens 8192 --gpu_memory_utilization 0.9 --api-key "${QWEN_API_KEY:?set QWEN_API_KEY to an XInference API key}"
+xinference launch --endpoint http://localhost:8000 --model-name qwen2.5-instruct --model-type LLM --model-engine vLLM --model-uid qwen2.5-7b-instruct --model-format pytorch --size-in-billions 7 --quantization none --replica 1 --n-gpu 1 --trust-remote-code false --dtype bfloat16 --tensor_parallel_size 1 --max_model_len 32768 --max_num_seqs 128 --max_num_batched_tokens 8192 --gpu_memory_utilization 0.9 --api-key "${QWEN_API_KEY:?set QWEN_API_KEY to an XInference API key}"

@@ -18,7 +18,7 @@ REGISTER = 'register.json'  # custom model definition next to this file, or None
 LAUNCH = {
     'model_name': 'llama-70b-awq',
     'model_type': 'LLM',
-    'model_engine': 'vllm',
+    'model_engine': 'vLLM',
     'model_uid': 'llama-3.1-70b-instruct',
     'model_format': 'awq',
     'model_size_in_billions': 70,

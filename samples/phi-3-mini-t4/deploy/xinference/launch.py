@@ -17,7 +17,7 @@ REGISTER = None  # custom model definition next to this file, or None for a buil
 LAUNCH = {
     'model_name': 'phi-3-mini-4k-instruct',
     'model_type': 'LLM',
-    'model_engine': 'vllm',
+    'model_engine': 'vLLM',
     'model_uid': 'phi-3-mini-4k-instruct',
     'model_format': 'pytorch',
     'model_size_in_billions': 4,
