@@ -5,13 +5,18 @@
 #   conformance/install_xinference.sh DEST
 #
 # Creates DEST/xinference-4.1.0/ and DEST/xinference-1.17.1/ (python -m venv): xinference and
-# xinference-client installed --no-deps plus only what importing
-# xinference.deploy.cmdline and xinference_client needs (found by trial: import,
-# ModuleNotFoundError, add). Enough to parse launch.sh's argv with the real click command
-# and to run the real launch_model up to its HTTP request; nothing can load a model.
+# xinference-client installed --no-deps plus only what importing xinference.deploy.cmdline
+# and xinference_client needs (found by trial: import, ModuleNotFoundError, add). Enough to
+# parse launch.sh's argv with the real click command and run the real launch_model up to its
+# HTTP request; nothing can load a model. 4.1.0 also gets what importing its model registry
+# (xinference.model.llm.llm_family) needs, CPU torch and transformers (about 1.2 GB), to parse
+# register.json and look built-in models up; 1.17.1's registry imports torchvision, whose
+# PyPI wheel does not load on CPU torch, so it has no registry judge.
 # A stamp file per venv makes a re-run with the same pins take seconds.
 #
-# Env: PYTHON (default python3; pins are for 3.11), XINFERENCE_VERSIONS (subset), SKIP_SMOKE=1.
+# Env: PYTHON (default python3; pins are for 3.11), XINFERENCE_VERSIONS (subset), SKIP_SMOKE=1,
+#      TORCH_SPEC (default torch==2.13.0+cpu, found in /opt/wheels when present; never let it
+#      float: plain `torch` pulls multi-GB CUDA builds).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,7 +26,9 @@ XINFERENCE_VERSIONS="${XINFERENCE_VERSIONS:-4.1.0 1.17.1}"
 STAMP_NAME=".deployc-conformance-stamp"
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
 PIP_FLAGS=(--no-deps --no-compile --progress-bar off)
+if [ -d /opt/wheels ]; then PIP_FLAGS+=(--find-links /opt/wheels); fi
 
 log() { printf '[conformance] %s\n' "$*" >&2; }
 run() { printf '+ %s\n' "$*" >&2; "$@"; }
@@ -59,9 +66,36 @@ urllib3==2.8.0
 xoscar==0.12.2
 yarl==1.25.1
 "
+# What importing xinference.model.llm.llm_family (the model registry) adds.
+REQS_REGISTRY="
+anyio==4.16.0
+filelock==4.2.11
+fsspec==2026.9.0
+httpx2==2.16.2
+huggingface_hub==0.36.2
+Jinja2==3.1.6
+MarkupSafe==3.0.4
+mpmath==1.3.0
+networkx==3.6.1
+openai==3.54.0
+orjson==3.13.0
+packaging==26.3
+pillow==13.0.0
+PyYAML==6.0.3
+regex==2026.11.15
+safetensors==0.8.0
+sniffio==1.3.1
+sse-starlette==3.7.0
+starlette==1.10.0
+sympy==1.14.0
+tokenizers==0.22.2
+transformers==4.57.6
+"
 # click<8.2.0 and xoscar>=0.12.1 (4.1.0) / >=0.7.13 (1.17.1): xinference's own Requires-Dist.
 REQS_4_1_0="xinference==4.1.0
-xinference-client==4.1.0"
+xinference-client==4.1.0
+$TORCH_SPEC
+$REQS_REGISTRY"
 REQS_1_17_1="xinference==1.17.1
 xinference-client==1.16.0"
 
@@ -89,12 +123,17 @@ install_version() {
 import sys
 import xinference, xinference_client
 from xinference.deploy.cmdline import cli
+registry = "no model registry"
+if sys.argv[1] != "1.17.1":
+    from xinference.model.llm.llm_family import BUILTIN_LLM_FAMILIES
+    registry = f"{len(BUILTIN_LLM_FAMILIES)} built-in LLMs"
 ctx = cli.get_command(None, "launch").make_context(
     "launch", ["--model-name", "m", "--model-engine", "vllm", "--max_model_len", "4096"])
 assert xinference.__version__ == sys.argv[1], xinference.__version__
 assert ctx.params["model_engine"] == "vllm" and ctx.args == ["--max_model_len", "4096"], (ctx.params, ctx.args)
 print(f"[conformance] smoke ok: xinference {xinference.__version__} launch parser, "
-      f"xinference-client {xinference_client.__version__}", file=sys.stderr)
+      f"{registry}, xinference-client {xinference_client.__version__}",
+      file=sys.stderr)
 PY
   fi
   echo "$fp" > "$venv/$STAMP_NAME"

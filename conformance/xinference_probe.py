@@ -8,9 +8,13 @@ Run with the python of a venv made by conformance/install_xinference.sh:
 
 stdin:  JSON list of {"id", "dir" (folder holding launch.py and register.json),
         "commands" (launch.sh's argv lines, api key already substituted), "api_key_env", "api_key"}
-stdout: JSON {"xinference_version", "client_version", "launch_model_params",
-              "results": [{"id", "cli": [request...], "py": [request...], "error"}]}
-        where a request is {"method", "path", "json", "params", "authorization"}.
+stdout: JSON {"xinference_version", "client_version", "launch_model_params", "registry",
+              "results": [{"id", "cli": [request...], "py": [request...], "error", "model"}]}
+        where a request is {"method", "path", "json", "params", "authorization"}, "registry"
+        says whether xinference's model registry imports here, and "model" is what it says
+        about the launched model: register.json parsed by CustomLLMFamilyV2.parse_raw (the
+        class `xinference register` uses) and whether its model_family is built in, or for a
+        built-in model_name the registry specs matching format, size and quantization.
 
 No server is involved: requests.Session.post/get are replaced in this process, so
 the real click command (`xinference launch` / `xinference register`, argv[1:]
@@ -83,8 +87,33 @@ def main() -> None:
                                    for n, p in inspect.signature(package.Client.launch_model).parameters.items()
                                    if p.kind is p.POSITIONAL_OR_KEYWORD and n != "self"},
            "results": []}
+    try:
+        from xinference.model.llm.llm_family import BUILTIN_LLM_FAMILIES, CustomLLMFamilyV2
+        builtin = {f.model_name: f for f in BUILTIN_LLM_FAMILIES}
+        out["registry"] = True
+    except Exception:  # 1.17.1's registry needs torchvision, which the judge venv cannot load
+        out["registry"] = False
     for case in json.load(sys.stdin):
-        result = {"id": case["id"], "cli": [], "py": [], "error": None}
+        result = {"id": case["id"], "cli": [], "py": [], "error": None, "model": None}
+        if out["registry"]:
+            register = os.path.join(case["dir"], "register.json")
+            if os.path.exists(register):
+                try:
+                    family = CustomLLMFamilyV2.parse_raw(open(register, encoding="utf-8").read())
+                    result["model"] = {"registered": family.model_name,
+                                       "family_builtin": family.model_family in builtin,
+                                       "specs": [s.dict(include={"model_format", "model_size_in_billions",
+                                                                 "quantization", "model_id", "model_revision"})
+                                                 for s in family.model_specs]}
+                except Exception as e:  # noqa: BLE001
+                    result["model"] = {"error": f"{type(e).__name__}: {e}"}
+            else:
+                body = json.load(open(os.path.join(case["dir"], "launch.json"), encoding="utf-8"))
+                family = builtin.get(body["model_name"])
+                result["model"] = {"builtin": family is not None, "matches": [] if family is None else [
+                    s.model_hub for s in family.model_specs
+                    if s.model_format == body["model_format"] and s.quantization == body["quantization"]
+                    and str(s.model_size_in_billions) == str(body["model_size_in_billions"])]}
         old = os.getcwd()
         os.chdir(case["dir"])
         if case.get("api_key_env"):

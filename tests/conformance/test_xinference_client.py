@@ -1,10 +1,12 @@
-"""The real `xinference` CLI and the real xinference-client, at each pinned version, judge the launch artifacts.
+"""The real `xinference` CLI, client and model registry, at each pinned version, judge the launch artifacts.
 
 conformance/xinference_probe.py runs launch.sh's command lines through xinference's own
 click command and launch.py through xinference_client's RESTfulClient, up to the HTTP
 request each would send (no server). Both must send the same POST /v1/models body,
 that body must hold launch.json's values, and launch.py's LAUNCH must bind to the real
-launch_model signature. Pins: targets/xinference/versions.py (4.1.0 commit a3625815f,
+launch_model signature. Where the registry imports (4.1.0), register.json must parse with
+the CustomLLMFamilyV2 that `xinference register` uses, name a built-in model_family, and a
+built-in model_name must have a spec of the launched format, size and quantization. Pins: targets/xinference/versions.py (4.1.0 commit a3625815f,
 client 63f5e9dd6df9f0bc9a91569268e7528883255b2f; 1.17.1 commit
 47669e61d69bbcb450b67325b6b4fe32294506fc, client 5d9fc3b01cb65daaded13897e4a0a897996a0543).
 """
@@ -42,6 +44,11 @@ VARIANTS = {
     "custom-hub": variant(model={"revision": "v1"}),
     "builtin-fractional": variant(xinference={"model_name": "qwen2.5-instruct", "size_in_billions": 0.5,
                                               "model_family": None}),
+    "builtin-gptq-int8": variant(precision={"quantization": "gptq"},
+                                 xinference={"model_name": "qwen2.5-instruct", "model_family": None,
+                                             "quantization": "Int8"}),
+    "builtin-awq": variant(precision={"quantization": "awq"},
+                           xinference={"model_name": "llama-3.1-instruct", "model_family": None, "size_in_billions": 70}),
     "local-remote-code": variant(model={"source": "./weights", "trust_remote_code": True}),
     "everything": variant(
         precision={"dtype": "float16", "quantization": "fp8", "kv_cache_dtype": "fp8"},
@@ -125,3 +132,17 @@ def test_cli_and_client_send_the_launch_json_request(tmp_path, version):
         assert {k: body[k] for k in launch_json} == launch_json, name  # ... and send launch.json
         rest = {k: v for k, v in body.items() if k not in launch_json}
         assert rest == {k: defaults[k] for k in rest}, (name, "only launch_model's defaults beyond launch.json")
+        if not out["registry"]:
+            assert version == "1.17.1", "the 4.1.0 judge venv has the model registry"
+            continue
+        model = result["model"]
+        if register is not None:
+            reg = json.loads(register)
+            assert model.get("error") is None, (name, model)
+            assert model["family_builtin"], (name, reg["model_family"])
+            assert model["registered"] == reg["model_name"] and len(model["specs"]) == 1
+            spec = model["specs"][0]
+            assert {k: spec[k] for k in reg["model_specs"][0]} == reg["model_specs"][0], name
+            assert spec["model_size_in_billions"] == launch_json["model_size_in_billions"], name
+        else:
+            assert model["builtin"] and "huggingface" in model["matches"], (name, model)
