@@ -346,3 +346,9 @@ def test_output_is_byte_identical_across_runs(cli, spec_file):
     assert a == b
     assert all(f["content"].startswith(("#!/usr/bin/env", "{")) for f in a["artifacts"])
     assert all("enerated by deployc" in f["content"] for f in a["artifacts"] if f["path"] != "launch.json")
+
+
+def test_args_check_knows_every_launch_option_of_the_pinned_table():
+    from targets.xinference.versions import VERSIONS
+    for version, v in VERSIONS.items():
+        assert v.launch_options == set(OPTIONS["versions"][version]["commands"]["xinference launch"]) | {"--help"}

@@ -146,3 +146,27 @@ def test_cli_and_client_send_the_launch_json_request(tmp_path, version):
             assert spec["model_size_in_billions"] == launch_json["model_size_in_billions"], name
         else:
             assert model["builtin"] and "huggingface" in model["matches"], (name, model)
+
+
+OPTIONS_TABLE = ROOT / "tests" / "conformance" / "data" / "xinference_cli_options.json"
+COMMANDS = {"xinference launch": ("cli", "launch"), "xinference register": ("cli", "register"),
+            "xinference-local": ("local", None)}
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_committed_option_table_is_what_the_real_cli_takes(version):
+    """The fast tests check emitted options against this table; here the real click commands vouch for it."""
+    venv = require(HOME / f"xinference-{version}")
+    script = (
+        "import json\n"
+        "from xinference.deploy import cmdline\n"
+        "out = {}\n"
+        f"for name, (group, sub) in {COMMANDS!r}.items():\n"
+        "    cmd = getattr(cmdline, group)\n"
+        "    cmd = cmd.get_command(None, sub) if sub else cmd\n"
+        "    out[name] = sorted(o for p in cmd.params for o in p.opts + p.secondary_opts)\n"
+        "print(json.dumps(out))\n")
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = json.loads(OPTIONS_TABLE.read_text())["versions"][version]["commands"]
+    assert json.loads(proc.stdout) == table
