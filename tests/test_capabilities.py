@@ -43,10 +43,10 @@ UNSUPPORTED = "unsupported"
 EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> features it cannot express
     ("vllm", "0.33.0"): {Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("vllm", "0.11.2"): set(),
-    ("xinference", "4.1.0"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.LORA,
+    ("xinference", "4.1.0"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE,
                               Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
                               Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
-    ("xinference", "1.17.1"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.LORA,
+    ("xinference", "1.17.1"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE,
                                Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
                                Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF, Capability.API_KEY},
 }

@@ -89,6 +89,14 @@ def launch_values(out, v="4.1.0"):
     back = {flag: key for key, flag in _LAUNCH_FLAGS.items()}
     argv = commands(out)[-1][4:]
     values = dict(VERSIONS[v].cli_defaults)  # what the CLI sends without being told
+    loras = []
+    while "--lora-modules" in argv:
+        i = argv.index("--lora-modules")
+        loras.append({"lora_name": argv[i + 1], "local_path": argv[i + 2]})
+        del argv[i:i + 3]
+    if loras:
+        values["peft_model_config"] = {"image_lora_load_kwargs": None, "image_lora_fuse_kwargs": None,
+                                       "lora_list": loras}
     for flag, raw in zip(argv[::2], argv[1::2]):
         key = back.get(flag, flag[2:])
         if key == "model_size_in_billions":
@@ -193,6 +201,24 @@ def test_custom_model_is_registered_with_hub_id_revision_and_family(cli, spec_fi
                    "--file", "register.json"]
     assert launch[launch.index("--model-name") + 1] == "demo"
     assert launch[launch.index("--size-in-billions") + 1] == "1_5"
+
+
+def test_lora_adapters_go_as_lora_modules_and_rank_above_16_is_raised(cli, spec_file, tmp_path):
+    (tmp_path / "a" / "big").mkdir(parents=True)
+    (tmp_path / "a" / "big" / "adapter_config.json").write_text(json.dumps({"r": 8, "rank_pattern": {"q_proj": 96}}))
+    out = build(cli, spec_file, model="  adapters:\n    - {name: big, source: ./a/big}\n    - {name: hub, source: org/lora}\n")
+    body = json.loads(files(out)["launch.json"])
+    assert body["peft_model_config"] == {"image_lora_load_kwargs": None, "image_lora_fuse_kwargs": None, "lora_list": [
+        {"lora_name": "big", "local_path": "./a/big"}, {"lora_name": "hub", "local_path": "org/lora"}]}
+    assert body["max_lora_rank"] == 128, "smallest vLLM choice >= the rank_pattern maximum 96"
+    launch = commands(out)[-1]
+    i = launch.index("--lora-modules")
+    assert launch[i:i + 6] == ["--lora-modules", "big", "./a/big", "--lora-modules", "hub", "org/lora"]
+    assert launch_values(out) == body
+    small = build(cli, spec_file, model="  adapters: [{name: s, source: org/lora, rank: 16}]\n")
+    assert "max_lora_rank" not in json.loads(files(small)["launch.json"])
+    huge = build(cli, spec_file, model="  adapters: [{name: s, source: org/lora, rank: 1024}]\n", expect=1)
+    assert codes(huge) == [("xinference-lora-rank", 5, 48)]
 
 
 def test_custom_model_size_defaults_to_facts_parameters(cli, spec_file):
@@ -307,6 +333,7 @@ def test_env_that_restates_a_switch_is_an_error(cli, spec_file):
     ("{size_in_billions: 7}", "", "", [("xinference-model-family", 6, 15)]),
     ("{model_name: m, size_in_billions: 7}", "", "  revision: abc\n", [("xinference-revision", 5, 13)]),
     ("{model_name: m, size_in_billions: 7, image: 'x/y:1'}", "", "", [("xinference-image", 6, 59)]),
+    ("{model_name: m, model_family: f, size_in_billions: 7}", "", "", [("xinference-model-family", 6, 45)]),
     ("{model_name: m, size_in_billions: 7}", "limits:\n  max_input_tokens: 100\n", "",
      [("xinference-max-input", 6, 21)]),
     ("{model_name: m, size_in_billions: 7}", "limits:\n  max_concurrency: 64\n  max_batch_tokens: 32\n", "",
@@ -319,7 +346,6 @@ def test_target_checks(cli, spec_file, xinf, extra, model, expected):
 
 @pytest.mark.parametrize("feature, extra, model, hint", [
     ("a custom chat template", "", "  chat_template: ./t.jinja\n", "model_family"),
-    ("LoRA adapters", "", "  adapters: [{name: a, source: org/l}]\n", "merge"),
     ("an output token limit", "limits:\n  max_output_tokens: 100\n", "", "max_tokens"),
     ("a separate tokenizer", "", "  tokenizer: org/t\n", "tokenizer files"),
 ])

@@ -39,9 +39,13 @@ Spec -> XInference, decisions worth knowing:
   issued after its first-run setup) and 0 without, so a spec without a key gets an open
   server as it says. 1.17.1 authenticates only through an --auth-config file of users and
   passwords, which deployc cannot write without secrets: refused there.
-- Refused everywhere: a separate tokenizer, a chat template file and LoRA adapters (the vLLM
-  engine of XInference takes neither through launch kwargs), max_output_tokens (XInference
-  sets each request's max_tokens itself), max_input_tokens other than max_model_len - 1.
+- LoRA adapters: --lora-modules NAME PATH / peft_model_config.lora_list; XInference's vLLM
+  engine enables LoRA with max_loras = their count itself, deployc adds max_lora_rank (the
+  smallest vLLM choice that holds every known rank) when an adapter's rank exceeds 16.
+  Local adapter paths resolve from the spec's folder like the model's.
+- Refused everywhere: a separate tokenizer and a chat template file (the vLLM engine of
+  XInference takes neither through launch kwargs), max_output_tokens (XInference sets each
+  request's max_tokens itself), max_input_tokens other than max_model_len - 1.
 - launch.json and launch.py carry what `xinference launch` sends without being told
   (4.1.0: enable_thinking false, i.e. hybrid reasoning off), so all three send one request.
 - targets.xinference.args are `--key value` pairs appended to `xinference launch` and
@@ -95,7 +99,16 @@ OWNED: dict[str, tuple[str, ...]] = {
     "max_num_seqs": ("limits", "max_concurrency"),
     "max_num_batched_tokens": ("limits", "max_batch_tokens"),
     "gpu_memory_utilization": ("hardware", "memory_utilization"),
+    # XInference's vLLM engine passes enable_lora and max_loras to AsyncEngineArgs itself
+    # (vllm/core.py:1076-1111): an extra kwarg of either name would be passed twice.
+    "enable_lora": ("model", "adapters"),
+    "max_loras": ("model", "adapters"),
+    "max_lora_rank": ("model", "adapters"),
 }
+# vLLM's --max-lora-rank choices (vllm/config/lora.py MaxLoRARanks, the same in vLLM 0.11 to 0.33)
+# and its default; XInference leaves the rank to vLLM.
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+DEFAULT_LORA_RANK = 16
 # Named fields of the launch request (restful_api.py launch_model; client launch_model params):
 # as an extra `--key` they would be passed twice.
 REQUEST_FIELDS = frozenset({
@@ -179,7 +192,6 @@ class XinferenceTarget(Target):
             Capability.CUSTOM_TOKENIZER: "ship the tokenizer files inside the model folder",
             Capability.CHAT_TEMPLATE: "a registered model takes its chat template from targets.xinference."
                                       "model_family; pick the family whose template fits",
-            Capability.LORA: "merge the adapter into the model, or serve it with the vllm target",
             Capability.MAX_OUTPUT_TOKENS: "XInference fills each request's max_tokens up to the context window; "
                                           "let clients send max_tokens",
             Capability.QUANT_INT4: "name the checkpoint's format: quantization: awq or gptq "
@@ -224,6 +236,18 @@ class XinferenceTarget(Target):
             out.append(error("xinference-size", why,
                              hint="set targets.xinference.size_in_billions (0.5 is written 0_5 on the command line)",
                              path=("targets", self.name)))
+        for i, adapter in enumerate(m.adapters):
+            if adapter.rank is not None and adapter.rank > max(LORA_RANKS):
+                out.append(error(
+                    "xinference-lora-rank", f"adapter {adapter.name!r} has LoRA rank {adapter.rank}; XInference's "
+                    f"vLLM engine serves ranks up to {max(LORA_RANKS)}",
+                    hint="retrain or merge the adapter with a lower rank",
+                    path=("model", "adapters", i, "rank" if "rank" in adapter.model_fields_set else "source")))
+        if o.model_name is not None and o.model_family is not None:
+            out.append(error(
+                "xinference-model-family", f"model_family applies to a registered model; built-in model "
+                f"{o.model_name!r} brings its own chat template", hint="remove one of model_name and model_family",
+                path=("targets", self.name, "model_family")))
         if (lim.max_concurrency is not None and lim.max_batch_tokens is not None
                 and lim.max_batch_tokens < lim.max_concurrency):
             out.append(error(
@@ -373,6 +397,10 @@ def launch_body(plan: Plan, o: XinferenceOptions, v: XinferenceVersion) -> dict[
         "replica": par.data,
         "n_gpu": plan.gpus_per_replica,
     }
+    if m.adapters:  # the structure `xinference launch --lora-modules NAME PATH` builds (cmdline.py model_launch)
+        body["peft_model_config"] = {
+            "image_lora_load_kwargs": None, "image_lora_fuse_kwargs": None,
+            "lora_list": [{"lora_name": a.name, "local_path": a.source} for a in m.adapters]}
     if plan.model_is_local:
         body["model_path"] = m.source
     body.update(v.cli_defaults)
@@ -385,6 +413,9 @@ def launch_body(plan: Plan, o: XinferenceOptions, v: XinferenceVersion) -> dict[
     body["tensor_parallel_size"] = par.tensor
     if par.pipeline > 1:
         body["pipeline_parallel_size"] = par.pipeline
+    rank = max([a.rank for a in m.adapters if a.rank is not None] or [DEFAULT_LORA_RANK])
+    if rank > DEFAULT_LORA_RANK:
+        body["max_lora_rank"] = min(r for r in LORA_RANKS if r >= rank)
     if lim.max_model_len is not None:
         body["max_model_len"] = lim.max_model_len
     if lim.max_concurrency is not None:
@@ -422,6 +453,10 @@ def launch_argv(body: dict[str, Any], endpoint: str, o: XinferenceOptions) -> li
     extra = {a[2:] for a in o.args[::2]}
     for key, value in body.items():
         if key in extra or key in _CLI_DEFAULTS:
+            continue
+        if key == "peft_model_config":
+            for lora in value["lora_list"]:
+                argv += ["--lora-modules", lora["lora_name"], lora["local_path"]]
             continue
         argv += [_LAUNCH_FLAGS.get(key, f"--{key}"), _cli(value)]
     return argv + list(o.args)

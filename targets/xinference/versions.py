@@ -52,7 +52,7 @@ from compiler.target_api import Capability
 
 # Spec features no XInference version expresses through the vLLM engine (see the target docstring).
 _NEVER = frozenset({
-    Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.LORA, Capability.MAX_OUTPUT_TOKENS,
+    Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.MAX_OUTPUT_TOKENS,
     Capability.QUANT_INT8, Capability.QUANT_INT4, Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF,
 })
 

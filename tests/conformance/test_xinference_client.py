@@ -50,6 +50,8 @@ VARIANTS = {
     "builtin-awq": variant(precision={"quantization": "awq"},
                            xinference={"model_name": "llama-3.1-instruct", "model_family": None, "size_in_billions": 70}),
     "local-remote-code": variant(model={"source": "./weights", "trust_remote_code": True}),
+    "lora": variant(model={"adapters": [{"name": "sql", "source": "org/sql-lora", "rank": 64},
+                                        {"name": "chat", "source": "org/chat-lora"}]}),
     "everything": variant(
         precision={"dtype": "float16", "quantization": "fp8", "kv_cache_dtype": "fp8"},
         parallelism={"tensor": 2, "pipeline": 2, "data": 2},
