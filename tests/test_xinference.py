@@ -296,6 +296,7 @@ def test_extra_args_are_pairs_typed_like_xinference_does(cli, spec_file):
     ('["seed", "1"]', "xinference-args-pair", "'seed' is not a --key"),
     ('["--max-model-len", "4096"]', "xinference-args-spelling", "as the keyword 'max-model-len' verbatim"),
     ('["--max_model_len", "4096"]', "target-args-conflict", "restates limits.max_model_len"),
+    ('["--seed=3", "--x", "1"]', "xinference-args-spelling", "does not split --seed=3"),
     ('["--quantization", "awq"]', "xinference-args-option", "--quantization is an option of `xinference launch`"),
     ('["-q", "Int4"]', "xinference-args-option", "-q is an option"),
     ('["--gpu-idx", "0,1"]', "xinference-args-option", "--gpu-idx is an option"),

@@ -22,10 +22,11 @@ Spec -> XInference, decisions worth knowing:
   chat template and architecture from `model_family` (XInference requires one); a local
   source is passed as the launch's model_path (a registered model_uri must be absolute).
 - The model uid is model.served_name: XInference's OpenAI API takes the uid as "model".
-- Engine: vllm only, spelled vLLM as XInference's registry does (the default a GPU user expects; the spec's limits and parallelism are
-  vLLM engine arguments). Engine kwargs use vLLM's names: tensor_parallel_size,
-  pipeline_parallel_size, gpu_memory_utilization, max_model_len, max_num_seqs,
-  max_num_batched_tokens, dtype, kv_cache_dtype. n_gpu = tensor x pipeline; data -> replica.
+- Engine: vllm only, spelled vLLM as XInference's registry does (the default a GPU user
+  expects; the spec's limits and parallelism are vLLM engine arguments). Engine kwargs use
+  vLLM's names: tensor_parallel_size, pipeline_parallel_size, gpu_memory_utilization,
+  max_model_len, max_num_seqs, max_num_batched_tokens, dtype, kv_cache_dtype.
+  n_gpu = tensor x pipeline; data -> replica.
 - Quantization has two names: XInference's registry `quantization` (-q: none, Int4, ...)
   with model_format, and the engine's `model_quantization`. none -> pytorch/none; awq and
   gptq -> awq|gptq / Int4 (override with targets.xinference.quantization, e.g. Int8), the
@@ -232,7 +233,8 @@ class XinferenceTarget(Target):
                      "to launch a built-in model", path=("targets", self.name)))
         if self._size(plan, o) is None:
             why = (f"built-in model {o.model_name!r} comes in several sizes and XInference launches the first "
-                   "one listed" if o.model_name else "a custom model needs a size and model.facts.parameters is unknown")
+                   "one listed" if o.model_name
+                   else "a custom model needs a size and model.facts.parameters is unknown")
             out.append(error("xinference-size", why,
                              hint="set targets.xinference.size_in_billions (0.5 is written 0_5 on the command line)",
                              path=("targets", self.name)))
@@ -286,6 +288,13 @@ class XinferenceTarget(Target):
                 while i < len(args) and not args[i].startswith("-"):  # one report per stray run
                     i += 1
                 continue
+            if "=" in token:
+                out.append(error(
+                    "xinference-args-spelling", f"XInference does not split {token}: it reads extra args two at "
+                    "a time as --key value", hint=f"write it as two items: \"{key}\", \"{token.split('=', 1)[1]}\"",
+                    path=at))
+                i += 1
+                continue
             if i + 1 >= len(args) or args[i + 1].startswith("--"):
                 out.append(error(
                     "xinference-args-pair", f"{token} has no value: XInference reads extra args two at a time, so "
@@ -294,11 +303,11 @@ class XinferenceTarget(Target):
                 i += 1
                 continue
             name = token[2:]
-            if "=" in name or "-" in name:
+            if "-" in name:
                 out.append(error(
                     "xinference-args-spelling", f"XInference passes {token} to the engine as the keyword "
                     f"{name!r} verbatim, which no engine takes",
-                    hint=f"write it as \"--{name.split('=', 1)[0].replace('-', '_')}\" followed by its value",
+                    hint=f"write it as \"--{name.replace('-', '_')}\" followed by its value",
                     path=at))
             elif name in OWNED:
                 where = ".".join(OWNED[name])
