@@ -260,6 +260,7 @@ main() {
   bash "$HERE/install_tensorrt_llm.sh" "$DEST"
   bash "$HERE/install_tgi.sh" "$DEST"
   PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_sglang.sh" "$DEST"
+  bash "$HERE/install_xinference.sh" "$DEST"
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 

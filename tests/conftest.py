@@ -8,6 +8,9 @@ from typer.testing import CliRunner
 
 from compiler.cli import app
 
+# Snapshots are artifacts with their real extensions; a generated launch.py is not a test module.
+collect_ignore_glob = ["__snapshots__/*"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted(p.parent for p in (ROOT / "samples").glob("*/deploy.yaml"))
 INVALID = sorted((ROOT / "samples" / "invalid").glob("*.yaml"))

@@ -57,14 +57,24 @@ EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> fea
     ("sglang", "0.5.23"): {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("sglang", "0.4.10.post2"): {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_BITSANDBYTES,
                                  Capability.QUANT_GGUF},
+    ("xinference", "4.1.0"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE,
+                              Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
+                              Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
+    ("xinference", "1.17.1"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE,
+                               Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
+                               Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF, Capability.API_KEY},
 }
 
 # Lines a target needs under model: to build at all (Ollama loads a GGUF file, not a hub id, and
 # needs a known context).
 BASE_MODEL: dict[str, str] = {"ollama": "  gguf: ./base.gguf\n  facts: {max_position_embeddings: 4096}\n",
                               "tensorrt-llm": "  facts: {max_position_embeddings: 4096}\n"}
-# Target options a target needs to build at all (TensorRT-LLM picks its converter by model family).
-TARGET_OPTIONS: dict[str, str] = {"tensorrt-llm": ", family: qwen"}
+# Target options a target needs to build at all (TensorRT-LLM picks its converter by model family;
+# XInference registers a custom model).
+TARGET_OPTIONS: dict[str, str] = {
+    "tensorrt-llm": ", family: qwen",
+    "xinference": ", model_family: qwen2.5-instruct, size_in_billions: 0.5",  # custom registration needs both
+}
 # A target's own spelling of a feature, where the generic one cannot work for it (Ollama imports local adapters).
 FEATURE_OVERRIDES: dict[tuple[str, Capability], tuple[str, str]] = {
     ("ollama", Capability.LORA): ("  adapters: [{name: a, source: ./lora}]\n", ""),

@@ -1,0 +1,382 @@
+"""The XInference target's mapping decisions, asserted on the exact argv, files and diagnostics."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from conftest import MINIMAL
+
+OPTIONS = json.loads((Path(__file__).parent / "conformance" / "data" / "xinference_cli_options.json").read_text())
+BUILTIN = "{model_name: qwen2.5-instruct, size_in_billions: 0.5}"
+
+
+def build(cli, spec_file, extra: str = "", xinf: str = BUILTIN, expect: int = 0, model: str = "",
+          source: str = "Qwen/Qwen2.5-0.5B-Instruct"):
+    """MINIMAL with `model` lines under model:, `extra` sections before targets:, and targets.xinference options."""
+    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", f"  source: {source}\n" + model)
+            .replace("targets:\n  vllm: {}\n", extra + f"targets:\n  xinference: {xinf}\n"))
+    result = cli("build", spec_file(text), "--target", "xinference", "--json")
+    out = json.loads(result.stdout)
+    assert result.exit_code == expect, out["diagnostics"]
+    return out
+
+
+def files(out) -> dict[str, str]:
+    return {a["path"]: a["content"] for a in out["artifacts"]}
+
+
+def commands(out) -> list[list[str]]:
+    """The argv lines of launch.sh (after its `cd`), as the shell splits them."""
+    lines = files(out)["launch.sh"].split('cd "$(dirname "$0")"\n', 1)[1].splitlines()
+    return [shlex.split(line) for line in lines]
+
+
+def codes(out):
+    return [(d["code"], d["line"], d["column"]) for d in out["diagnostics"]]
+
+
+
+
+def test_minimal_builtin_model(cli, spec_file):
+    out = build(cli, spec_file)
+    assert out["command"] == ["xinference-local", "--host", "0.0.0.0", "--port", "8000"]
+    assert sorted(files(out)) == ["launch.json", "launch.py", "launch.sh", "start.sh"]
+    assert commands(out) == [[
+        "xinference", "launch", "--endpoint", "http://localhost:8000", "--model-name", "qwen2.5-instruct",
+        "--model-type", "LLM", "--model-engine", "vLLM", "--model-uid", "qwen2.5-0.5b-instruct",
+        "--model-format", "pytorch", "--size-in-billions", "0_5", "--quantization", "none", "--replica", "1",
+        "--n-gpu", "1", "--trust-remote-code", "false", "--dtype", "auto", "--tensor_parallel_size", "1",
+        "--max_num_seqs", "185", "--gpu_memory_utilization", "0.9"]]   # 185: what the KV cache holds at 32k
+    assert json.loads(files(out)["launch.json"]) == {
+        "model_name": "qwen2.5-instruct", "model_type": "LLM", "model_engine": "vLLM",
+        "model_uid": "qwen2.5-0.5b-instruct", "model_format": "pytorch", "model_size_in_billions": "0_5",
+        "quantization": "none", "replica": 1, "n_gpu": 1, "enable_thinking": False, "trust_remote_code": False,
+        "dtype": "auto",
+        "tensor_parallel_size": 1, "max_num_seqs": 185, "gpu_memory_utilization": 0.9}
+    start = files(out)["start.sh"]
+    assert "export XINFERENCE_AUTH_ADVANCED=0\nexport XINFERENCE_TRUST_REMOTE_CODE=0\n" in start
+    assert start.endswith("exec xinference-local --host 0.0.0.0 --port 8000\n")
+
+
+def test_every_emitted_option_is_in_the_pinned_option_list(cli, spec_file):
+    """Options of xinference-local / launch / register, extracted from cmdline.py at the pinned commits."""
+    for version in ("4.1.0", "1.17.1"):
+        table = OPTIONS["versions"][version]["commands"]
+        out = build(cli, spec_file, "parallelism:\n  data: 2\n", model="  trust_remote_code: true\n",
+                    xinf=f"{{model_family: qwen2.5-instruct, size_in_billions: 7, version: '{version}'}}")
+        assert set(o for o in out["command"] if o.startswith("-")) <= set(table["xinference-local"])
+        register, launch = commands(out)
+        assert {o for o in register if o.startswith("-")} <= set(table["xinference register"])
+        from targets.xinference import _LAUNCH_FLAGS
+        flags = launch[2::2]
+        click = [f for f in flags if f in _LAUNCH_FLAGS.values() or f == "--endpoint"]
+        assert set(click) <= set(table["xinference launch"]), set(click) - set(table["xinference launch"])
+        kwargs = [f[2:] for f in flags if f not in click]
+        assert kwargs and all("-" not in k and k in json.loads(files(out)["launch.json"]) for k in kwargs)
+        assert not set(f"--{k}" for k in kwargs) & set(table["xinference launch"]), "click would take these"
+
+
+def launch_values(out, v="4.1.0"):
+    """launch.sh's `--key value` pairs typed the way xinference's CLI types them."""
+    from targets.xinference import _LAUNCH_FLAGS, click_value
+    from targets.xinference.versions import VERSIONS
+    back = {flag: key for key, flag in _LAUNCH_FLAGS.items()}
+    argv = commands(out)[-1][4:]
+    values = dict(VERSIONS[v].cli_defaults)  # what the CLI sends without being told
+    loras = []
+    while "--lora-modules" in argv:
+        i = argv.index("--lora-modules")
+        loras.append({"lora_name": argv[i + 1], "local_path": argv[i + 2]})
+        del argv[i:i + 3]
+    if loras:
+        values["peft_model_config"] = {"image_lora_load_kwargs": None, "image_lora_fuse_kwargs": None,
+                                       "lora_list": loras}
+    for flag, raw in zip(argv[::2], argv[1::2]):
+        key = back.get(flag, flag[2:])
+        if key == "model_size_in_billions":
+            values[key] = raw if "_" in raw else int(raw)
+        elif key in ("model_name", "model_type", "model_engine", "model_uid", "model_format", "quantization",
+                     "model_path"):
+            values[key] = raw
+        elif key == "trust_remote_code":
+            values[key] = raw == "true"
+        else:
+            values[key] = click_value(raw, VERSIONS[v])
+    return values
+
+
+@pytest.mark.parametrize("extra", ["", "limits:\n  max_model_len: 8192\n  max_concurrency: 32\n  max_batch_tokens: 4096\n"
+                                   "precision:\n  kv_cache_dtype: fp8\n  quantization: fp8\nparallelism:\n  tensor: 2\n"
+                                   "  pipeline: 2\n  data: 2\nhardware:\n  memory_utilization: 0.85\n"])
+def test_launch_sh_launch_json_and_launch_py_agree(cli, spec_file, extra):
+    out = build(cli, spec_file, extra)
+    body = json.loads(files(out)["launch.json"])
+    assert launch_values(out) == body
+    assert run_launch_py(files(out)["launch.py"]) == ("http://localhost:8000", None, None, body)
+
+
+def run_launch_py(source: str, env: dict | None = None, tmp: Path | None = None):
+    """Run launch.py's main() against a stand-in xinference_client; return what it was asked to do."""
+    seen = {}
+
+    class Client:
+        def __init__(self, base_url, api_key=None):
+            seen["url"], seen["key"] = base_url, api_key
+
+        def register_model(self, model_type, model, persist):
+            seen["register"] = (model_type, json.loads(model), persist)
+
+        def launch_model(self, **kwargs):
+            seen["launch"] = kwargs
+            return "uid"
+
+    fake = types.ModuleType("xinference_client")
+    fake.RESTfulClient = Client
+    old = sys.modules.get("xinference_client")
+    sys.modules["xinference_client"] = fake
+    try:
+        namespace = {"__name__": "launch", "__file__": str((tmp or Path("/nonexistent")) / "launch.py")}
+        exec(compile(source, "launch.py", "exec"), namespace)
+        if env:
+            import os
+            os.environ.update(env)
+        namespace["main"]()
+    finally:
+        if old is None:
+            del sys.modules["xinference_client"]
+        else:
+            sys.modules["xinference_client"] = old
+    return seen["url"], seen["key"], seen.get("register"), seen["launch"]
+
+
+def test_parallelism_limits_and_quantization_use_vllm_engine_kwargs(cli, spec_file):
+    out = build(cli, spec_file, "limits:\n  max_model_len: 8192\n  max_concurrency: 32\n  max_batch_tokens: 4096\n"
+                "precision:\n  quantization: fp8\n  kv_cache_dtype: fp8\nparallelism:\n  tensor: 2\n  pipeline: 2\n"
+                "  data: 3\n")
+    body = json.loads(files(out)["launch.json"])
+    assert {k: body[k] for k in ("replica", "n_gpu", "tensor_parallel_size", "pipeline_parallel_size",
+                                 "max_model_len", "max_num_seqs", "max_num_batched_tokens", "kv_cache_dtype",
+                                 "model_format", "quantization", "model_quantization")} == {
+        "replica": 3, "n_gpu": 4, "tensor_parallel_size": 2, "pipeline_parallel_size": 2, "max_model_len": 8192,
+        "max_num_seqs": 32, "max_num_batched_tokens": 4096, "kv_cache_dtype": "fp8", "model_format": "pytorch",
+        "quantization": "none", "model_quantization": "fp8"}
+
+
+@pytest.mark.parametrize("quant, xq, fmt, q", [
+    ("awq", "", "awq", "Int4"), ("gptq", "", "gptq", "Int4"), ("gptq", ", quantization: Int8", "gptq", "Int8"),
+])
+def test_prequantized_checkpoints_use_xinference_names_and_no_engine_quantization(cli, spec_file, quant, xq, fmt, q):
+    out = build(cli, spec_file, f"precision:\n  dtype: float16\n  quantization: {quant}\n",
+                xinf="{model_name: qwen2.5-instruct, size_in_billions: 7" + xq + "}",
+                source=f"Qwen/Qwen2.5-7B-Instruct-{quant.upper()}")  # a checkpoint quantized that way
+    body = json.loads(files(out)["launch.json"])
+    assert (body["model_format"], body["quantization"]) == (fmt, q)
+    assert "model_quantization" not in body
+
+
+@pytest.mark.parametrize("quant, col", [("int4", 17), ("int8", 17), ("bitsandbytes", 17), ("gguf", 17)])
+def test_quantizations_xinference_cannot_name_are_refused(cli, spec_file, quant, col):
+    out = build(cli, spec_file, f"precision:\n  quantization: {quant}\n", expect=1,
+                model="  gguf: ./m.gguf\n" if quant == "gguf" else "")
+    line = 7 if quant == "gguf" else 6
+    assert [c for c in codes(out) if c[0] != "path-missing"] == [("target-unsupported", line, col)]
+
+
+def test_custom_model_is_registered_with_hub_id_revision_and_family(cli, spec_file):
+    out = build(cli, spec_file, "limits:\n  max_model_len: 4096\n", model="  revision: v1.0\n",
+                xinf="{model_family: qwen2.5-instruct, size_in_billions: 1.5}")
+    register = json.loads(files(out)["register.json"])
+    assert register["model_name"] == "demo" and register["model_family"] == "qwen2.5-instruct"
+    assert register["context_length"] == 4096 and register["version"] == 2
+    assert register["model_specs"] == [{"model_format": "pytorch", "model_size_in_billions": "1_5",
+                                        "quantization": "none", "model_id": "Qwen/Qwen2.5-0.5B-Instruct",
+                                        "model_revision": "v1.0"}]
+    reg, launch = commands(out)
+    assert reg == ["xinference", "register", "--endpoint", "http://localhost:8000", "--model-type", "LLM",
+                   "--file", "register.json"]
+    assert launch[launch.index("--model-name") + 1] == "demo"
+    assert launch[launch.index("--size-in-billions") + 1] == "1_5"
+
+
+def test_lora_adapters_go_as_lora_modules_and_rank_above_16_is_raised(cli, spec_file, tmp_path):
+    (tmp_path / "a" / "big").mkdir(parents=True)
+    (tmp_path / "a" / "big" / "adapter_config.json").write_text(json.dumps({"r": 8, "rank_pattern": {"q_proj": 96}}))
+    out = build(cli, spec_file, model="  adapters:\n    - {name: big, source: ./a/big}\n    - {name: hub, source: org/lora}\n")
+    body = json.loads(files(out)["launch.json"])
+    assert body["peft_model_config"] == {"image_lora_load_kwargs": None, "image_lora_fuse_kwargs": None, "lora_list": [
+        {"lora_name": "big", "local_path": "./a/big"}, {"lora_name": "hub", "local_path": "org/lora"}]}
+    assert body["max_lora_rank"] == 128, "smallest vLLM choice >= the rank_pattern maximum 96"
+    launch = commands(out)[-1]
+    i = launch.index("--lora-modules")
+    assert launch[i:i + 6] == ["--lora-modules", "big", "./a/big", "--lora-modules", "hub", "org/lora"]
+    assert launch_values(out) == body
+    small = build(cli, spec_file, model="  adapters: [{name: s, source: org/lora, rank: 16}]\n")
+    assert "max_lora_rank" not in json.loads(files(small)["launch.json"])
+    huge = build(cli, spec_file, model="  adapters: [{name: s, source: org/lora, rank: 1024}]\n", expect=1)
+    assert codes(huge) == [("xinference-lora-rank", 5, 48)]
+
+
+def test_custom_model_size_defaults_to_facts_parameters(cli, spec_file):
+    out = build(cli, spec_file, model="  facts: {parameters: 7.62e9}\n", xinf="{model_family: qwen2.5-instruct}")
+    assert json.loads(files(out)["launch.json"])["model_size_in_billions"] == "7_6"
+
+
+def test_local_model_goes_as_model_path_relative_to_the_spec(cli, spec_file):
+    text = MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", "./my model").replace(
+        "  vllm: {}\n", "  xinference: {model_family: qwen2.5-instruct, size_in_billions: 7}\n")
+    out = json.loads(cli("build", spec_file(text), "--target", "xinference", "--json").stdout)
+    assert json.loads(files(out)["register.json"])["model_specs"][0]["model_id"] is None
+    assert json.loads(files(out)["launch.json"])["model_path"] == "./my model"
+    assert commands(out)[1][commands(out)[1].index("--model-path") + 1] == "./my model"
+    assert 'cd "$(dirname "$0")"/../..' in files(out)["start.sh"], "the server resolves it from the spec folder"
+
+
+def test_register_py_reads_register_json_and_api_key_from_the_environment(cli, spec_file, tmp_path):
+    out = build(cli, spec_file, "server:\n  api_key_env: MY_KEY\n  port: 9000\n",
+                xinf="{model_family: qwen2.5-instruct, size_in_billions: 7}")
+    (tmp_path / "register.json").write_text(files(out)["register.json"])
+    url, key, register, launch = run_launch_py(files(out)["launch.py"], {"MY_KEY": "k-123"}, tmp_path)
+    assert (url, key) == ("http://localhost:9000", "k-123")
+    assert register == ("LLM", json.loads(files(out)["register.json"]), False)
+    assert launch == json.loads(files(out)["launch.json"])
+    for argv_line in files(out)["launch.sh"].splitlines()[-2:]:
+        assert argv_line.endswith(' --api-key "${MY_KEY:?set MY_KEY to an XInference API key}"')
+    assert "k-123" not in json.dumps(out)
+
+
+def test_api_key_turns_4_1_auth_on_and_is_refused_by_1_17(cli, spec_file):
+    out = build(cli, spec_file, "server:\n  api_key_env: MY_KEY\n")
+    assert "export XINFERENCE_AUTH_ADVANCED=1\n" in files(out)["start.sh"]
+    assert "POST /v1/admin/setup" in files(out)["start.sh"]
+    out = build(cli, spec_file, "server:\n  api_key_env: MY_KEY\n", expect=1,
+                xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, version: '1.17.1'}")
+    [d] = out["diagnostics"]
+    assert (d["code"], d["line"], d["column"]) == ("target-unsupported", 6, 16)
+    assert "XInference 1.17.1 cannot express an API key" in d["message"]
+    assert "--auth-config" in d["hint"]
+
+
+def test_launch_json_carries_what_the_cli_sends_by_default(cli, spec_file):
+    """`xinference launch` 4.1.0 sends enable_thinking=False unless --enable-thinking (conformance probe)."""
+    assert json.loads(files(build(cli, spec_file))["launch.json"])["enable_thinking"] is False
+    assert "--enable-thinking" not in commands(build(cli, spec_file))[-1]
+    old = build(cli, spec_file, xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, version: '1.17.1'}")
+    assert json.loads(files(old)["launch.json"])["enable_thinking"] is None
+
+
+def test_trust_remote_code_is_always_spelled_and_4_1_needs_the_server_switch(cli, spec_file):
+    out = build(cli, spec_file, model="  trust_remote_code: true\n")
+    assert json.loads(files(out)["launch.json"])["trust_remote_code"] is True
+    assert "export XINFERENCE_TRUST_REMOTE_CODE=1\n" in files(out)["start.sh"]
+    old = build(cli, spec_file, xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, version: '1.17.1'}")
+    launch = commands(old)[-1]
+    assert launch[launch.index("--trust-remote-code") + 1] == "false", "the CLI's own default is true"
+    assert "XINFERENCE_" not in files(old)["start.sh"], "1.17.1 has neither switch"
+
+
+def test_extra_args_are_pairs_typed_like_xinference_does(cli, spec_file):
+    args = '["--enforce_eager", "true", "--compilation_config", "{\\"mode\\": 3}", "--seed", "7"]'
+    out = build(cli, spec_file, xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, args: " + args + "}")
+    body = json.loads(files(out)["launch.json"])
+    assert (body["enforce_eager"], body["compilation_config"], body["seed"]) == (True, {"mode": 3}, 7)
+    assert commands(out)[-1][-6:] == ["--enforce_eager", "true", "--compilation_config", '{"mode": 3}', "--seed", "7"]
+    old = build(cli, spec_file, xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, version: '1.17.1', "
+                                     "args: " + args + "}")
+    assert json.loads(files(old)["launch.json"])["compilation_config"] == '{"mode": 3}', "1.17.1 parses no JSON"
+
+
+@pytest.mark.parametrize("args, code, message", [
+    ('["--enforce_eager"]', "xinference-args-pair", "--enforce_eager has no value"),
+    ('["--enforce_eager", "--seed", "1"]', "xinference-args-pair", "--enforce_eager has no value"),
+    ('["seed", "1"]', "xinference-args-pair", "'seed' is not a --key"),
+    ('["--max-model-len", "4096"]', "xinference-args-spelling", "as the keyword 'max-model-len' verbatim"),
+    ('["--max_model_len", "4096"]', "target-args-conflict", "restates limits.max_model_len"),
+    ('["--seed=3", "--x", "1"]', "xinference-args-spelling", "does not split --seed=3"),
+    ('["--quantization", "awq"]', "xinference-args-option", "--quantization is an option of `xinference launch`"),
+    ('["-q", "Int4"]', "xinference-args-option", "-q is an option"),
+    ('["--gpu-idx", "0,1"]', "xinference-args-option", "--gpu-idx is an option"),
+    ('["--model_quantization", "fp8"]', "target-args-conflict", "restates precision.quantization"),
+    ('["--model_uid", "x"]', "xinference-args-field", "model_uid is a field of the launch request"),
+])
+def test_bad_extra_args(cli, spec_file, args, code, message):
+    out = build(cli, spec_file, xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, args: " + args + "}",
+                expect=1)
+    [d] = out["diagnostics"]
+    assert d["code"] == code and message in d["message"], d
+    assert d["line"] == 6
+
+
+def test_context_length_is_a_4_1_option_only(cli, spec_file):
+    a = '["--context-length", "4096"]'
+    out = build(cli, spec_file, xinf="{model_name: m, size_in_billions: 7, args: " + a + "}", expect=1)
+    assert out["diagnostics"][0]["code"] == "xinference-args-option"
+    out = build(cli, spec_file, xinf="{model_name: m, size_in_billions: 7, version: '1.17.1', args: " + a + "}",
+                expect=1)
+    assert out["diagnostics"][0]["code"] == "xinference-args-spelling"
+
+
+def test_env_that_restates_a_switch_is_an_error(cli, spec_file):
+    out = build(cli, spec_file, xinf="{model_name: m, size_in_billions: 7, env: {XINFERENCE_AUTH_ADVANCED: '1'}}",
+                expect=1)
+    assert [(d["code"], d["message"]) for d in out["diagnostics"]] == [
+        ("target-env-conflict", "targets.xinference.env.XINFERENCE_AUTH_ADVANCED restates server.api_key_env")]
+    out = build(cli, spec_file, xinf="{model_name: m, size_in_billions: 7, env: {HF_HUB_OFFLINE: '1'}}")
+    assert "export HF_HUB_OFFLINE=1\n" in files(out)["start.sh"]
+
+
+@pytest.mark.parametrize("xinf, extra, model, expected", [
+    ("{model_name: m}", "", "", [("xinference-size", 6, 15)]),
+    ("{size_in_billions: 7}", "", "", [("xinference-model-family", 6, 15)]),
+    ("{model_name: m, size_in_billions: 7}", "", "  revision: abc\n", [("xinference-revision", 5, 13)]),
+    ("{model_name: m, size_in_billions: 7, image: 'x/y:1'}", "", "", [("xinference-image", 6, 59)]),
+    ("{model_name: m, model_family: f, size_in_billions: 7}", "", "", [("xinference-model-family", 6, 45)]),
+    ("{model_name: m, size_in_billions: 7}", "limits:\n  max_input_tokens: 100\n", "",
+     [("xinference-max-input", 6, 21)]),
+    ("{model_name: m, size_in_billions: 7}", "limits:\n  max_concurrency: 64\n  max_batch_tokens: 32\n", "",
+     [("xinference-batch-tokens", 7, 21)]),
+])
+def test_target_checks(cli, spec_file, xinf, extra, model, expected):
+    out = build(cli, spec_file, extra, xinf=xinf, model=model, expect=1)
+    assert codes(out) == expected
+
+
+@pytest.mark.parametrize("feature, extra, model, hint", [
+    ("a custom chat template", "", "  chat_template: ./t.jinja\n", "model_family"),
+    ("an output token limit", "limits:\n  max_output_tokens: 100\n", "", "max_tokens"),
+    ("a separate tokenizer", "", "  tokenizer: org/t\n", "tokenizer files"),
+])
+def test_unsupported_features_name_the_nearest_thing(cli, spec_file, feature, extra, model, hint):
+    out = build(cli, spec_file, extra, model=model, expect=1)
+    [d] = [d for d in out["diagnostics"] if d["code"] != "path-missing"]
+    assert d["code"] == "target-unsupported" and feature in d["message"] and hint in d["hint"]
+
+
+def test_hostile_values_stay_inert(cli, spec_file):
+    out = build(cli, spec_file, "server:\n  host: 127.0.0.1\n",
+                model="  served_name: \"x';rm${IFS}-rf#\\\"$(id)\"\n",
+                xinf="{model_name: qwen2.5-instruct, size_in_billions: 7, env: {NOTE: \"a'b $HOME ${USER}\"}}")
+    launch = commands(out)[-1]
+    assert launch[launch.index("--model-uid") + 1] == "x';rm${IFS}-rf#\"$(id)"
+    assert run_launch_py(files(out)["launch.py"])[3]["model_uid"] == "x';rm${IFS}-rf#\"$(id)"
+    assert json.loads(files(out)["launch.json"])["model_uid"] == "x';rm${IFS}-rf#\"$(id)"
+    assert "export NOTE='a'\"'\"'b $HOME '\"${USER}\"\n" in files(out)["start.sh"]
+
+
+def test_output_is_byte_identical_across_runs(cli, spec_file):
+    a = build(cli, spec_file, xinf="{model_family: f, size_in_billions: 7}")
+    b = build(cli, spec_file, xinf="{model_family: f, size_in_billions: 7}")
+    assert a == b
+    assert all(f["content"].startswith(("#!/usr/bin/env", "{")) for f in a["artifacts"])
+    assert all("enerated by deployc" in f["content"] for f in a["artifacts"] if f["path"] != "launch.json")
+
+
+def test_args_check_knows_every_launch_option_of_the_pinned_table():
+    from targets.xinference.versions import VERSIONS
+    for version, v in VERSIONS.items():
+        assert v.launch_options == set(OPTIONS["versions"][version]["commands"]["xinference launch"]) | {"--help"}
