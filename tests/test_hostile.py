@@ -107,13 +107,14 @@ def test_hostile_value_is_rejected_or_round_trips(field, value, tmp_path):
     compose = YAML(typ="safe", pure=True).load(files["compose.yaml"])
     [service] = compose["services"].values()
     assert all(isinstance(tok, str) for tok in service["command"])
+    command = [_compose_unescape(tok) for tok in service["command"]]   # what Compose hands the engine
     if field == "targets.vllm.args":
-        assert service["command"][-1] == value and result.lowered.command[-1] == value
+        assert command[-1] == value and result.lowered.command[-1] == value
     if field == "targets.vllm.env":
         [entry] = [e for e in service["environment"] if e.startswith("EXTRA=")]
         assert _compose_unescape(entry[len("EXTRA="):]) == value
     if field == "model.served_name":
-        assert service["command"][service["command"].index("--served-model-name") + 1] == value
+        assert command[command.index("--served-model-name") + 1] == value
 
 
 def _compose_unescape(value: str) -> str:

@@ -115,8 +115,11 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
                  health_url: str, container_cache: str, start_period: str = "30m",
                  cache_volume: str | None = None, health_test: Sequence[str] | None = None,
                  gpu_count: int | None = None, shm_size: str | None = None,
-                 entrypoint: Sequence[str] | None = None) -> str:
-    """A Compose file with one service. env_pass: names taken from the caller's environment
+                 entrypoint: Sequence[str] | None = None, command_literal: bool = True) -> str:
+    """A Compose file with one service. command tokens are literal: `$` is written `$$`, because
+    Compose interpolates `$NAME` everywhere, command included (a served name `a$HOME` must reach the
+    engine as typed); command_literal=False is for a command that already escaped its literal `$`
+    and carries a deliberate `${NAME}`. env_pass: names taken from the caller's environment
     (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
     cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
     of health_url (for images without python3); gpu_count replaces tensor x pipeline x data
@@ -128,7 +131,7 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
     if entrypoint is not None:
         svc["entrypoint"] = list(entrypoint)
     svc |= {
-        "command": list(command),
+        "command": [t.replace("$", "$$") for t in command] if command_literal else list(command),
         "ports": [port],
         **({"shm_size": shm_size} if shm_size else {"ipc": "host"}),
         "environment": environment,

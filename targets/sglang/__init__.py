@@ -202,6 +202,7 @@ class SglangTarget(Target):
                                  f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
                                  "once the health check passes."],
             service=plan.name, image=opts.image or v.image, entrypoint=v.launcher, command=in_container,
+            command_literal=False,
             port=port, plan=plan, env_pass=["HF_TOKEN"], env_set=container.compose_env(opts),
             volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health",
             container_cache="/root/.cache/huggingface")

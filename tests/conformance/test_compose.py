@@ -91,6 +91,24 @@ def test_sglang_variant_compose_files_are_valid(name, tmp_path):
         assert svc["command"][-2:] == ["--api-key", "the-key"]
 
 
+def test_vllm_hostile_dollars_reach_the_engine_as_typed(tmp_path):
+    """Compose interpolates `$NAME` in command too: deployc writes `$$`, the binary hands back `$`."""
+    spec = copy.deepcopy(VARIANTS["minimal"])
+    spec["model"]["served_name"] = "x$HOME${HOME}$$"
+    spec["targets"]["vllm"] = {"args": ["--otlp-traces-endpoint", "http://h/$PATH"]}
+    result = lower(spec, "vllm", tmp_path / "spec")
+    [compose] = [a for a in result.lowered.artifacts if a.path == "compose.yaml"]
+    path = tmp_path / "spec" / "deploy" / "vllm" / "compose.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(compose.content)
+    ok, output = _probe().validate(str(path), env={**os.environ, "HOME": "/home/someone"}, quiet=False)
+    assert ok, output
+    [svc] = YAML(typ="safe").load(output)["services"].values()
+    command = [tok.replace("$$", "$") for tok in svc["command"]]   # `config` re-escapes its output
+    assert command[command.index("--served-model-name") + 1] == "x$HOME${HOME}$$"
+    assert command[-2:] == ["--otlp-traces-endpoint", "http://h/$PATH"]
+
+
 def test_the_judge_rejects_a_broken_file(tmp_path):
     good = (ROOT / "samples" / "qwen2.5-7b-h100" / "deploy" / "vllm" / "compose.yaml").read_text()
     bad = tmp_path / "compose.yaml"
