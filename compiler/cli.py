@@ -6,6 +6,7 @@ command itself was used wrongly (unknown target, missing file, bad option).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -163,26 +164,40 @@ def build(
     if has_errors(every):
         _emit(every)
         raise typer.Exit(SPEC_ERROR)
-    plans = [(r, writer.plan_build(_out_dir(spec, out, r.name), r.name, r.version, r.lowered.artifacts, force))
-             for r in results]
-    every += [d for _, wp in plans for d in wp.diagnostics]
-    _emit(every)
-    if has_errors(every):
-        raise typer.Exit(SPEC_ERROR)
-    for r, wp in plans:
-        try:
-            writer.apply(wp)
-        except OSError as exc:
-            raise _usage(f"cannot write {wp.out_dir}: {exc.strerror or exc}"
-                         + (f" ({exc.filename})" if exc.filename else ""))
-        typer.echo(f"{r.name} {r.version}: {wp.out_dir}/ ({len(wp.writes)} written, {len(wp.unchanged)} unchanged"
-                   + (f", {len(wp.deletes)} removed" if wp.deletes else "") + ")")
-        for art in wp.writes:
-            typer.echo(f"  {'changed' if art.path in wp.replaced else 'new':<9} {art.path}")
-        for path in wp.unchanged:
-            typer.echo(f"  {'unchanged':<9} {path}")
-        for path in wp.deletes:
-            typer.echo(f"  {'removed':<9} {path}")
+    targets_out = [(r, _out_dir(spec, out, r.name)) for r in results]
+    for _, out_dir in targets_out:
+        problem = writer.out_dir_problem(out_dir)
+        if problem:
+            raise _usage(problem)
+    with contextlib.ExitStack() as stack:
+        fresh = [d for _, d in targets_out if not d.exists()]
+        for _, out_dir in sorted(targets_out, key=lambda x: str(x[1])):   # one order: no deadlock
+            try:
+                stack.enter_context(writer.locked(out_dir))
+            except OSError as exc:
+                raise _usage(f"cannot write {out_dir}: {exc.strerror or exc}")
+        plans = [(r, writer.plan_build(d, r.name, r.version, r.lowered.artifacts, force)) for r, d in targets_out]
+        every += [d for _, wp in plans for d in wp.diagnostics]
+        _emit(every)
+        if has_errors(every):
+            for d in fresh:   # a refused build leaves no trace, not even the folders it locked
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+            raise typer.Exit(SPEC_ERROR)
+        for r, wp in plans:
+            try:
+                writer.apply(wp)
+            except OSError as exc:
+                raise _usage(f"cannot write {wp.out_dir}: {exc.strerror or exc}"
+                             + (f" ({exc.filename})" if exc.filename else ""))
+            typer.echo(f"{r.name} {r.version}: {wp.out_dir}/ ({len(wp.writes)} written, {len(wp.unchanged)} unchanged"
+                       + (f", {len(wp.deletes)} removed" if wp.deletes else "") + ")")
+            for art in wp.writes:
+                typer.echo(f"  {'changed' if art.path in wp.replaced else 'new':<9} {art.path}")
+            for path in wp.unchanged:
+                typer.echo(f"  {'unchanged':<9} {path}")
+            for path in wp.deletes:
+                typer.echo(f"  {'removed':<9} {path}")
     raise typer.Exit(OK)
 
 

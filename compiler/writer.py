@@ -11,14 +11,17 @@ atomically (temp file in the same folder, fsync, rename).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from compiler.diagnostics import Diagnostic, error, warning
 from compiler.target_api import Artifact
@@ -77,12 +80,51 @@ class WritePlan:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+def out_dir_problem(out_dir: Path) -> str | None:
+    """Why deployc will not write into out_dir (or None): never through a symlink, never over a file."""
+    if out_dir.is_symlink():
+        return f"{out_dir} is a symbolic link; deployc writes only into real folders (pass --out to its target)"
+    if out_dir.exists() and not out_dir.is_dir():
+        return f"{out_dir} exists and is not a folder"
+    return None
+
+
+@contextlib.contextmanager
+def locked(out_dir: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold an exclusive lock on out_dir (created if missing) while a build plans and writes there.
+
+    flock on the folder itself: nothing extra on disk, released by the kernel if the process dies.
+    A second `deployc build` of the same output waits for the first, then plans against what the
+    first wrote; after `timeout` seconds it gives up with OSError."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OSError(f"another deployc build has held {out_dir} for {timeout:g} s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)   # closing the descriptor releases the lock
+
+
 def plan_build(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifact], force: bool) -> WritePlan:
     wp = WritePlan(out_dir, manifest=manifest_text(target, version, artifacts))
     old = read_manifest(out_dir) or {}
     shown = lambda p: str(out_dir / p)  # noqa: E731
     for art in artifacts:
         dest = out_dir / art.path
+        linked = next((p for p in dest.parents if p != out_dir and out_dir in p.parents and p.is_symlink()), None)
+        if linked is not None:
+            wp.diagnostics.append(error(
+                "output-symlink", f"{linked} is a symbolic link: writing {shown(art.path)} would land outside "
+                f"{out_dir}", hint="replace the link with a real folder, or move it away").at(shown(art.path), None, None))
+            continue
         on_disk = _disk_hash(dest)
         fresh = sha256(art.content)
         if on_disk == fresh and _mode_ok(dest, art):

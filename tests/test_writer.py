@@ -166,3 +166,70 @@ def test_failure_while_staging_leaves_every_existing_file_untouched(built, cli, 
     monkeypatch.setattr(writer, "_stage", real_stage)
     assert cli("build", spec, "--target", "vllm").exit_code == 0
     assert "1.5B" in (out / "serve.sh").read_text()
+
+
+def test_an_output_folder_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path, spec_file, cli):
+    spec = spec_file(MINIMAL)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "serve.sh").write_text("precious\n")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "vllm").symlink_to(elsewhere)
+    result = cli("build", spec, "--target", "vllm")
+    assert result.exit_code == 2
+    assert result.stderr == (f"deployc: error: {tmp_path / 'deploy' / 'vllm'} is a symbolic link; deployc writes only "
+                             "into real folders (pass --out to its target)\n")
+    assert [p.name for p in elsewhere.iterdir()] == ["serve.sh"] and (elsewhere / "serve.sh").read_text() == "precious\n"
+
+
+def test_a_symlinked_subfolder_inside_the_output_is_never_written_through(tmp_path, cli):
+    """TensorRT-LLM writes model_repository/...: a link planted there must not redirect the write."""
+    import shutil
+
+    from conftest import ROOT
+    sample = tmp_path / "s"
+    shutil.copytree(ROOT / "samples" / "qwen2.5-14b-fp8-tp2-pp2", sample)
+    out = sample / "deploy" / "tensorrt-llm"
+    shutil.rmtree(out)
+    out.mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (out / "model_repository").symlink_to(victim)
+    result = cli("build", sample / "deploy.yaml", "--target", "tensorrt-llm", "--force")
+    assert result.exit_code == 1
+    assert "error[output-symlink]" in result.stderr and "would land outside" in result.stderr
+    assert list(victim.iterdir()) == []
+
+
+def test_concurrent_builds_of_one_output_take_turns(built, cli):
+    """While one build holds the folder, another waits; it then plans against what the first left."""
+    import subprocess
+    import sys
+    import time
+
+    from compiler import writer
+
+    spec, out = built
+    before = snapshot_tree(out)
+    spec.write_text(MINIMAL.replace("name: demo", "name: renamed"))
+    with writer.locked(out):
+        proc = subprocess.Popen([sys.executable, "-m", "compiler", "build", str(spec), "--target", "vllm"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        assert proc.poll() is None, "the second build must wait for the lock"
+        assert snapshot_tree(out) == before
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "changed   compose.yaml" in stdout
+    assert "\n  renamed:\n" in (out / "compose.yaml").read_text()   # the service is named after the spec
+
+
+def test_out_pointing_outside_the_spec_folder_keeps_relative_paths_working(tmp_path, spec_file, cli):
+    spec = spec_file(MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", "  source: ./model\n"))
+    (spec.parent / "model").mkdir()
+    far = tmp_path.parent / f"{tmp_path.name}-far"
+    result = cli("build", spec, "--target", "vllm", "--out", far)
+    assert result.exit_code == 0, result.stderr
+    script = (far / "vllm" / "serve.sh").read_text()
+    rel = os.path.relpath(spec.parent, far / "vllm")
+    assert f'cd "$(dirname "$0")"/{rel}\n' in script
