@@ -28,7 +28,7 @@ from compiler.target_api import FEATURES, BuildContext, Lowered, Target, TargetO
 
 SECRET = re.compile(r"(?<![A-Za-z0-9])(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}"
                     r"|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}"
-                    r"|AKIA[0-9A-Z]{16}|nvapi-[A-Za-z0-9_-]{20,})")
+                    r"|AKIA[0-9A-Z]{16}|nvapi-[A-Za-z0-9_-]{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,})")
 
 
 @dataclass
@@ -300,11 +300,38 @@ def _secrets(node: Any, path: SpecPath):
     elif isinstance(node, list):
         for i, v in enumerate(node):
             yield from _secrets(v, path + (i,))
-    elif isinstance(node, str) and SECRET.search(node):
+    elif isinstance(node, str) and (SECRET.search(node) or (_is_env_value(path) and _high_entropy(node))):
         yield error("secret-in-spec", f"{format_path(path)} looks like a secret token; secrets never go in "
                     "deploy.yaml", path=path,
                     hint="remove it (and rotate it if it was committed); pass it by environment variable "
                          "name: server.api_key_env, or targets.<name>.env: {NAME: ${NAME}}")
+
+
+def _is_env_value(path: SpecPath) -> bool:
+    return len(path) == 4 and path[0] == "targets" and path[2] == "env"
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9+=]{24,}")
+
+
+def _high_entropy(value: str) -> bool:
+    """A long random-looking run (a key pasted as an env value): 24+ characters of letters, digits,
+    '+' and '=', with upper case, lower case and digits all present, over 4.2 bits of Shannon
+    entropy per character, and not made of words (at most one run of 4+ lower-case letters, which
+    CamelCase names like MistralNemoInstruct2407 have several of). '/', '.', '-' and '_' break runs,
+    so paths, URLs, model ids and snake_case settings never qualify; hex digests (commits, sha256)
+    have no upper case."""
+    import math
+    from collections import Counter
+
+    for token in _TOKEN.findall(value):
+        if not (any(c.isdigit() for c in token) and any(c.isupper() for c in token)
+                and any(c.islower() for c in token)):
+            continue
+        bits = -sum(n / len(token) * math.log2(n / len(token)) for n in Counter(token).values())
+        if bits > 4.2 and len(re.findall(r"[a-z]{4,}", token)) <= 1:
+            return True
+    return False
 
 
 def _probe_local(spec: Spec, spec_dir: Path) -> tuple[Spec, list[Diagnostic]]:

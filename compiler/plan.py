@@ -87,6 +87,7 @@ def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnost
                 HardwarePlan(gpu, count, spec.hardware.memory_utilization), spec.targets, facts)
     diags += _check_hardware(plan, spec)
     diags += _check_model(plan)
+    diags += _check_server(plan)
     diags += _check_checkpoint(plan)
     diags += _check_limits(plan)
     return plan, diags
@@ -170,6 +171,17 @@ def _check_model(plan: Plan) -> list[Diagnostic]:
                          f"{par.pipeline} pipeline stages for a model with {f.layers} layers",
                          hint=f"use at most {f.layers} stages", path=("parallelism", "pipeline")))
     return out
+
+
+def _check_server(plan: Plan) -> list[Diagnostic]:
+    """Every interface and no key: anyone who reaches the port can use the GPUs."""
+    if plan.server.host not in ("0.0.0.0", "::") or plan.server.api_key_env is not None:
+        return []
+    return [warning(
+        "server-open", f"the server listens on every interface ({plan.server.host}) and needs no API key",
+        hint="set server.api_key_env to the NAME of a variable holding a key (clients send it as "
+             "`Authorization: Bearer ...`), or bind host: 127.0.0.1 behind a proxy that authenticates",
+        path=("server", "host"))]
 
 
 # The checkpoint's quant_method -> the spec quantization that describes it.

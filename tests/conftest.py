@@ -75,3 +75,13 @@ targets:
 def _no_hf_cache(tmp_path_factory, monkeypatch):
     """Model facts never come from the developer's own Hugging Face cache during tests."""
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-hub-cache")))
+
+
+def built_json(result) -> dict:
+    """`deployc build --json` output, without the open-server warning that MINIMAL (0.0.0.0, no API
+    key) always draws: target tests assert their own diagnostics; test_facts_plan tests that one."""
+    import json
+
+    out = json.loads(result.stdout)
+    out["diagnostics"] = [d for d in out["diagnostics"] if d["code"] != "server-open"]
+    return out

@@ -61,7 +61,7 @@ def test_build_all_with_no_targets_listed_is_an_error(spec_file, cli):
 
 
 def test_validate_many_files_and_json_format(spec_file, cli):
-    good = spec_file(MINIMAL, "good.yaml")
+    good = spec_file(MINIMAL.replace("targets:", "server:\n  host: 127.0.0.1\ntargets:"), "good.yaml")
     bad = spec_file(MINIMAL.replace("port", "x").replace("targets:", "server:\n  prot: 1\ntargets:"), "bad.yaml")
     r = cli("validate", good, bad)
     assert r.exit_code == 1
@@ -72,6 +72,18 @@ def test_validate_many_files_and_json_format(spec_file, cli):
     assert r.exit_code == 1
     diags = json.loads(r.stdout)["diagnostics"]
     assert [(d["file"], d["line"], d["column"], d["code"]) for d in diags] == [(str(bad), 6, 3, "spec-unknown-key")]
+
+
+def test_an_open_server_without_a_key_is_a_warning_that_says_how_to_set_one(spec_file, cli):
+    r = cli("validate", spec_file(MINIMAL.replace("targets:", "server:\n  port: 8080\ntargets:")))
+    assert r.exit_code == 0
+    assert r.stderr.split(": ", 1)[1] == (
+        "warning[server-open]: the server listens on every interface (0.0.0.0) and needs no API key\n"
+        "  hint: set server.api_key_env to the NAME of a variable holding a key (clients send it as "
+        "`Authorization: Bearer ...`), or bind host: 127.0.0.1 behind a proxy that authenticates\n")
+    assert r.stderr.split(": ", 1)[0].endswith("deploy.yaml:5:1")   # at server:, host not written
+    quiet = "server:\n  host: 0.0.0.0\n  api_key_env: KEY\ntargets:"
+    assert cli("validate", spec_file(MINIMAL.replace("targets:", quiet))).stderr == ""
 
 
 def test_warnings_do_not_fail(spec_file, cli):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler.facts import catalog, from_catalog, from_config, hf_snapshot
-from conftest import MINIMAL, ROOT
+from conftest import MINIMAL, ROOT, built_json
 
 
 def spec(model: str = "Qwen/Qwen2.5-0.5B-Instruct", model_lines: str = "", sections: str = "") -> str:
@@ -18,7 +18,7 @@ def spec(model: str = "Qwen/Qwen2.5-0.5B-Instruct", model_lines: str = "", secti
 
 def diags(cli, path, *extra):
     result = cli("build", path, "--target", "vllm", "--json", *extra)
-    out = json.loads(result.stdout)
+    out = built_json(result)
     return result.exit_code, [(d["code"], d["line"], d["column"]) for d in out["diagnostics"]], out
 
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from ruamel.yaml import YAML
 
-from conftest import MINIMAL, SAMPLES
+from conftest import MINIMAL, SAMPLES, built_json
 from ollama_parser import ParseError, parse
 from targets.ollama import modelfile
 from targets.ollama.versions import VERSIONS
@@ -33,7 +33,7 @@ def build(cli, spec_file, extra: str = "", ollama: str = "{}", expect: int = 0, 
     path = spec_file(text)
     (path.parent / "m.gguf").write_text("placeholder")  # no path-missing warning
     result = cli("build", path, "--target", "ollama", "--json")
-    out = json.loads(result.stdout)
+    out = built_json(result)
     assert result.exit_code == expect, out["diagnostics"]
     if expect == 0:
         check_modelfiles(out)

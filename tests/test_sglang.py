@@ -8,7 +8,7 @@ import shlex
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import MINIMAL
+from conftest import MINIMAL, built_json
 
 
 def build(cli, spec_file, extra: str = "", sglang: str = "{}", expect: int = 0, model: str = "",
@@ -19,7 +19,7 @@ def build(cli, spec_file, extra: str = "", sglang: str = "{}", expect: int = 0, 
     text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", f"  source: {source}\n" + model)
             .replace("targets:\n  vllm: {}\n", extra + f"targets:\n  sglang: {sglang}\n"))
     result = cli("build", spec_file(text), "--target", "sglang", "--json")
-    out = json.loads(result.stdout)
+    out = built_json(result)
     assert result.exit_code == expect, out["diagnostics"]
     return out
 

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from conftest import MINIMAL
+from conftest import MINIMAL, built_json
 from targets.tensorrt_llm import pbtxt
 from targets.tensorrt_llm.versions import VERSIONS, cli_options
 
@@ -21,7 +21,7 @@ def build(cli, spec_file, extra: str = LIMITS, trt: str = "{}", expect: int = 0,
     text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", f"  source: {source}\n" + model)
             .replace("targets:\n  vllm: {}\n", extra + f"targets:\n  tensorrt-llm: {trt}\n"))
     result = cli("build", spec_file(text), "--target", "tensorrt-llm", "--json")
-    out = json.loads(result.stdout)
+    out = built_json(result)
     assert result.exit_code == expect, out["diagnostics"]
     return out
 
@@ -202,7 +202,7 @@ def test_family_comes_from_the_hub_id_or_the_option(cli, spec_file):
     result = cli("build", spec_file(MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", "./model").replace(
         "targets:\n  vllm: {}\n", LIMITS + "targets:\n  tensorrt-llm: {family: llama}\n")), "--target", "tensorrt-llm",
         "--json")
-    out = json.loads(result.stdout)
+    out = built_json(result)
     assert [d["code"] for d in out["diagnostics"]] == ["path-missing"]
     assert "--model_dir ../../model " in out["artifacts"][0]["content"]
     assert "Download" not in out["artifacts"][0]["content"]

@@ -64,7 +64,11 @@ def _git(cwd, *args):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+LOCAL = MINIMAL.replace("targets:", "server:\n  host: 127.0.0.1\ntargets:")
+
+
 def test_check_without_arguments_finds_every_spec_and_respects_gitignore(cli, tmp_path):
+    MINIMAL = LOCAL  # noqa: N806 - bound to localhost: no open-server warning among the lines asserted
     for folder in ("chat", "batch"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "deploy.yaml").write_text(MINIMAL)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MINIMAL
+from conftest import MINIMAL, built_json
 
 OPTIONS = json.loads((Path(__file__).parent / "conformance" / "data" / "xinference_cli_options.json").read_text())
 BUILTIN = "{model_name: qwen2.5-instruct, size_in_billions: 0.5}"
@@ -22,7 +22,7 @@ def build(cli, spec_file, extra: str = "", xinf: str = BUILTIN, expect: int = 0,
     text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", f"  source: {source}\n" + model)
             .replace("targets:\n  vllm: {}\n", extra + f"targets:\n  xinference: {xinf}\n"))
     result = cli("build", spec_file(text), "--target", "xinference", "--json")
-    out = json.loads(result.stdout)
+    out = built_json(result)
     assert result.exit_code == expect, out["diagnostics"]
     return out
 
