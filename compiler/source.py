@@ -118,6 +118,10 @@ def loads(raw: bytes, name: str = "deploy.yaml") -> Source:
     except TypeError:  # a mapping used as a mapping key (`? {a: 1} : x`) cannot be hashed
         line, col = _complex_key(text)
         return fail("yaml-key", "mapping keys must be strings, not a mapping", line, col, hint="quote the key")
+    except (ValueError, OverflowError):  # `!!float enable`, `!!int x`: a core tag its value cannot fill
+        line, col, tag, value = _bad_tagged_scalar(text)
+        return fail("yaml-tag", f"{value!r} cannot be read as {tag}", line, col,
+                    hint="remove the tag, or give a value of that type")
     if len(docs) != 1:
         return fail("yaml-documents", f"expected one YAML document, found {len(docs)}",
                     hint="remove the extra `---` separators")
@@ -154,6 +158,29 @@ def _complex_key(text: str) -> Position:
         elif isinstance(node, SequenceNode):
             stack.extend(node.value)
     return 1, 1
+
+
+def _bad_tagged_scalar(text: str) -> tuple[int, int, str, str]:
+    """The first scalar whose explicit core tag (!!float, !!int, ...) its value does not fit."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    yaml = YAML(typ="safe", pure=True)
+    stack = list(yaml.compose_all(text))
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack += [key, value]
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, ScalarNode) and node.tag.startswith("tag:yaml.org,2002:"):
+            try:
+                yaml.constructor.construct_object(node, deep=True)
+            except Exception:  # noqa: BLE001 - any failure of the constructor is the answer
+                return (node.start_mark.line + 1, node.start_mark.column + 1,
+                        "!!" + node.tag.rsplit(":", 1)[1], str(node.value))
+    return 1, 1, "its tag", ""
 
 
 def _key_kind(key: Any) -> str:
@@ -243,6 +270,8 @@ class _Walker:
                 try:
                     kpos, vpos = node.lc.key(key), node.lc.value(key)
                 except (KeyError, TypeError):  # merged in by `<<:`: no record of its own
+                    kpos = vpos = None
+                if kpos is None or vpos is None:   # ruamel keeps none for some merged keys
                     kpos = vpos = (node.lc.line, node.lc.col)
                 if not isinstance(key, str):
                     self.src.diagnostics.append(error(
@@ -257,7 +286,10 @@ class _Walker:
         if isinstance(node, CommentedSeq):
             items = []
             for i, item in enumerate(node):
-                ipos = node.lc.item(i)
+                try:
+                    ipos = node.lc.item(i) or (node.lc.line, node.lc.col)
+                except (KeyError, TypeError):
+                    ipos = (node.lc.line, node.lc.col)
                 child = path + (i,)
                 self.src.keys[child] = self.src.values[child] = (ipos[0] + 1, ipos[1] + 1)
                 items.append(self.convert(item, child, depth + 1))

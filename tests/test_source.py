@@ -106,3 +106,21 @@ def test_any_bytes_give_data_or_positioned_diagnostics_never_an_exception(raw):
         compiled = load_spec(path, "f.yaml")  # loader, secrets scan, pydantic, resolve
     if not compiled.ok:
         assert compiled.diagnostics and all(d.file == "f.yaml" and d.line and d.column for d in compiled.diagnostics)
+
+
+def test_a_key_ruamel_keeps_no_position_for_falls_back_to_its_mapping():
+    """Found by tests/test_fuzz.py: `:base:` beside a merge key made ruamel return no key position."""
+    src = loads(b":base: &b {source: org/m}\nmodel:\n  <<: *b\n")
+    assert src.data == {":base": {"source": "org/m"}, "model": {"source": "org/m"}}
+    assert src.diagnostics == []
+
+
+@pytest.mark.parametrize("raw, where, message", [
+    (b"name: x\nlimits: {max_model_len: !!float enable}\n", (2, 25), "'enable' cannot be read as !!float"),
+    (b"name: x\nserver:\n  port: !!int eighty\n", (3, 9), "'eighty' cannot be read as !!int"),
+])
+def test_a_core_tag_its_value_cannot_fill_is_a_positioned_diagnostic(raw, where, message):
+    """Found by fuzzing: ruamel raised a bare ValueError for these."""
+    src = loads(raw, "d.yaml")
+    [d] = src.diagnostics
+    assert (d.code, (d.line, d.column), d.message) == ("yaml-tag", where, message)
