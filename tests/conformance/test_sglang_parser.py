@@ -139,10 +139,13 @@ def test_real_sglang_parser_accepts_every_argv_with_the_intended_values(version,
         # Unset limits are left to SGLang (0.4.10.post2's __post_init__ fills in its own defaults).
         for field, key in (("context_length", "max_model_len"), ("max_running_requests", "max_concurrency"),
                            ("chunked_prefill_size", "max_batch_tokens")):
+            flag = f"--{field.replace('_', '-')}"
             if key in limits:
                 assert f[field] == limits[key], (name, field)
+            elif field == "max_running_requests" and flag in argv:   # what the memory plan fits
+                assert f[field] == int(argv[argv.index(flag) + 1]), (name, field)
             else:
-                assert f"--{field.replace('_', '-')}" not in argv, (name, field)
+                assert flag not in argv, (name, field)
         fraction = spec["targets"]["sglang"].get("mem_fraction_static")
         assert f["mem_fraction_static"] == pytest.approx(
             fraction if fraction is not None else hw.get("memory_utilization", 0.9) - 0.1), name

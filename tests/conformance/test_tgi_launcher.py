@@ -54,7 +54,8 @@ VARIANTS: dict[str, dict] = {
         "targets": {"tgi": {"env": {"LOG_LEVEL": "debug"},
                             "args": ["--max-batch-total-tokens", "131072", "--json-output", "--cuda-graphs=1,2,4"]}},
     },
-    "awq-tp4": {**_MINIMAL, "precision": {"dtype": "float16", "quantization": "awq"}, "parallelism": {"tensor": 4},
+    "awq-tp4": {**_MINIMAL, "model": {"source": "Qwen/Qwen2.5-72B-Instruct-AWQ"},   # a checkpoint quantized so
+                "precision": {"dtype": "float16", "quantization": "awq"}, "parallelism": {"tensor": 4},
                 "hardware": {"gpu": "L40S"}, "targets": {"tgi": {}}},
     "bnb-2.4.1": {**_MINIMAL, "precision": {"dtype": "float16", "quantization": "bitsandbytes"},
                   "limits": {"max_model_len": 16384}, "hardware": {"gpu": "A10G"},

@@ -107,7 +107,11 @@ def test_real_vllm_parser_accepts_every_argv_with_the_intended_values(version, t
         assert ns["gpu_memory_utilization"] == spec.get("hardware", {}).get("memory_utilization", 0.9), name
         limits = spec.get("limits", {})
         assert ns["max_model_len"] == limits.get("max_model_len"), name
-        assert ns["max_num_seqs"] == limits.get("max_concurrency"), name
+        # the spec's max_concurrency, else what the memory plan fits (when the model facts are known)
+        seqs = argv[argv.index("--max-num-seqs") + 1] if "--max-num-seqs" in argv else None
+        assert ns["max_num_seqs"] == (int(seqs) if seqs else None), name
+        if "max_concurrency" in limits:
+            assert ns["max_num_seqs"] == limits["max_concurrency"], name
         if "max_output_tokens" in limits:
             assert ns["override_generation_config"] == {"max_new_tokens": limits["max_output_tokens"]}
         if spec["model"].get("adapters"):
