@@ -23,7 +23,7 @@ from compiler.facts import resolve_facts
 from compiler.plan import Plan, resolve
 from compiler.registry import Registry
 from compiler.source import Source, load
-from compiler.spec import API_VERSIONS, Spec, is_local
+from compiler.spec import API_VERSIONS, INERT, Spec, is_local
 from compiler.target_api import FEATURES, BuildContext, Lowered, Target, TargetOptions
 
 SECRET = re.compile(r"(?<![A-Za-z0-9])(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}"
@@ -267,7 +267,8 @@ def _field_at(root: type[BaseModel], path: SpecPath) -> tuple[type[BaseModel] | 
 def _description(model: type[BaseModel] | None, name: str | None) -> str | None:
     if model is None or name is None or name not in model.model_fields:
         return None
-    return model.model_fields[name].description
+    text = model.model_fields[name].description
+    return text.replace(INERT, "") if text else text   # the quoting policy is for the schema, not each hint
 
 
 def _literal_choices(model: type[BaseModel] | None, name: str | None) -> list[str]:

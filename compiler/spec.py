@@ -94,9 +94,16 @@ class ModelFacts(Strict):
     tie_word_embeddings: bool | None = Field(default=None, description="Whether input and output embeddings are shared.")
 
 
+# How a string that reaches artifacts is treated (tests/test_injection.py proves it per target).
+INERT = (" Spaces, quotes, $ and other shell characters are allowed and written inert (shell-quoted in "
+         "scripts, encoded in YAML/JSON/protobuf text/Modelfiles); control characters, line breaks and "
+         "bidi controls are rejected.")
+
+
 class Model(Strict):
     source: ModelRef = Field(
-        description="The model: a hub repo id \"org/name\", or a local path starting with ./, ../, / or ~.",
+        description="The model: a hub repo id \"org/name\", or a local path starting with ./, ../, / or ~."
+                    + INERT,
         examples=["Qwen/Qwen2.5-7B-Instruct", "./models/my-finetune"])
     revision: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9._/-]{0,254}$",
@@ -104,14 +111,17 @@ class Model(Strict):
     served_name: Plain | None = Field(
         default=None, pattern=r"^[^\s\x00-\x1f\x7f-][^\s\x00-\x1f\x7f]{0,255}$",
         description="The name clients send as \"model\"; no spaces or control characters, not starting "
-                    "with '-'. Default: the last part of source, lower-cased.")
-    tokenizer: ModelRef | None = Field(default=None, description="Tokenizer hub id or local path, if not the model's own.")
+                    "with '-' (rejected: they would split or start an argv token). Quotes, $ and other shell "
+                    "characters are emitted quoted. Default: the last part of source, lower-cased.")
+    tokenizer: ModelRef | None = Field(default=None, description="Tokenizer hub id or local path, if not the model's "
+                                                                 "own." + INERT)
     trust_remote_code: bool = Field(default=False, description="Allow the model repo's own Python code to run.")
     chat_template: PathStr | None = Field(
-        default=None, description="Path to a Jinja chat template file, relative to this file.",
+        default=None, description="Path to a Jinja chat template file, relative to this file." + INERT,
         examples=["./chat_template.jinja"])
     gguf: PathStr | None = Field(default=None, pattern=r"\.gguf$",
-                                 description="Path to a .gguf file (Ollama and llama.cpp-based engines load it directly).")
+                                 description="Path to a .gguf file (Ollama and llama.cpp-based engines load it "
+                                             "directly)." + INERT)
     adapters: list[Adapter] = Field(default_factory=list, description="LoRA adapters served next to the base model.")
     facts: ModelFacts = Field(default_factory=ModelFacts,
                               description="Architecture facts, when config.json is out of reach.")
