@@ -78,7 +78,7 @@ def _out_dir(spec: Path, out: Optional[Path], target: str) -> Path:
     return spec.parent / "deploy" / target
 
 
-def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional[Path]):
+def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional[Path], lower: bool = True):
     """Load one spec and lower the named targets (default: the ones it lists). Returns (compiled, results)."""
     from compiler.pipeline import check_target_keys, compile_target, load_spec
 
@@ -88,7 +88,8 @@ def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional
         return compiled, results
     compiled.diagnostics += check_target_keys(compiled, registry)
     for name in names if names is not None else [n for n in compiled.plan.targets if n in registry.points]:
-        results.append(compile_target(compiled, registry, name, _context(spec, _out_dir(spec, out, name), compiled)))
+        results.append(compile_target(compiled, registry, name, _context(spec, _out_dir(spec, out, name), compiled),
+                                      lower=lower))
     return compiled, results
 
 
@@ -102,7 +103,8 @@ def validate(
     paths = _existing(specs or [DEFAULT_SPEC])
     every: List[Diagnostic] = list(registry.problems)
     for spec in paths:
-        compiled, results = _compile_all(spec, registry, None, None)
+        # every check, no artifacts: targets raise their diagnostics in check(), never while lowering
+        compiled, results = _compile_all(spec, registry, None, None, lower=False)
         every += compiled.diagnostics
         for r in results:
             every += r.diagnostics

@@ -86,7 +86,9 @@ def load_spec(path: Path, display: str | None = None) -> Compiled:
     return out
 
 
-def compile_target(compiled: Compiled, registry: Registry, name: str, ctx: BuildContext) -> TargetResult:
+def compile_target(compiled: Compiled, registry: Registry, name: str, ctx: BuildContext,
+                   lower: bool = True) -> TargetResult:
+    """Check one target and (unless lower=False, as `validate` asks) write its artifacts in memory."""
     assert compiled.plan is not None
     plan, src = compiled.plan, compiled.source
     result = TargetResult(name, None, None, [])
@@ -126,7 +128,7 @@ def compile_target(compiled: Compiled, registry: Registry, name: str, ctx: Build
         local += memory.check(plan, mp, engine)
         ctx = replace(ctx, memory=mp)
     result.memory = mp
-    if not has_errors(local):
+    if not has_errors(local) and lower:
         lowered = target.lower(plan, opts, version, ctx)
         local += lowered.diagnostics
         result.lowered = lowered

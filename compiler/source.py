@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,6 +236,9 @@ def _plain_scalar(value: Any) -> Any:
     return value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _Walker:
     """Converts ruamel's round-trip nodes to plain data, recording positions."""
 
@@ -263,7 +267,7 @@ class _Walker:
             ).at(self.src.name, *pos))
             return None
         if isinstance(node, TaggedScalar):  # `!!str 12`: a core tag on a scalar
-            return str(node.value)
+            return self.text(str(node.value), path)
         if isinstance(node, CommentedMap):
             out: dict[str, Any] = {}
             for key in node:
@@ -279,6 +283,12 @@ class _Walker:
                         hint="quote the key").at(self.src.name, kpos[0] + 1, kpos[1] + 1))
                     continue
                 child = path + (key,)
+                if _SURROGATE.search(key):
+                    self.src.diagnostics.append(error(
+                        "yaml-text", "a key holds an unpaired UTF-16 surrogate (a `\\ud800`-style escape), "
+                        "which is not text", hint="write the character itself, or remove it")
+                        .at(self.src.name, kpos[0] + 1, kpos[1] + 1))
+                    continue
                 self.src.keys[child] = (kpos[0] + 1, kpos[1] + 1)
                 self.src.values[child] = (vpos[0] + 1, vpos[1] + 1)
                 out[key] = self.convert(node[key], child, depth + 1)
@@ -294,4 +304,15 @@ class _Walker:
                 self.src.keys[child] = self.src.values[child] = (ipos[0] + 1, ipos[1] + 1)
                 items.append(self.convert(item, child, depth + 1))
             return items
-        return _plain_scalar(node)
+        value = _plain_scalar(node)
+        return self.text(value, path) if isinstance(value, str) else value
+
+    def text(self, value: str, path: SpecPath) -> str | None:
+        """Strings must be encodable text: a `"\\ud800"` escape yields a lone surrogate, which is not."""
+        if not _SURROGATE.search(value):
+            return value
+        self.src.diagnostics.append(error(
+            "yaml-text", "the value holds an unpaired UTF-16 surrogate (a `\\ud800`-style escape), which is "
+            "not text", hint="write the character itself, or remove it").at(
+                self.src.name, *(self.src.locate(path) or (1, 1))))
+        return None

@@ -188,4 +188,5 @@ class Target:
         return None
 
     def lower(self, plan: "Plan", opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
+        """The artifacts. Every diagnostic belongs in check(): `deployc validate` does not lower."""
         raise NotImplementedError

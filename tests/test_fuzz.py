@@ -102,13 +102,16 @@ def _judge(cli, path) -> None:
 
 
 @FUZZ
-@given(spec=structured())
-def test_structured_specs_never_crash(spec, cli, tmp_path_factory):
+@given(spec=structured(), target=st.sampled_from(TARGETS))
+def test_structured_specs_never_crash(spec, target, cli, tmp_path_factory):
     import json
 
     path = tmp_path_factory.mktemp("fuzz") / "deploy.yaml"
     path.write_text(json.dumps(spec, default=str, allow_nan=True))
     _judge(cli, path)
+    built = cli("build", path, "--target", target, "--json")   # lowering too: validate stops before it
+    assert built.exit_code in (0, 1), built.output
+    assert all(d["line"] and d["column"] for d in json.loads(built.stdout)["diagnostics"])
 
 
 @FUZZ

@@ -124,3 +124,10 @@ def test_a_core_tag_its_value_cannot_fill_is_a_positioned_diagnostic(raw, where,
     src = loads(raw, "d.yaml")
     [d] = src.diagnostics
     assert (d.code, (d.line, d.column), d.message) == ("yaml-tag", where, message)
+
+
+def test_an_unpaired_surrogate_escape_is_not_text():
+    """Found by fuzzing: `"\\ud800"` parsed into a str that no output could encode (a traceback on print)."""
+    src = loads(b'name: x\nmodel:\n  source: "a/\\ud800b"\n', "d.yaml")
+    [d] = src.diagnostics
+    assert (d.code, d.line, d.column) == ("yaml-text", 3, 11) and src.data is None
