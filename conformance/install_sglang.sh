@@ -20,25 +20,8 @@ DEST="${1:-$REPO/.conformance}"
 PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
 SGLANG_VERSIONS="${SGLANG_VERSIONS:-0.5.23 0.4.10.post2}"
-STAMP_NAME=".deployc-conformance-stamp"
-
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-PIP_FLAGS=(--no-deps --no-compile --progress-bar off)
-if [ -d /opt/wheels ]; then PIP_FLAGS+=(--find-links /opt/wheels); fi
-
-log() { printf '[conformance] %s\n' "$*" >&2; }
-run() { printf '+ %s\n' "$*" >&2; "$@"; }
-
-TORCH_DEPS="
-filelock==4.2.11
-fsspec==2026.9.0
-Jinja2==3.1.6
-MarkupSafe==3.0.4
-mpmath==1.3.0
-networkx==3.6.1
-sympy==1.14.0
-typing_extensions==4.16.0
-"
+# shellcheck source=conformance/common.sh
+source "$HERE/common.sh"
 
 # Found by trial (import, ModuleNotFoundError, add) for prepare_server_args(argv) and, for
 # 0.5.23, sglang.cli.serve. Versions follow each release's Requires-Dist where it pins one
@@ -99,13 +82,6 @@ tokenizers==0.21.4
 transformers==4.54.1
 $REQS_COMMON
 "
-
-pyver() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'; }
-
-fingerprint() {  # $1 = venv name, $2... = spec text
-  local name="$1"; shift
-  { echo "$name"; echo "python=$(pyver "$PYTHON")"; echo "pip=${PIP_FLAGS[*]}"; printf '%s\n' "$@"; } | sha256sum | cut -d' ' -f1
-}
 
 install_sglang() {  # $1 = version
   local ver="$1" var reqs venv fp reqfile

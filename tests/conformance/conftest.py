@@ -46,3 +46,16 @@ def lower(spec: dict, target: str, folder: Path):
     result = compile_target(compiled, REGISTRY, target, BuildContext("../..", "deploy.yaml", compiled.source.digest))
     assert result.ok, [d.render() for d in result.diagnostics]
     return result
+
+
+def variant_of(base: dict, **sections) -> dict:
+    """A copy of base with whole sections replaced, or (for mappings) updated key by key."""
+    import copy
+
+    spec = copy.deepcopy(base)
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key].update(value)
+        else:
+            spec[key] = value
+    return spec

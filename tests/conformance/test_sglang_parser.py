@@ -20,7 +20,7 @@ from compiler.target_api import BuildContext
 from targets.sglang import OWNED
 from targets.sglang.versions import VERSIONS
 
-from .conftest import HOME, REGISTRY, ROOT, dump, lower, require
+from .conftest import HOME, REGISTRY, ROOT, dump, lower, require, variant_of
 
 pytestmark = pytest.mark.conformance
 
@@ -31,13 +31,7 @@ KEY_VALUE = "dummy-key-for-parsing"
 
 
 def variant(**sections) -> dict:
-    spec = copy.deepcopy(BASE)
-    for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(spec.get(key), dict):
-            spec[key].update(value)
-        else:
-            spec[key] = value
-    return spec
+    return variant_of(BASE, **sections)
 
 
 # Every option the target can emit appears in at least one variant.

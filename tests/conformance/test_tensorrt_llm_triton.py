@@ -5,13 +5,12 @@ and the tensorrtllm_backend v0.19.0 models (commit c1e19638304d287f554f738c14117
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 
 import pytest
 
-from .conftest import HOME, ROOT, lower, require
+from .conftest import HOME, ROOT, lower, require, variant_of
 
 pytestmark = pytest.mark.conformance
 
@@ -20,13 +19,7 @@ BASE = {"apiVersion": "deployc/v1", "name": "conf", "model": {"source": "Qwen/Qw
 
 
 def variant(**sections) -> dict:
-    spec = copy.deepcopy(BASE)
-    for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(spec.get(key), dict):
-            spec[key].update(value)
-        else:
-            spec[key] = value
-    return spec
+    return variant_of(BASE, **sections)
 
 
 VARIANTS = {

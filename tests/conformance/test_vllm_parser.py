@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from targets.vllm import OWNED
 from targets.vllm.versions import VERSIONS
 
-from .conftest import HOME, ROOT, lower, require
+from .conftest import HOME, ROOT, lower, require, variant_of
 
 pytestmark = pytest.mark.conformance
 
@@ -28,13 +28,7 @@ BASE = {"apiVersion": "deployc/v1", "name": "conf", "model": {"source": "org/mod
 
 
 def variant(**sections) -> dict:
-    spec = copy.deepcopy(BASE)
-    for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(spec.get(key), dict):
-            spec[key].update(value)
-        else:
-            spec[key] = value
-    return spec
+    return variant_of(BASE, **sections)
 
 
 # Every flag the target can emit appears in at least one variant.
