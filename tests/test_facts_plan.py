@@ -200,3 +200,39 @@ def test_plan_accuracy_benchmark_cases_all_plan(tmp_path):
     cases = json.loads(Path(ROOT / "benchmarks/plan_cases.json").read_text())["cases"]
     rows = mod.run(cases)
     assert all(r["planned"] for r in rows)
+
+
+def test_each_engine_budgets_memory_its_own_way(cli):
+    """vLLM: a share of total for everything; TGI: that share x TGI_WIGGLE_ROOM 0.90; SGLang: its static
+    fraction for weights + KV only (activations outside); XInference runs vLLM."""
+    plans = json.loads(cli("plan", ROOT / "samples/qwen2.5-7b-h100/deploy.yaml", "--json").stdout)["targets"]
+    total = plans["vllm"]["gpu_memory_gib"]
+    assert plans["vllm"]["budget_gib"] == round(total * 0.90, 2)
+    assert plans["tgi"]["budget_gib"] == round(total * 0.90 * 0.90, 2)
+    assert plans["sglang"]["budget_gib"] == round(total * 0.80, 2)
+    sg = plans["sglang"]
+    assert sg["kv_cache_gib_per_gpu"] == pytest.approx(sg["budget_gib"] - sg["weights_gib_per_gpu"], abs=0.02)
+    assert plans["tgi"]["kv_cache_tokens"] < plans["vllm"]["kv_cache_tokens"]
+    assert set(plans) == {"vllm", "tgi", "sglang", "xinference"}
+
+
+def test_tensorrt_llm_takes_its_fraction_of_free_memory(cli):
+    plan = json.loads(cli("plan", ROOT / "samples/qwen2.5-14b-fp8-tp2-pp2/deploy.yaml", "--json").stdout)
+    trt = plan["targets"]["tensorrt-llm"]
+    free = trt["gpu_memory_gib"] - trt["weights_gib_per_gpu"] - trt["activation_gib"] - trt["overhead_gib"]
+    assert trt["kv_cache_gib_per_gpu"] < free and trt["headroom_gib"] == pytest.approx(
+        free - trt["kv_cache_gib_per_gpu"], abs=0.02)
+
+
+def test_ollama_warns_when_context_times_slots_spills_to_the_cpu(cli, spec_file):
+    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n",
+                            "  source: meta-llama/Llama-3.1-8B-Instruct\n  gguf: ./m.gguf\n")
+            .replace("targets:\n  vllm: {}\n", "precision:\n  quantization: gguf\nlimits:\n  max_model_len: 131072\n"
+                     "  max_concurrency: 4\nserver:\n  host: 127.0.0.1\nhardware:\n  gpu: RTX-4090\n"
+                     "targets:\n  ollama: {}\n"))
+    path = spec_file(text)
+    (path.parent / "m.gguf").write_text("placeholder")
+    result = cli("validate", path)
+    assert result.exit_code == 0
+    assert ":9:18: warning[memory-offload]: Ollama 0.32.15: weights (" in result.stderr
+    assert "and a KV cache of 524288 tokens (64.0 GiB) exceed" in result.stderr
