@@ -35,7 +35,7 @@ def api_key_export(plan: Plan, engine_var: str) -> list[tuple[str, str]]:
     name = plan.server.api_key_env
     if name is None:
         return []
-    return [(engine_var, f'"${{{name}:?set {name} to the API key}}"')]
+    return [(engine_var, f'"{api_key_ref(name)}"')]
 
 
 def serve_script(ctx: BuildContext, banner_text: list[str], about: list[str], argv: Sequence[str],
@@ -115,12 +115,12 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
                  health_url: str, container_cache: str, start_period: str = "30m",
                  cache_volume: str | None = None, health_test: Sequence[str] | None = None,
                  gpu_count: int | None = None, shm_size: str | None = None,
-                 entrypoint: Sequence[str] | None = None, command_literal: bool = True) -> str:
+                 entrypoint: Sequence[str] | None = None, command_tail: Sequence[str] = ()) -> str:
     """A Compose file with one service. command tokens are literal: `$` is written `$$`, because
     Compose interpolates `$NAME` everywhere, command included (a served name `a$HOME` must reach the
-    engine as typed); command_literal=False is for a command that already escaped its literal `$`
-    and carries a deliberate `${NAME}`. env_pass: names taken from the caller's environment
-    (unless env_set sets the same name); env_set: NAME -> value (in Compose interpolation syntax).
+    engine as typed); command_tail holds tokens Compose is meant to interpolate (`${KEY:?...}`).
+    env_pass: names taken from the caller's environment (unless env_set sets the same name);
+    env_set: NAME -> value (in Compose interpolation syntax).
     cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
     of health_url (for images without python3); gpu_count replaces tensor x pipeline x data
     (for engines that spread a model over every GPU they see); shm_size gives the container its
@@ -131,7 +131,7 @@ def compose_file(*, header: list[str], service: str, image: str, command: Sequen
     if entrypoint is not None:
         svc["entrypoint"] = list(entrypoint)
     svc |= {
-        "command": [t.replace("$", "$$") for t in command] if command_literal else list(command),
+        "command": [t.replace("$", "$$") for t in command] + list(command_tail),
         "ports": [port],
         **({"shm_size": shm_size} if shm_size else {"ipc": "host"}),
         "environment": environment,
@@ -176,9 +176,14 @@ def compose_env(opts: TargetOptions) -> dict[str, str]:
     return {k: compose_env_value(v) for k, v in sorted(opts.env.items())}
 
 
+def api_key_ref(name: str) -> str:
+    """The API key by reference: `${NAME:?...}` fails loudly (shell and Compose alike) when NAME is unset."""
+    return f"${{{name}:?set {name} to the API key}}"
+
+
 def compose_api_key(plan: Plan, engine_var: str) -> dict[str, str]:
     name = plan.server.api_key_env
-    return {engine_var: f"${{{name}:?set {name} to the API key}}"} if name else {}
+    return {engine_var: api_key_ref(name)} if name else {}
 
 
 def env_conflicts(env: Mapping[str, str], owned: Mapping[str, tuple[str, ...]], target: str) -> list[Diagnostic]:

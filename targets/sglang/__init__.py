@@ -182,9 +182,7 @@ class SglangTarget(Target):
         command = argv + (["--api-key", f"${{{key}}}"] if key else [])
         mounts = container.LocalMounts(ctx)
         in_container = server_options(plan, opts, v, "0.0.0.0", mounts.ref, seqs)
-        in_container = [tok.replace("$", "$$") for tok in in_container]  # Compose interpolates command
-        if key:
-            in_container += ["--api-key", f"${{{key}:?set {key} to the API key}}"]
+        key_tail = ["--api-key", container.api_key_ref(key)] if key else []   # SGLang reads no env variable
         banner = container.banner(ctx, self.name, self.title, version)
         model = plan.model
         about = [
@@ -193,7 +191,7 @@ class SglangTarget(Target):
             f"Needs `pip install sglang=={version}` and {plan.gpus_needed} GPU(s) "
             f"({plan.hardware.gpu.name}); HF_TOKEN is read from the environment for gated models.",
         ]
-        tail = [f'"${{{key}:?set {key} to the API key}}"'] if key else []
+        tail = [f'"{container.api_key_ref(key)}"'] if key else []
         script = container.serve_script(ctx, banner, about, argv + (["--api-key"] if key else []),
                                         container.user_env_shell(opts), shell_tail=tail)
         port, _ = container.port_binding(plan.server.host, plan.server.port)
@@ -202,7 +200,7 @@ class SglangTarget(Target):
                                  f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
                                  "once the health check passes."],
             service=plan.name, image=opts.image or v.image, entrypoint=v.launcher, command=in_container,
-            command_literal=False,
+            command_tail=key_tail,
             port=port, plan=plan, env_pass=["HF_TOKEN"], env_set=container.compose_env(opts),
             volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health",
             container_cache="/root/.cache/huggingface")
