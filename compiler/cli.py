@@ -41,6 +41,14 @@ def _usage(message: str) -> typer.Exit:
     return typer.Exit(USAGE_ERROR)
 
 
+def _unknown_target(name: str, registry, more: str = "") -> typer.Exit:
+    from compiler.diagnostics import did_you_mean
+
+    close = did_you_mean(name, registry.names)
+    return _usage(f"unknown target {name!r}" + (f" (did you mean {close[0]}?)" if close else "")
+                  + "; registered: " + ", ".join(registry.names) + more)
+
+
 def _registry():
     from compiler.registry import Registry
 
@@ -138,11 +146,7 @@ def build(
             raise _usage("--json prints one target; name it with --target")
         names = None
     elif target not in registry.points:
-        from compiler.diagnostics import did_you_mean
-
-        close = did_you_mean(target, registry.names)
-        raise _usage(f"unknown target {target!r}" + (f" (did you mean {close[0]}?)" if close else "")
-                     + "; registered: " + ", ".join(registry.names) + ", or all")
+        raise _unknown_target(target, registry, ", or all")
     else:
         names = [target]
     compiled, results = _compile_all(spec, registry, names, out)
@@ -278,7 +282,7 @@ def plan(
     registry = _registry()
     _existing([spec])
     if target is not None and target not in registry.points:
-        raise _usage(f"unknown target {target!r}; registered: " + ", ".join(registry.names))
+        raise _unknown_target(target, registry)
     compiled, results = _compile_all(spec, registry, [target] if target else None, None)
     every = list(compiled.diagnostics) + [d for r in results for d in r.diagnostics]
     facts = compiled.plan.facts if compiled.plan is not None else None
@@ -290,8 +294,8 @@ def plan(
                 k: getattr(facts, k) for k in ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim",
                                                "vocab_size", "context", "sliding_window", "sliding_layers",
                                                "kv_lora_rank", "experts", "parameters", "quant_method")}},
-            "targets": {r.name: (m.to_json() if m is not None else None) | {"version": r.version}
-                        if m is not None else {"version": r.version, "plan": None} for r, m in rows},
+            "targets": {r.name: m.to_json() | {"version": r.version} if m is not None
+                        else {"version": r.version, "plan": None} for r, m in rows},
             "diagnostics": [d.to_json() for d in sorted(every, key=sort_key)],
         }, indent=2))
     else:
@@ -338,7 +342,7 @@ def init(
         raise _usage(f"{spec} exists; pass --force to overwrite it")
     registry = _registry()
     if target is not None and target not in registry.points:
-        raise _usage(f"unknown target {target!r}; registered: " + ", ".join(registry.names))
+        raise _unknown_target(target, registry)
     schema_path = spec.parent / "deploy.schema.json"
     text = starter_text(spec.stem.replace(".deploy", "") if spec.name != "deploy.yaml" else spec.resolve().parent.name,
                         model, gpu, target, registry.names, "./deploy.schema.json", str(spec))

@@ -71,6 +71,11 @@ class Facts:
         return self.layers is not None
 
     @property
+    def from_checkpoint(self) -> bool:
+        """A config.json (local, cached or the catalog's copy) spoke: quant_method None means 16-bit."""
+        return self.origin not in ("none", "model.facts")
+
+    @property
     def mla(self) -> bool:
         return self.kv_lora_rank is not None
 

@@ -192,7 +192,7 @@ _CHECKPOINT_METHOD = {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "fbgemm_fp8": 
 def _check_checkpoint(plan: Plan) -> list[Diagnostic]:
     """The spec's quantization against what the checkpoint says it is (config.json quantization_config)."""
     f, q = plan.facts, plan.precision.quantization
-    if f.origin in ("none", "model.facts") or q in ("none", "gguf"):
+    if not f.from_checkpoint or q in ("none", "gguf"):
         return []
     have = f.quant_method
     if have is None:

@@ -233,7 +233,7 @@ def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, wher
     args += ["--dtype", p.dtype]
     if p.quantization == "fp8":
         # A 16-bit checkpoint is quantized while loading; an fp8 one declares itself (facts.quant_method).
-        known_16bit = plan.facts.origin not in ("none", "model.facts") and plan.facts.quant_method is None
+        known_16bit = plan.facts.from_checkpoint and plan.facts.quant_method is None
         args += ["--quantization", v.online_fp8 if known_16bit else "fp8"]
     elif p.quantization == "bitsandbytes":
         args += ["--quantization", p.quantization]
