@@ -79,12 +79,6 @@ class Facts:
     def mla(self) -> bool:
         return self.kv_lora_rank is not None
 
-    @property
-    def full_layers(self) -> int | None:
-        if self.layers is None:
-            return None
-        return self.layers - (self.sliding_layers or 0) if self.sliding_window else self.layers
-
     def missing(self, *names: str) -> list[str]:
         return [n for n in names if getattr(self, n) is None]
 

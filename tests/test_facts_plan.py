@@ -49,7 +49,7 @@ def test_context_follows_vllms_rope_scaling_rules(model, context, rope):
 
 def test_sliding_window_counts_only_interleaved_layers_and_mla_and_moe_are_read():
     oss = from_catalog("openai/gpt-oss-20b")
-    assert (oss.sliding_window, oss.sliding_layers, oss.full_layers, oss.experts, oss.quant_method) == (
+    assert (oss.sliding_window, oss.sliding_layers, oss.layers - oss.sliding_layers, oss.experts, oss.quant_method) == (
         128, 12, 12, 32, "mxfp4")
     assert from_catalog("google/gemma-2-9b-it").sliding_layers == 21
     assert from_catalog("google/gemma-3-27b-it").sliding_layers == 52      # 5 of every 6 layers are local
