@@ -162,6 +162,9 @@ class Lowered:
     artifacts: tuple[Artifact, ...]
     command: tuple[str, ...] | None
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    # The engine container (targets/_shared/container.Service) for targets that run one: the
+    # compose file is written from it, and `deployc up` and --platform kubernetes start it.
+    service: Any = None
 
 
 class Target:

@@ -67,3 +67,25 @@ def test_lower_is_deterministic_pure_and_relative(name, sample, monkeypatch, tmp
         assert "hf_must_never" not in art.content
         assert art.content.endswith("\n")
     assert len({a.path for a in first.lowered.artifacts}) == len(first.lowered.artifacts)
+
+
+@pytest.mark.parametrize("name", ["vllm", "sglang", "tgi", "ollama"])
+def test_container_targets_lower_a_service_that_is_their_compose_file(name, tmp_path):
+    """`deployc up` and the Kubernetes platform start Lowered.service; compose.yaml must be that same service."""
+    from ruamel.yaml import YAML
+
+    from compiler.target_api import BuildContext
+    from targets._shared import container
+
+    sample = {"vllm": "qwen2.5-7b-h100", "sglang": "qwen2.5-32b-sglang-dp", "tgi": "mistral-lora-tgi",
+              "ollama": "qwen2.5-0.5b-gguf-ollama"}[name]
+    compiled = load_spec(SAMPLES[0].parent / sample / "deploy.yaml")
+    result = compile_target(compiled, REGISTRY, name, BuildContext("../..", "deploy.yaml", "0" * 16))
+    svc = result.lowered.service
+    assert isinstance(svc, container.Service)
+    compose = next(a.content for a in result.lowered.artifacts if a.path == "compose.yaml")
+    written = YAML(typ="safe").load(compose)["services"][svc.name]
+    assert written == YAML(typ="safe").load(container.compose_file([], svc))["services"][svc.name]
+    assert written["volumes"][0] == svc.cache.compose() and svc.cache.read_only is False
+    assert [container.Volume.parse(v) for v in written["volumes"][1:]] == list(svc.volumes)
+    assert svc.port == compiled.plan.server.port and svc.health_path.startswith("/")

@@ -105,55 +105,121 @@ def client_url(host: str, port: int, path: str = "") -> str:
     return f"http://{host}:{port}{path}"
 
 
-def gpu_devices(plan: Plan, count: int | None = None) -> dict:
-    count = plan.gpus_needed if count is None else count
+def gpu_devices(count: int) -> dict:
     return {"reservations": {"devices": [{"driver": "nvidia", "count": count, "capabilities": ["gpu"]}]}}
 
 
-def compose_file(*, header: list[str], service: str, image: str, command: Sequence[str], port: str, plan: Plan,
-                 env_pass: Iterable[str], env_set: Mapping[str, str], volumes: Sequence[str],
-                 health_url: str, container_cache: str, start_period: str = "30m",
-                 cache_volume: str | None = None, health_test: Sequence[str] | None = None,
-                 gpu_count: int | None = None, shm_size: str | None = None,
-                 entrypoint: Sequence[str] | None = None, command_tail: Sequence[str] = ()) -> str:
+@dataclass(frozen=True)
+class Volume:
+    """A bind mount. source is in Compose syntax: relative to the compose file's folder, `~`, or
+    `${VAR:-default}`; the model cache is the one read-write mount."""
+
+    source: str
+    target: str
+    read_only: bool = True
+
+    @classmethod
+    def parse(cls, spec: str) -> "Volume":
+        source, target, *mode = spec.rsplit(":", 2) if spec.endswith((":ro", ":rw")) else spec.rsplit(":", 1)
+        return cls(source, target, mode == ["ro"])
+
+    def compose(self) -> str:
+        return f"{self.source}:{self.target}" + (":ro" if self.read_only else "")
+
+
+@dataclass(frozen=True)
+class Service:
+    """One engine container, independent of how it is started: compose_file writes it as a Compose
+    service; `deployc up` (Docker Engine API) and the Kubernetes platform build theirs from the same
+    object, so every way of running a deployment runs the same container.
+
+    command tokens are literal argv; command_tail tokens are environment references
+    (`${KEY:?...}`) that the runner expands from the caller's environment. env_pass: names taken
+    from the caller's environment (unless env_set sets the same name); env_set: NAME -> value,
+    where `${NAME}` references the caller's environment (Compose interpolation syntax).
+    health_path: the engine's HTTP health route on its port; health_test: the in-container probe
+    for images without python3 (None: python3 fetches health_path). gpus: GPUs the container
+    gets; shm_size: its own /dev/shm of this size (None: the host's IPC namespace, `ipc: host`).
+    """
+
+    project: str
+    name: str
+    image: str
+    command: tuple[str, ...]
+    host: str
+    port: int
+    cache: Volume
+    gpus: int
+    amd: bool = False
+    entrypoint: tuple[str, ...] | None = None
+    command_tail: tuple[str, ...] = ()
+    env_pass: tuple[str, ...] = ()
+    env_set: tuple[tuple[str, str], ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    health_path: str = "/health"
+    health_test: tuple[str, ...] | None = None
+    start_period: str = "30m"  # weight loading: a 70B model can take many minutes
+    shm_size: str | None = None
+
+    @property
+    def environment(self) -> list[str]:
+        """Compose's list form: pass-through names, then NAME=value."""
+        names = {k for k, _ in self.env_set}
+        return [n for n in self.env_pass if n not in names] + [f"{k}={v}" for k, v in self.env_set]
+
+    @property
+    def health_url(self) -> str:
+        return f"http://localhost:{self.port}{self.health_path}"
+
+
+def service(*, plan: Plan, image: str, command: Sequence[str], env_pass: Iterable[str] = (),
+            env_set: Mapping[str, str] | None = None, volumes: Sequence[str] = (), container_cache: str,
+            cache_volume: str | None = None, gpu_count: int | None = None, entrypoint: Sequence[str] | None = None,
+            command_tail: Sequence[str] = (), **rest) -> Service:
+    """The Service of a plan: name, port, host and GPU vendor from the spec. cache_volume replaces the
+    Hugging Face cache mount; gpu_count replaces tensor x pipeline x data (for engines that spread a
+    model over every GPU they see); rest: the remaining Service fields."""
+    return Service(
+        project=plan.name, name=plan.name, image=image, command=tuple(command), host=plan.server.host,
+        port=plan.server.port, cache=Volume.parse(cache_volume or f"{HF_CACHE_HOST}:{container_cache}"),
+        gpus=plan.gpus_needed if gpu_count is None else gpu_count, amd=plan.hardware.gpu.vendor == "amd",
+        entrypoint=tuple(entrypoint) if entrypoint is not None else None, command_tail=tuple(command_tail),
+        env_pass=tuple(env_pass), env_set=tuple((env_set or {}).items()),
+        volumes=tuple(Volume.parse(v) for v in volumes), **rest)
+
+
+def compose_file(header: list[str], svc: Service) -> str:
     """A Compose file with one service. command tokens are literal: `$` is written `$$`, because
     Compose interpolates `$NAME` everywhere, command included (a served name `a$HOME` must reach the
-    engine as typed); command_tail holds tokens Compose is meant to interpolate (`${KEY:?...}`).
-    env_pass: names taken from the caller's environment (unless env_set sets the same name);
-    env_set: NAME -> value (in Compose interpolation syntax).
-    cache_volume replaces the Hugging Face cache mount; health_test replaces the python3 probe
-    of health_url (for images without python3); gpu_count replaces tensor x pipeline x data
-    (for engines that spread a model over every GPU they see); shm_size gives the container its
-    own /dev/shm of this size instead of sharing the host's IPC namespace (`ipc: host`);
-    entrypoint replaces the image's entrypoint (for images that set none of their own)."""
-    environment = [n for n in env_pass if n not in env_set] + [f"{k}={v}" for k, v in env_set.items()]
-    svc: dict = {"image": image}
-    if entrypoint is not None:
-        svc["entrypoint"] = list(entrypoint)
-    svc |= {
-        "command": [t.replace("$", "$$") for t in command] + list(command_tail),
+    engine as typed); command_tail tokens are the ones Compose is meant to interpolate."""
+    port, _ = port_binding(svc.host, svc.port)
+    out: dict = {"image": svc.image}
+    if svc.entrypoint is not None:
+        out["entrypoint"] = list(svc.entrypoint)
+    out |= {
+        "command": [t.replace("$", "$$") for t in svc.command] + list(svc.command_tail),
         "ports": [port],
-        **({"shm_size": shm_size} if shm_size else {"ipc": "host"}),
-        "environment": environment,
-        "volumes": [cache_volume or f"{HF_CACHE_HOST}:{container_cache}"] + list(volumes),
+        **({"shm_size": svc.shm_size} if svc.shm_size else {"ipc": "host"}),
+        "environment": svc.environment,
+        "volumes": [v.compose() for v in (svc.cache, *svc.volumes)],
     }
-    if plan.hardware.gpu.vendor == "amd":
-        svc["devices"] = ["/dev/kfd", "/dev/dri"]
-        svc["group_add"] = ["video"]
-        svc["security_opt"] = ["seccomp=unconfined"]
+    if svc.amd:
+        out["devices"] = ["/dev/kfd", "/dev/dri"]
+        out["group_add"] = ["video"]
+        out["security_opt"] = ["seccomp=unconfined"]
     else:
-        svc["deploy"] = {"resources": gpu_devices(plan, gpu_count)}
-    svc["healthcheck"] = {
+        out["deploy"] = {"resources": gpu_devices(svc.gpus)}
+    out["healthcheck"] = {
         # python3 is in every engine image; curl is not guaranteed to be.
-        "test": list(health_test) if health_test else [
-            "CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({health_url!r}, timeout=5)"],
+        "test": list(svc.health_test) if svc.health_test else [
+            "CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({svc.health_url!r}, timeout=5)"],
         "interval": "30s",
         "timeout": "10s",
         "retries": 3,
-        "start_period": start_period,  # weight loading: a 70B model can take many minutes
+        "start_period": svc.start_period,
     }
-    svc["restart"] = "unless-stopped"
-    return dump_yaml({"name": plan.name, "services": {service: svc}}, comment_block(header))
+    out["restart"] = "unless-stopped"
+    return dump_yaml({"name": svc.project, "services": {svc.name: out}}, comment_block(header))
 
 
 def sh_join_expanding(argv: Sequence[str], expand: Mapping[int, str]) -> str:

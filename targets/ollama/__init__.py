@@ -215,21 +215,21 @@ class OllamaTarget(Target):
                 f"(`ollama serve` with serve.env, or `docker compose up -d` with compose.yaml; Ollama {version}).",
             ], host=shlex.quote(_client_host(plan)), creates=creates)
 
-        port, _ = container.port_binding(plan.server.host, plan.server.port)
         compose_env = dict(_serve_env(plan, opts, v, "0.0.0.0", ctx_len, compose=True))
         amd = plan.hardware.gpu.vendor == "amd"
-        compose = container.compose_file(
-            header=banner + ["", f"docker compose up -d, then ./create.sh; the API is at {url}/v1 "
-                                 "(OpenAI-compatible) and /api."],
-            service=plan.name, image=opts.image or (v.image + "-rocm" if amd else v.image), command=["serve"],
-            port=port, plan=plan, env_pass=[], env_set=compose_env, volumes=[],
-            health_url="", container_cache=MODEL_STORE,
+        svc = container.service(
+            plan=plan, image=opts.image or (v.image + "-rocm" if amd else v.image), command=["serve"],
+            env_set=compose_env, container_cache=MODEL_STORE,
             cache_volume=f"${{OLLAMA_MODELS_DIR:-~/.ollama}}:{MODEL_STORE}",
-            health_test=["CMD", "ollama", "list"], start_period="5m", gpu_count=plan.hardware.count)
+            # The image has neither python3 nor curl; GET /api/version answers once the server is up.
+            health_path="/api/version", health_test=("CMD", "ollama", "list"), start_period="5m",
+            gpu_count=plan.hardware.count)
+        compose = container.compose_file(banner + ["", f"docker compose up -d, then ./create.sh; the API is at {url}/v1 "
+                                                       "(OpenAI-compatible) and /api."], svc)
         return Lowered(
             artifacts=(Artifact("Modelfile", mf.render()), *adapter_files, Artifact("create.sh", script, executable=True),
                        Artifact("serve.env", serve_env), Artifact("compose.yaml", compose)),
-            command=tuple(create))
+            command=tuple(create), service=svc)
 
 
 _HINTS = {

@@ -194,19 +194,16 @@ class SglangTarget(Target):
         tail = [f'"{container.api_key_ref(key)}"'] if key else []
         script = container.serve_script(ctx, banner, about, argv + (["--api-key"] if key else []),
                                         container.user_env_shell(opts), shell_tail=tail)
-        port, _ = container.port_binding(plan.server.host, plan.server.port)
-        compose = container.compose_file(
-            header=banner + ["", f"docker compose up -d; the API is at "
-                                 f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
-                                 "once the health check passes."],
-            service=plan.name, image=opts.image or v.image, entrypoint=v.launcher, command=in_container,
-            command_tail=key_tail,
-            port=port, plan=plan, env_pass=["HF_TOKEN"], env_set=container.compose_env(opts),
-            volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health",
-            container_cache="/root/.cache/huggingface")
+        svc = container.service(
+            plan=plan, image=opts.image or v.image, entrypoint=v.launcher, command=in_container,
+            command_tail=key_tail, env_pass=["HF_TOKEN"], env_set=container.compose_env(opts),
+            volumes=mounts.volumes, container_cache="/root/.cache/huggingface")
+        compose = container.compose_file(banner + ["", f"docker compose up -d; the API is at "
+                                                       f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
+                                                       "once the health check passes."], svc)
         return Lowered(
             artifacts=(Artifact("serve.sh", script, executable=True), Artifact("compose.yaml", compose)),
-            command=tuple(command))
+            command=tuple(command), service=svc)
 
 
 # --max-running-requests deployc derives when the spec gives none: the full-length sequences the KV

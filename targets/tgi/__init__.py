@@ -235,16 +235,15 @@ class TgiTarget(Target):
                                  command=container.sh_join_expanding(argv, expand))
 
         mounts = container.LocalMounts(ctx)
-        compose = container.compose_file(
-            header=banner + ["", f"docker compose up -d; the API is at "
-                                 f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
-                                 "once the health check passes."],
-            service=plan.name, image=image, command=launcher_args(plan, opts, v, mounts.ref), port=port, plan=plan,
-            env_pass=["HF_TOKEN"], env_set={**container.compose_api_key(plan, "API_KEY"), **container.compose_env(opts)},
-            volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health", container_cache="/data",
-            shm_size=SHM_SIZE)
+        svc = container.service(
+            plan=plan, image=image, command=launcher_args(plan, opts, v, mounts.ref), env_pass=["HF_TOKEN"],
+            env_set={**container.compose_api_key(plan, "API_KEY"), **container.compose_env(opts)},
+            volumes=mounts.volumes, container_cache="/data", shm_size=SHM_SIZE)
+        compose = container.compose_file(banner + ["", f"docker compose up -d; the API is at "
+                                                       f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
+                                                       "once the health check passes."], svc)
         return Lowered(artifacts=(Artifact("run.sh", script, executable=True), Artifact("compose.yaml", compose)),
-                       command=tuple(argv))
+                       command=tuple(argv), service=svc)
 
 
 def gpu_devices(count: int) -> str:

@@ -197,19 +197,16 @@ class VllmTarget(Target):
         ]
         env = container.api_key_export(plan, "VLLM_API_KEY") + container.user_env_shell(opts)
         script = container.serve_script(ctx, banner, about, argv, env)
-        port, _ = container.port_binding(plan.server.host, plan.server.port)
-        compose = container.compose_file(
-            header=banner + ["", f"docker compose up -d; the API is at "
-                                 f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
-                                 "once the health check passes."],
-            service=plan.name, image=opts.image or v.image, command=in_container, port=port, plan=plan,
-            env_pass=["HF_TOKEN"], env_set={**container.compose_api_key(plan, "VLLM_API_KEY"),
-                                            **container.compose_env(opts)},
-            volumes=mounts.volumes, health_url=f"http://localhost:{plan.server.port}/health",
-            container_cache="/root/.cache/huggingface")
+        svc = container.service(
+            plan=plan, image=opts.image or v.image, command=in_container, env_pass=["HF_TOKEN"],
+            env_set={**container.compose_api_key(plan, "VLLM_API_KEY"), **container.compose_env(opts)},
+            volumes=mounts.volumes, container_cache="/root/.cache/huggingface")
+        compose = container.compose_file(banner + ["", f"docker compose up -d; the API is at "
+                                                       f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
+                                                       "once the health check passes."], svc)
         return Lowered(
             artifacts=(Artifact("serve.sh", script, executable=True), Artifact("compose.yaml", compose)),
-            command=tuple(argv))
+            command=tuple(argv), service=svc)
 
 
 def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, where, seqs: int | None) -> list[str]:
