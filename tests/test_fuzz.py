@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.registry import Registry
+from compiler.source import _fast_load, loads
 from conftest import SAMPLES
 
 TARGETS = Registry.discover().names
@@ -120,3 +121,33 @@ def test_mutated_yaml_never_crashes(raw, cli, tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "deploy.yaml"
     path.write_bytes(raw if b"targets:" in raw else raw + b"\n" + ALL_TARGETS.encode())
     _judge(cli, path)
+
+
+def _same_load(raw: bytes) -> None:
+    """The libyaml fast path, where it takes a file, gives exactly what the round-trip loader gives."""
+    fast, slow = loads(raw), loads(raw, fast=False)
+    assert (fast.data, fast.keys, fast.values, fast.digest) == (slow.data, slow.keys, slow.values, slow.digest)
+    assert repr(fast.data) == repr(slow.data)  # key order and scalar types too
+    assert [(d.code, d.line, d.column, d.message) for d in fast.diagnostics] == \
+        [(d.code, d.line, d.column, d.message) for d in slow.diagnostics]
+
+
+def test_samples_take_the_fast_path_and_load_the_same():
+    for sample in SAMPLES:
+        raw = (sample / "deploy.yaml").read_bytes()
+        assert _fast_load(raw.decode()) is not None, sample   # else the properties below prove nothing
+        _same_load(raw)
+
+
+@FUZZ
+@given(raw=mutated())
+def test_fast_loader_agrees_on_mutated_yaml(raw):
+    _same_load(raw)
+
+
+@FUZZ
+@given(spec=structured())
+def test_fast_loader_agrees_on_flow_style_specs(spec):
+    import json
+
+    _same_load(json.dumps(spec, default=str, allow_nan=True).encode())
