@@ -198,7 +198,7 @@ def _fast_load(text: str) -> tuple[dict[str, Any], dict[SpecPath, Position], dic
                 key = knode.value
                 if knode.tag != "tag:yaml.org,2002:str" or key in out or _SURROGATE.search(key):
                     raise _Slow
-                if vnode.value == "" and vnode.style is None:
+                if vnode.value == "" and not vnode.style:
                     # `key:` with no value: libyaml places the null after the colon, the round-trip
                     # loader at the next token; that loader decides, so diagnostics do not move.
                     raise _Slow
