@@ -170,6 +170,7 @@ def environment(template_dir: str):
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -181,6 +182,35 @@ def environment(template_dir: str):
     env.filters["sh_env_value"] = sh_env_value
     env.filters["comment_block"] = comment_block
     return env
+
+
+def _bytecode_cache() -> Any:
+    """Compiled templates kept between runs, as Python keeps .pyc files: compiling the templates
+    costs more than rendering them, every run. In $DEPLOYC_CACHE_DIR, else $XDG_CACHE_HOME/deployc
+    or ~/.cache/deployc; none under PYTHONDONTWRITEBYTECODE. A cache that cannot be written is
+    skipped, never an error. Jinja keys each entry by template source checksum and stamps it with
+    its own version, so a changed template or Jinja never reads a stale entry."""
+    import os
+
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return None
+    base = os.environ.get("DEPLOYC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "deployc")
+    from jinja2.bccache import FileSystemBytecodeCache
+
+    class _Quiet(FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    folder = os.path.join(base, "jinja")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return _Quiet(folder)
 
 
 def render_template(template_dir: Path, name: str, **values: Any) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,12 @@ model:
 targets:
   vllm: {}
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory):
+    """Compiled templates go to a folder of the test run, never the developer's ~/.cache/deployc."""
+    os.environ["DEPLOYC_CACHE_DIR"] = str(tmp_path_factory.mktemp("deployc-cache"))
 
 
 @pytest.fixture(autouse=True)
