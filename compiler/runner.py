@@ -420,6 +420,7 @@ def wait_healthy(container, url: str, timeout: float, tick: Callable[[float, str
     import docker.errors
 
     start = clock()
+    restarts_before = None
     while True:
         elapsed = clock() - start
         try:
@@ -428,7 +429,9 @@ def wait_healthy(container, url: str, timeout: float, tick: Callable[[float, str
             raise RunError("the container disappeared while starting", hint="someone removed it; run up again")
         status, health = state(container)
         restarts = container.attrs.get("RestartCount", 0)
-        if status in ("exited", "dead") or status == "restarting" or restarts:
+        if restarts_before is None:
+            restarts_before = restarts   # a container kept from an earlier up may have restarted before
+        if status in ("exited", "dead", "restarting") or restarts > restarts_before:
             code = container.attrs.get("State", {}).get("ExitCode")
             logs = tail(container)
             try:

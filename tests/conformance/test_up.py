@@ -28,7 +28,8 @@ DOCKER_DIR = HOME / "docker"
 STANDIN = "deployc-standin:1"
 # What the caller's shell holds while the tests run `up`: the API key variables the samples name, HF_TOKEN.
 SECRET = "not-a-real-key-4711"
-ENV = {"PATH": os.environ.get("PATH", ""), "HOME": "/home/tester", "HF_TOKEN": "hf-token-value",
+# HOME: bind sources under ~ resolve there, and the engine creates them when a container starts.
+ENV = {"PATH": os.environ.get("PATH", ""), "HOME": str(DOCKER_DIR / "home"), "HF_TOKEN": "hf-token-value",
        "QWEN_API_KEY": SECRET, "LLAMA_API_KEY": SECRET, "MISTRAL_API_KEY": SECRET, "PHI_API_KEY": SECRET,
        "QWEN32_API_KEY": SECRET, "STANDIN_KEY": SECRET}
 
