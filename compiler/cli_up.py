@@ -198,14 +198,14 @@ def _pull(client, image: str) -> None:
     from compiler import runner
 
     bar = _Progress(every=10.0)
-    seen = {"any": False}
+    seen = {"total": 0}
 
     def progress(status: str, done: int, total: int) -> None:
-        seen["any"] = True
+        seen["total"] = total
         bar.show(f"pulling {image} {_bar(done / total if total else 0)} {_size(done)} / {_size(total)} {status}")
 
-    if runner.ensure_image(client, image, progress) and seen["any"]:
-        bar.show(f"pulled {image}", final=True)
+    if runner.ensure_image(client, image, progress):
+        bar.show(f"pulled {image} ({_size(seen['total'])})", final=True)
 
 
 def down(

@@ -202,6 +202,7 @@ class FakeClient:
         self.exit_after = None
         self.polls = 0
         self.images_present = True
+        self.pulled: list[str] = []
         self.pull_events = [{"error": "Get \"https://registry/v2/\": dial tcp: lookup registry: no such host"}]
         self.containers, self.images, self.api = self._Containers(self), self._Images(self), self._Api(self)
 
@@ -241,7 +242,11 @@ class FakeClient:
             self.c = c
 
         def pull(self, repo, tag=None, stream=True, decode=True):
-            return iter(self.c.pull_events)
+            self.c.pulled.append(f"{repo}:{tag}")
+            for event in self.c.pull_events:
+                yield event
+            if not any("error" in e for e in self.c.pull_events):
+                self.c.images_present = True
 
 
 def _match(labels, want):
@@ -325,6 +330,20 @@ def test_missing_image_that_cannot_be_pulled(engine, cli, tmp_path):
     assert r.exit_code == 1
     assert "deployc: error: cannot pull vllm/vllm-openai:v0.33.0: Get" in r.stderr
     assert "docker pull vllm/vllm-openai:v0.33.0" in r.stderr and engine.created == []
+
+
+def test_a_missing_image_is_pulled_with_progress(engine, cli, tmp_path):
+    engine.images_present = False
+    engine.pull_events = [{"status": "Pulling from vllm/vllm-openai", "id": "v0.33.0"},
+                          {"status": "Downloading", "id": "l1", "progressDetail": {"current": 512 << 20,
+                                                                                   "total": 1 << 30}},
+                          {"status": "Downloading", "id": "l2", "progressDetail": {"current": 0, "total": 1 << 30}},
+                          {"status": "Pull complete", "id": "l1"}, {"status": "Pull complete", "id": "l2"}]
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm", "--no-wait")
+    assert r.exit_code == 0, r.output
+    assert engine.pulled == ["vllm/vllm-openai:v0.33.0"]
+    assert r.stderr.startswith("pulling vllm/vllm-openai:v0.33.0 [........................] 0 B / 0 B Pulling")
+    assert "pulled vllm/vllm-openai:v0.33.0 (2.0 GiB)\n" in r.stderr and len(engine.created) == 1
 
 
 def test_an_engine_that_exits_prints_its_last_lines_and_what_to_try(engine, cli, tmp_path):
