@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,11 +80,11 @@ def engine(docker_env, monkeypatch, tmp_path):
             c.remove(force=True)
 
 
-def compose_service(path: Path) -> dict:
+def compose_service(path: Path, env: dict) -> dict:
     """`docker-compose -f path config --format json` (the real binary), the one service in it."""
     probe = _probe()
     run = subprocess.run([probe.find_binary(), "-f", str(path), "config", "--format", "json"],
-                         capture_output=True, text=True, env=ENV, timeout=60)
+                         capture_output=True, text=True, env=env, timeout=60)
     assert run.returncode == 0, run.stderr
     [svc] = json.loads(run.stdout)["services"].values()
     return svc
@@ -165,10 +166,14 @@ def _amd_spec(tmp_path: Path) -> Path:
     return spec
 
 
-@pytest.mark.parametrize("compose", SAMPLE_COMPOSE + ["amd"],
+@pytest.mark.parametrize("compose", SAMPLE_COMPOSE + ["amd", "no-hf-token"],
                          ids=lambda p: p if isinstance(p, str) else f"{p.parent.parent.parent.name}-{p.parent.name}")
 def test_created_container_equals_the_compose_service(compose, engine, tmp_path):
     """Each container target's sample: `docker create` from the Service == `docker-compose config` of compose.yaml."""
+    env = dict(ENV)
+    if compose == "no-hf-token":   # a pass-through name the caller has not set: sent bare, so the engine unsets it
+        del env["HF_TOKEN"]
+        compose = ROOT / "samples" / "qwen2.5-7b-h100" / "deploy" / "vllm" / "compose.yaml"
     if compose == "amd":
         spec, target = _amd_spec(tmp_path), "vllm"
     else:
@@ -185,10 +190,10 @@ def test_created_container_equals_the_compose_service(compose, engine, tmp_path)
         assert compose.read_text() == art.content   # the committed file is the one Compose judges below
         written = compose
     written.write_text(art.content)
-    want = expected_from_compose(compose_service(written))
+    want = expected_from_compose(compose_service(written, env))
     engine.images.get(STANDIN).tag(svc.image)
     name = f"conformance-{spec.parent.name}-{target}"[:60]
-    resolved = runner.container_config(svc, env=ENV, compose_dir=os.path.abspath(compose_dir), name=name,
+    resolved = runner.container_config(svc, env=env, compose_dir=os.path.abspath(compose_dir), name=name,
                                        labels={"io.deployc.test": "1"})
     container = engine.containers.create(**resolved.kwargs)
     try:
@@ -197,6 +202,8 @@ def test_created_container_equals_the_compose_service(compose, engine, tmp_path)
         container.remove(force=True)
     assert got == want
     assert svc.gpus >= 1
+    if "HF_TOKEN" not in env:
+        assert got["Env"]["HF_TOKEN"] is None
 
 
 def _free_port() -> int:
@@ -269,6 +276,15 @@ def test_up_status_logs_down_lifecycle(engine, cli, host_network, tmp_path):
         r = cli("logs", spec, "--tail", "50")
         assert r.exit_code == 0, r.output
         assert "standin: argv:" in r.stdout and "--served-model-name standin" in r.stdout
+
+        follow = subprocess.Popen([sys.executable, "-m", "compiler", "logs", str(spec), "--follow"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            assert "standin: argv:" in follow.stdout.readline()
+            assert follow.poll() is None   # still streaming: --follow waits for new lines
+        finally:
+            follow.kill()
+            follow.wait(timeout=30)
 
         r = cli("up", spec, "--target", "vllm", "--timeout", "60")   # unchanged spec: the same container
         assert r.exit_code == 0, r.output
