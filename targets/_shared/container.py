@@ -138,8 +138,10 @@ class Service:
     from the caller's environment (unless env_set sets the same name); env_set: NAME -> value,
     where `${NAME}` references the caller's environment (Compose interpolation syntax).
     health_path: the engine's HTTP health route on its port; health_test: the in-container probe
-    for images without python3 (None: python3 fetches health_path). gpus: GPUs the container
+    for images without python3 (None: python3 fetches health_path); health_interval/_timeout/
+    _retries and start_period: the probe's schedule, as Compose durations. gpus: GPUs the container
     gets; shm_size: its own /dev/shm of this size (None: the host's IPC namespace, `ipc: host`).
+    restart: the restart policy.
     """
 
     project: str
@@ -160,6 +162,10 @@ class Service:
     health_test: tuple[str, ...] | None = None
     start_period: str = "30m"  # weight loading: a 70B model can take many minutes
     shm_size: str | None = None
+    health_interval: str = "30s"
+    health_timeout: str = "10s"
+    health_retries: int = 3
+    restart: str = "unless-stopped"
 
     @property
     def environment(self) -> list[str]:
@@ -170,6 +176,20 @@ class Service:
     @property
     def health_url(self) -> str:
         return f"http://localhost:{self.port}{self.health_path}"
+
+    @property
+    def health_command(self) -> list[str]:
+        """The in-container health probe, Docker's ["CMD", argv...] form."""
+        # python3 is in every engine image; curl is not guaranteed to be.
+        return list(self.health_test) if self.health_test else [
+            "CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({self.health_url!r}, timeout=5)"]
+
+    @property
+    def host_ip(self) -> str | None:
+        """The address the port is published on; None: every interface (server.host 0.0.0.0 or ::)."""
+        if self.host in ("0.0.0.0", "::"):
+            return None
+        return "127.0.0.1" if self.host == "localhost" else str(ipaddress.ip_address(self.host))
 
 
 def service(*, plan: Plan, image: str, command: Sequence[str], env_pass: Iterable[str] = (),
@@ -210,15 +230,13 @@ def compose_file(header: list[str], svc: Service) -> str:
     else:
         out["deploy"] = {"resources": gpu_devices(svc.gpus)}
     out["healthcheck"] = {
-        # python3 is in every engine image; curl is not guaranteed to be.
-        "test": list(svc.health_test) if svc.health_test else [
-            "CMD", "python3", "-c", f"import urllib.request; urllib.request.urlopen({svc.health_url!r}, timeout=5)"],
-        "interval": "30s",
-        "timeout": "10s",
-        "retries": 3,
+        "test": svc.health_command,
+        "interval": svc.health_interval,
+        "timeout": svc.health_timeout,
+        "retries": svc.health_retries,
         "start_period": svc.start_period,
     }
-    out["restart"] = "unless-stopped"
+    out["restart"] = svc.restart
     return dump_yaml({"name": svc.project, "services": {svc.name: out}}, comment_block(header))
 
 

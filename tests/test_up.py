@@ -1,0 +1,414 @@
+"""deployc up/down/status/logs without an engine: the Service -> container mapping (exact docker-py kwargs),
+Compose interpolation, and every failure as a message with a hint (a fake docker client). The real engine
+judges the same code in tests/conformance/test_up.py."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from compiler import cli as deployc_cli
+from compiler import runner
+from compiler.runner import RunError, interpolate
+
+from conftest import ROOT
+
+QWEN = ROOT / "samples" / "qwen2.5-7b-h100" / "deploy.yaml"
+MISTRAL = ROOT / "samples" / "mistral-lora-tgi" / "deploy.yaml"
+OLLAMA = ROOT / "samples" / "qwen2.5-0.5b-gguf-ollama" / "deploy.yaml"
+HEALTH = ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen('http://localhost:{}/health', "
+          "timeout=5)"]
+
+
+def service(spec: Path, target: str):
+    registry = deployc_cli._registry()
+    compiled, [result] = deployc_cli._compile_all(spec, registry, [target], None)
+    assert result.ok
+    return result.lowered.service
+
+
+def config(spec: Path, target: str, env: dict, compose_dir: str = "/srv/app/deploy/x") -> runner.Resolved:
+    return runner.container_config(service(spec, target), env=env, compose_dir=compose_dir, name="n",
+                                   labels={"l": "v"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Service -> docker-py containers.create kwargs
+
+
+def test_vllm_sample_maps_to_these_create_arguments():
+    got = config(QWEN, "vllm", {"QWEN_API_KEY": "k3y", "HOME": "/home/u"})
+    assert got.unset == []
+    assert got.kwargs == {
+        "image": "vllm/vllm-openai:v0.33.0",
+        "name": "n",
+        "command": ["Qwen/Qwen2.5-7B-Instruct", "--served-model-name", "qwen2.5-7b-instruct", "--dtype", "bfloat16",
+                    "--tensor-parallel-size", "1", "--max-model-len", "32768", "--max-num-seqs", "24",
+                    "--max-num-batched-tokens", "8192", "--gpu-memory-utilization", "0.9", "--host", "0.0.0.0",
+                    "--port", "8000"],
+        "ports": {"8000/tcp": 8000},                     # "8000:8000": every interface
+        "ipc_mode": "host",
+        "environment": ["HF_TOKEN", "VLLM_API_KEY=k3y"],  # unset HF_TOKEN: a bare name, as Compose sends it
+        "volumes": ["/home/u/.cache/huggingface:/root/.cache/huggingface:rw"],
+        "device_requests": [{"driver": "nvidia", "count": 1, "capabilities": [["gpu"]]}],
+        "healthcheck": {"test": [*HEALTH[:3], HEALTH[3].format(8000)], "interval": 30 * 10**9,
+                        "timeout": 10 * 10**9, "retries": 3, "start_period": 1800 * 10**9},
+        "restart_policy": {"Name": "unless-stopped"},
+        "labels": {"l": "v"},
+    }
+
+
+def test_tgi_sample_shm_host_port_relative_bind_and_hf_home():
+    got = config(MISTRAL, "tgi", {"MISTRAL_API_KEY": "k", "HF_TOKEN": "t", "HF_HOME": "/models/hf"},
+                 compose_dir="/srv/app/deploy/tgi")
+    kw = got.kwargs
+    assert kw["ports"] == {"8080/tcp": ("127.0.0.1", 8080)}
+    assert kw["shm_size"] == 1 << 30 and "ipc_mode" not in kw
+    assert kw["environment"] == ["HF_TOKEN=t", "API_KEY=k", "LOG_LEVEL=info"]
+    # ../../adapters/sql is relative to the compose file's folder, as Compose resolves it
+    assert kw["volumes"] == ["/models/hf:/data:rw", "/srv/app/adapters/sql:/deployc/adapters/sql:ro"]
+    assert kw["device_requests"] == [{"driver": "nvidia", "count": 2, "capabilities": [["gpu"]]}]
+    assert "entrypoint" not in kw
+
+
+def test_ollama_sample_has_its_own_cache_and_health_probe():
+    kw = config(OLLAMA, "ollama", {"HOME": "/root"}).kwargs
+    assert kw["volumes"] == ["/root/.ollama:/root/.ollama:rw"]
+    assert kw["healthcheck"]["test"] == ["CMD", "ollama", "list"]
+    assert kw["healthcheck"]["start_period"] == 300 * 10**9
+    assert kw["command"] == ["serve"] and kw["ports"] == {"11434/tcp": ("127.0.0.1", 11434)}
+
+
+def test_sglang_entrypoint_and_the_api_key_tail_from_the_environment():
+    kw = config(QWEN, "sglang", {"QWEN_API_KEY": "s3cret", "HOME": "/h"}).kwargs
+    assert kw["entrypoint"] and kw["command"][-2:] == ["--api-key", "s3cret"]
+
+
+def test_amd_gpus_are_devices_not_device_requests(tmp_path):
+    spec = tmp_path / "deploy.yaml"
+    spec.write_text(QWEN.read_text().replace("gpu: H100-80GB", "gpu: MI300X").replace(
+        "  vllm: {}", "  vllm: {image: vllm/vllm-openai-rocm:v0.33.0}"))
+    kw = config(spec, "vllm", {"QWEN_API_KEY": "k"}).kwargs
+    assert "device_requests" not in kw
+    assert kw["devices"] == ["/dev/kfd:/dev/kfd:rwm", "/dev/dri:/dev/dri:rwm"]
+    assert kw["group_add"] == ["video"] and kw["security_opt"] == ["seccomp=unconfined"]
+
+
+def test_a_missing_api_key_names_the_variable_and_never_a_value():
+    with pytest.raises(RunError) as exc:
+        config(QWEN, "vllm", {"HF_TOKEN": "hf-secret"})
+    assert exc.value.message == "required variable QWEN_API_KEY is not set: set QWEN_API_KEY to the API key"
+    assert "hf-secret" not in exc.value.message + exc.value.hint
+
+
+def test_the_service_is_read_never_the_spec():
+    """Another target may bring a Service later: the runner reads only its attributes."""
+    svc = service(QWEN, "vllm")
+    svc2 = type(svc)(**{**svc.__dict__, "image": "other/image:1", "command": ("x",), "gpus": 3})
+    kw = runner.container_config(svc2, env={"QWEN_API_KEY": "k"}, compose_dir="/c", name="n", labels={}).kwargs
+    assert kw["image"] == "other/image:1" and kw["command"] == ["x"] and kw["device_requests"][0]["count"] == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Compose interpolation and units
+
+
+@pytest.mark.parametrize("text, env, want", [
+    ("plain", {}, "plain"),
+    ("a$$b", {}, "a$b"),
+    ("${A}", {"A": "1"}, "1"),
+    ("$A-x", {"A": "1"}, "1-x"),
+    ("${A:-d}", {}, "d"),
+    ("${A:-d}", {"A": ""}, "d"),
+    ("${A-d}", {"A": ""}, ""),
+    ("${HF_HOME:-~/.cache/huggingface}", {}, "~/.cache/huggingface"),
+    ("${A:-${B:-z}}", {}, "z"),
+    ("${A:+alt}", {"A": "1"}, "alt"),
+    ("${A:+alt}", {}, ""),
+    ("${A:?need A}", {"A": "v"}, "v"),
+])
+def test_interpolation_follows_compose(text, env, want):
+    assert interpolate(text, env) == want
+
+
+def test_unset_references_are_reported_and_errors_name_the_variable():
+    unset: list[str] = []
+    assert interpolate("x${NOPE}y", {}, unset) == "xy" and unset == ["NOPE"]
+    for text, env in (("${A:?}", {"A": ""}), ("${A?}", {})):
+        with pytest.raises(RunError, match="required variable A"):
+            interpolate(text, env)
+    with pytest.raises(RunError, match="lone"):
+        interpolate("a$", {})
+
+
+def test_durations_and_sizes():
+    assert runner.duration_ns("30m0s") == runner.duration_ns("30m") == 1800 * 10**9
+    assert runner.duration_ns("1m30s") == 90 * 10**9 and runner.duration_ns("500ms") == 5 * 10**8
+    assert runner.size_bytes("1g") == 1 << 30 and runner.size_bytes("512m") == 512 << 20
+    with pytest.raises(ValueError):
+        runner.duration_ns("soon")
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI with a fake engine
+
+
+class FakeContainer:
+    def __init__(self, client, kwargs, status="created"):
+        self.client, self.kwargs, self.status = client, kwargs, status
+        self.name, self.id = kwargs["name"], f"id-{kwargs['name']}"
+        self.labels = kwargs.get("labels", {})
+        self.attrs = {"State": {"Status": status}, "RestartCount": 0, "Config": {"Image": kwargs["image"]},
+                      "HostConfig": {"PortBindings": {}}}
+        self.log = b"loading weights\nCUDA out of memory\n"
+
+    def start(self):
+        if self.client.start_error:
+            raise docker.errors.APIError("500 Server Error", explanation=self.client.start_error)
+        self._set("running")
+
+    def _set(self, status):
+        self.status = status
+        self.attrs["State"]["Status"] = status
+
+    def reload(self):
+        self.client.polls += 1
+        if self.client.exit_after is not None and self.client.polls > self.client.exit_after:
+            self._set("exited")
+            self.attrs["State"]["ExitCode"] = 1
+
+    def logs(self, tail="all", stream=False, follow=False):
+        return iter([self.log]) if stream else self.log
+
+    def stop(self, timeout=10):
+        self._set("exited")
+
+    def remove(self, force=False):
+        self.client.removed.append(self.name)
+        self.client.all.remove(self)
+
+
+class FakeClient:
+    def __init__(self):
+        self.all: list[FakeContainer] = []
+        self.removed: list[str] = []
+        self.created: list[dict] = []
+        self.start_error = None
+        self.exit_after = None
+        self.polls = 0
+        self.images_present = True
+        self.pulled: list[str] = []
+        self.pull_events = [{"error": "Get \"https://registry/v2/\": dial tcp: lookup registry: no such host"}]
+        self.containers, self.images, self.api = self._Containers(self), self._Images(self), self._Api(self)
+
+    class _Containers:
+        def __init__(self, c):
+            self.c = c
+
+        def create(self, **kw):
+            if any(x.name == kw["name"] for x in self.c.all):
+                raise docker.errors.APIError("409", explanation=f'Conflict. The container name "/{kw["name"]}" '
+                                             "is already in use")
+            self.c.created.append(kw)
+            box = FakeContainer(self.c, kw)
+            self.c.all.append(box)
+            return box
+
+        def get(self, name):
+            for x in self.c.all:
+                if x.name == name:
+                    return x
+            raise docker.errors.NotFound("no such container")
+
+        def list(self, all=False, filters=None):   # noqa: A002 - docker-py's keyword
+            want = dict(f.split("=", 1) for f in filters["label"])
+            return [x for x in self.c.all if _match(x.labels, want)]
+
+    class _Images:
+        def __init__(self, c):
+            self.c = c
+
+        def get(self, image):
+            if not self.c.images_present:
+                raise docker.errors.ImageNotFound(f"No such image: {image}")
+
+    class _Api:
+        def __init__(self, c):
+            self.c = c
+
+        def pull(self, repo, tag=None, stream=True, decode=True):
+            self.c.pulled.append(f"{repo}:{tag}")
+            for event in self.c.pull_events:
+                yield event
+            if not any("error" in e for e in self.c.pull_events):
+                self.c.images_present = True
+
+
+def _match(labels, want):
+    return all(labels.get(k) == v for k, v in want.items())
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    fake = FakeClient()
+    monkeypatch.setattr(runner, "connect", lambda env, timeout=60: fake)
+    monkeypatch.setattr(runner, "probe", lambda url, timeout=2.0: fake.polls >= 2)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    monkeypatch.setenv("QWEN_API_KEY", "the-key-value")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    return fake
+
+
+def _free(host="0.0.0.0"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def local_spec(tmp_path, port, target="vllm", extra=""):
+    spec = tmp_path / "deploy.yaml"
+    spec.write_text(f"apiVersion: deployc/v1\nname: demo\nmodel:\n  source: Qwen/Qwen2.5-0.5B-Instruct\n"
+                    f"server:\n  host: 127.0.0.1\n  port: {port}\n  api_key_env: QWEN_API_KEY\n"
+                    f"hardware:\n  gpu: L4\ntargets:\n  {target}: {{}}\n{extra}")
+    return spec
+
+
+def test_up_waits_for_health_then_status_logs_and_down(engine, cli, tmp_path):
+    spec = local_spec(tmp_path, _free("127.0.0.1"))
+    r = cli("up", spec, "--target", "vllm")
+    assert r.exit_code == 0, r.output
+    assert "healthy after" in r.stdout and "the-key-value" not in r.output
+    [kw] = engine.created
+    assert kw["name"] == "deployc-demo-vllm"
+    assert kw["labels"] == {runner.LABEL_SPEC: str(spec.resolve()), runner.LABEL_NAME: "demo",
+                            runner.LABEL_TARGET: "vllm", runner.LABEL_VERSION: "0.33.0",
+                            runner.LABEL_DIGEST: kw["labels"][runner.LABEL_DIGEST]}
+    r = cli("status", spec)
+    assert r.exit_code == 0 and "deployc-demo-vllm" in r.stdout and "running" in r.stdout
+    r = cli("logs", spec)
+    assert r.exit_code == 0 and "loading weights" in r.stdout
+    r = cli("down", spec)
+    assert r.exit_code == 0 and r.stdout == "removed deployc-demo-vllm\n"
+
+
+def test_no_gpu_is_a_clear_error_and_the_container_goes(engine, cli, tmp_path):
+    engine.start_error = 'could not select device driver "nvidia" with capabilities: [[gpu]]'
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("--- last lines of deployc-demo-vllm's log ---") or "deployc: error:" in r.stderr
+    assert 'Docker cannot give the container the NVIDIA GPUs it needs' in r.stderr
+    assert "hint: this host has no NVIDIA GPU or no NVIDIA Container Toolkit" in r.stderr
+    assert engine.removed == ["deployc-demo-vllm"] and engine.all == []
+
+
+def test_port_already_allocated_by_the_engine(engine, cli, tmp_path):
+    engine.start_error = ("driver failed programming external connectivity on endpoint x: Bind for "
+                          "127.0.0.1:8000 failed: port is already allocated")
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm")
+    assert r.exit_code == 1 and "is taken on 127.0.0.1" in r.stderr and "hint: stop what listens" in r.stderr
+
+
+def test_port_in_use_on_the_host_fails_before_creating(engine, cli, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = cli("up", local_spec(tmp_path, port), "--target", "vllm")
+    assert r.exit_code == 1
+    assert f"deployc: error: port {port} is already in use on 127.0.0.1" in r.stderr
+    assert engine.created == []
+
+
+def test_missing_image_that_cannot_be_pulled(engine, cli, tmp_path):
+    engine.images_present = False
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm")
+    assert r.exit_code == 1
+    assert "deployc: error: cannot pull vllm/vllm-openai:v0.33.0: Get" in r.stderr
+    assert "docker pull vllm/vllm-openai:v0.33.0" in r.stderr and engine.created == []
+
+
+def test_a_missing_image_is_pulled_with_progress(engine, cli, tmp_path):
+    engine.images_present = False
+    engine.pull_events = [{"status": "Pulling from vllm/vllm-openai", "id": "v0.33.0"},
+                          {"status": "Downloading", "id": "l1", "progressDetail": {"current": 512 << 20,
+                                                                                   "total": 1 << 30}},
+                          {"status": "Downloading", "id": "l2", "progressDetail": {"current": 0, "total": 1 << 30}},
+                          {"status": "Pull complete", "id": "l1"}, {"status": "Pull complete", "id": "l2"}]
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm", "--no-wait")
+    assert r.exit_code == 0, r.output
+    assert engine.pulled == ["vllm/vllm-openai:v0.33.0"]
+    assert r.stderr.startswith("pulling vllm/vllm-openai:v0.33.0 [........................] 0 B / 0 B Pulling")
+    assert "pulled vllm/vllm-openai:v0.33.0 (2.0 GiB)\n" in r.stderr and len(engine.created) == 1
+
+
+def test_an_engine_that_exits_prints_its_last_lines_and_what_to_try(engine, cli, tmp_path):
+    engine.exit_after = 1
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm")
+    assert r.exit_code == 1
+    assert "CUDA out of memory" in r.stderr and "the engine exited (exit code 1)" in r.stderr
+    assert "hint: read the log lines above" in r.stderr
+    assert engine.all[0].status == "exited"   # stopped, kept for `deployc logs`
+
+
+def test_health_timeout_leaves_the_container_running_and_says_so(engine, cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "probe", lambda url, timeout=2.0: False)
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm", "--timeout", "0")
+    assert r.exit_code == 1 and "did not answer within 0 s" in r.stderr and "raise --timeout" in r.stderr
+
+
+def test_a_foreign_container_with_our_name_is_refused_not_removed(engine, cli, tmp_path):
+    engine.containers.create(name="deployc-demo-vllm", image="x", labels={})
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm")
+    assert r.exit_code == 1 and "was not started by deployc for this spec" in r.stderr
+    assert engine.removed == []
+
+
+def test_down_removes_only_deployc_containers_of_that_spec(engine, cli, tmp_path):
+    spec = local_spec(tmp_path, 8000)
+    mine = {runner.LABEL_SPEC: str(spec.resolve()), runner.LABEL_TARGET: "vllm"}
+    engine.containers.create(name="a", image="x", labels=mine)
+    engine.containers.create(name="b", image="x", labels={**mine, runner.LABEL_SPEC: "/other/deploy.yaml"})
+    engine.containers.create(name="c", image="x", labels={runner.LABEL_TARGET: "vllm"})
+    r = cli("down", spec)
+    assert r.exit_code == 0 and engine.removed == ["a"]
+
+
+def test_up_twice_keeps_a_running_container_of_the_same_spec(engine, cli, tmp_path):
+    spec = local_spec(tmp_path, _free("127.0.0.1"))
+    assert cli("up", spec, "--target", "vllm").exit_code == 0
+    r = cli("up", spec, "--target", "vllm", "--no-wait")
+    assert r.exit_code == 0 and "already running" in r.stderr and len(engine.created) == 1
+    r = cli("up", spec, "--target", "vllm", "--no-wait", "--force-recreate")
+    assert r.exit_code == 0 and "removing deployc-demo-vllm (--force-recreate)" in r.stderr
+    assert len(engine.created) == 2
+
+
+def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli):
+    r = cli("up", QWEN, "--target", "xinference")
+    assert r.exit_code == 2
+    assert "target xinference has no engine container deployc can start; targets that can run this spec: " \
+           "sglang, tgi, vllm" in r.stderr
+
+
+def test_docker_not_reachable(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    monkeypatch.setenv("QWEN_API_KEY", "k")
+    for args in (["up", local_spec(tmp_path, 8000), "-t", "vllm"], ["status", QWEN], ["down", QWEN],
+                 ["logs", QWEN]):
+        r = cli(*args)
+        assert r.exit_code == 1, r.output
+        assert r.stderr.startswith(f"deployc: error: cannot reach the Docker engine at unix://{tmp_path}/none.sock")
+        assert "hint: start Docker" in r.stderr
+
+
+def test_other_commands_never_import_docker():
+    code = ("import sys; from typer.testing import CliRunner; from compiler.cli import app; "
+            f"r = CliRunner().invoke(app, ['validate', {str(QWEN)!r}]); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith(('docker.', 'compiler.runner'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
