@@ -27,7 +27,8 @@ Decisions worth knowing:
 - GPUs: `nvidia.com/gpu` (AMD: `amd.com/gpu`) as an integer in limits only (the device plugin
   sets requests equal to limits for extended resources).
 - Model cache: a PVC (ReadWriteOnce; ReadWriteMany when replicas > 1, since every pod mounts it)
-  at the container's cache path; size kubernetes.storage_size or 2 x weights, at least 20Gi.
+  at the container's cache path; size kubernetes.storage_size or 2 x weights (3 x with setup steps:
+  checkpoint and engine too), at least 20Gi.
 - Rollout: Recreate with one replica (a ReadWriteOnce claim and a full GPU node cannot hold two
   pods), else RollingUpdate with maxSurge 0 (no extra GPUs needed during a rollout).
 - enableServiceLinks: false. Kubernetes would otherwise inject `<SERVICE>_PORT=tcp://...`
@@ -93,10 +94,12 @@ def load_seconds(plan: Plan) -> int:
     return max(MIN_STARTUP_SECONDS, ENGINE_START_SECONDS + math.ceil(weights_bytes(plan) / LOAD_BYTES_PER_SECOND))
 
 
-def cache_size(plan: Plan, opts: Kubernetes) -> str:
+def cache_size(plan: Plan, opts: Kubernetes, copies: int = 2) -> str:
+    """The claim: storage_size, else `copies` x the weights (2: the download and room to spare; 3 where setup
+    steps also write a converted checkpoint and an engine), at least 20Gi."""
     if opts.storage_size:
         return opts.storage_size
-    return f"{max(MIN_CACHE_GIB, math.ceil(2 * weights_bytes(plan) / GIB))}Gi"
+    return f"{max(MIN_CACHE_GIB, math.ceil(copies * weights_bytes(plan) / GIB))}Gi"
 
 
 def quantity(docker_size: str) -> str:
@@ -319,11 +322,11 @@ def pod_spec(plan: Plan, svc: Any, opts: Kubernetes, containers: list[dict], ini
     return spec
 
 
-def pvc(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str]) -> dict:
+def pvc(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], copies: int = 2) -> dict:
     spec: dict = {"accessModes": ["ReadWriteMany" if opts.replicas > 1 else "ReadWriteOnce"]}
     if opts.storage_class:
         spec["storageClassName"] = opts.storage_class
-    spec["resources"] = {"requests": {"storage": cache_size(plan, opts)}}
+    spec["resources"] = {"requests": {"storage": cache_size(plan, opts, copies)}}
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": metadata(f"{plan.name}-cache", opts, lbls), "spec": spec}
 
@@ -456,7 +459,7 @@ def lower(plan: Plan, svc: Any, k8s: Kubernetes | None, *, target: str, title: s
     engine, keys = container(svc, plan, opts, startup)
     init = init_containers(svc, plan, opts)
     pod = pod_spec(plan, svc, opts, [engine], init)
-    docs = [pvc(plan, opts, lbls), deployment(plan, opts, lbls, sel, pod), service(plan, opts, lbls, sel)]
+    docs = [pvc(plan, opts, lbls, 3 if init else 2), deployment(plan, opts, lbls, sel, pod), service(plan, opts, lbls, sel)]
     diags = [error("kubernetes-lint", f"deployc produced a manifest its own checks reject: {p}",
                    hint="a deployc bug: please report it with the spec")
              for p in lint(docs, min(startup, load_seconds(plan)))]
