@@ -144,6 +144,20 @@ def check(plan: Plan, opts: Kubernetes, svc: Any, target: str) -> list[Diagnosti
             "pod mid-load, again and again",
             hint=f"remove it (default {need}) or raise it; deployc assumes 100 MiB/s plus 300 s of engine start",
             path=("kubernetes", "startup_seconds")))
+    launch = getattr(svc, "launch", None)
+    if launch is not None and not launch.persistent:
+        if opts.replicas > 1:
+            out.append(error(
+                "kubernetes-launch-replicas", f"the {target} server holds its model only in memory, and the launch "
+                f"Job loads it into one pod: {opts.replicas - 1} of {opts.replicas} replicas would serve nothing",
+                hint="use kubernetes.replicas: 1 (and parallelism.data for copies inside the server)",
+                path=("kubernetes", "replicas")))
+        else:
+            out.append(warning(
+                "kubernetes-launch-once", f"the {target} server holds its model only in memory: Job "
+                f"{plan.name}-launch loads it once, and a restarted pod comes back empty",
+                hint=f"after a pod restart: kubectl delete job {plan.name}-launch, then apply manifests.yaml again",
+                path=("targets", target), anchor="key"))
     if opts.replicas > 1 and plan.parallelism.data > 1:
         out.append(warning(
             "kubernetes-replicas-data", f"{opts.replicas} replicas of an engine that already runs "
@@ -218,7 +232,7 @@ class Env:
 
     def set(self, name: str, text: str) -> None:
         whole = _COMPOSE.fullmatch(text)
-        if whole and whole.group(1):
+        if whole and whole.group(1) and whole.group(1) not in {e["name"] for e in self.entries if "value" in e}:
             self.from_secret(name, whole.group(1))
             return
         value = self.compose_value(text)
@@ -232,6 +246,8 @@ class Env:
 def env(svc: Any, secret: str) -> tuple[list[dict], list[str], list[str]]:
     """(env list, the argv tail as Kubernetes text, the Secret keys read)."""
     e = Env(secret)
+    if not svc.env_pass and not svc.env_set and not svc.command_tail:
+        return [], [], []
     for name in svc.env_pass:
         if name not in {k for k, _ in svc.env_set}:
             e.from_secret(name)
@@ -305,6 +321,60 @@ def volumes(plan: Plan, svc: Any, opts: Kubernetes) -> list[dict]:
     shm = opts.shm_size or (quantity(svc.shm_size) if svc.shm_size else DEFAULT_SHM)
     return [{"name": "model-cache", "persistentVolumeClaim": {"claimName": f"{plan.name}-cache"}},
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}}]
+
+
+SERVER_ENV = "DEPLOYC_SERVER"
+LAUNCH_DIR = "/deployc/launch"
+
+
+def backoff_limit(seconds: int) -> int:
+    """Failed attempts a Job needs to keep retrying for `seconds`: the kubelet waits 10 s, 20 s, 40 s ...
+    at most 300 s between them; two more for luck."""
+    total, n = 0, 0
+    while total < seconds:
+        total += min(10 * 2 ** n, 300)
+        n += 1
+    return n + 2
+
+
+def launch_objects(plan: Plan, svc: Any, opts: Kubernetes, target: str, version: str,
+                   startup_seconds: int) -> tuple[list[dict], list[str]]:
+    """For a server that starts empty (Service.launch): a ConfigMap of the launch files and a Job that runs the
+    steps against the Service, retrying while the server loads. (objects, Secret keys read)."""
+    launch = svc.launch
+    lbls = labels(plan, target, version, "launch")
+    url = f"http://{plan.name}:{opts.service_port or plan.server.port}"
+    e = Env(secret_name(plan, opts), [{"name": SERVER_ENV, "value": url}])
+    for name, value in launch.env:
+        e.set(name, value)
+    steps = [[e.compose_value(t) for t in step] for step in launch.steps]
+    mounts = [{"name": "launch", "mountPath": LAUNCH_DIR, "readOnly": True}] if launch.files else []
+    containers = []
+    for i, argv in enumerate(steps):
+        c: dict = {"name": f"launch-{i + 1}", "image": svc.image, "command": argv}
+        if mounts:
+            c["workingDir"] = LAUNCH_DIR
+        c["env"] = e.entries
+        if mounts:
+            c["volumeMounts"] = mounts
+        containers.append(c)
+    pod: dict = {"restartPolicy": "OnFailure", "enableServiceLinks": False, "automountServiceAccountToken": False}
+    if len(containers) > 1:
+        pod["initContainers"] = containers[:-1]
+    pod["containers"] = containers[-1:]
+    if launch.files:
+        pod["volumes"] = [{"name": "launch", "configMap": {"name": f"{plan.name}-launch"}}]
+    if opts.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s} for s in opts.image_pull_secrets]
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(f"{plan.name}-launch", opts, lbls),
+           "spec": {"backoffLimit": backoff_limit(startup_seconds),
+                    "template": {"metadata": {"labels": dict(lbls)}, "spec": pod}}}
+    objects = [job]
+    if launch.files:
+        objects.insert(0, {"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": metadata(f"{plan.name}-launch", opts, lbls),
+                           "data": dict(launch.files)})
+    return objects, e.secret_keys
 
 
 def pod_spec(plan: Plan, svc: Any, opts: Kubernetes, containers: list[dict], init: Sequence[dict] = ()) -> dict:
@@ -434,7 +504,7 @@ class PlatformOutput:
 
 
 def header(plan: Plan, ctx: BuildContext, target: str, title: str, version: str, opts: Kubernetes,
-           keys: Sequence[str]) -> list[str]:
+           keys: Sequence[str], svc: Any = None) -> list[str]:
     from compiler.render import banner_lines
 
     ns = f" -n {opts.namespace}" if opts.namespace else ""
@@ -447,7 +517,9 @@ def header(plan: Plan, ctx: BuildContext, target: str, title: str, version: str,
         f"1. the Secret, by you (deployc writes no values): kubectl{ns} create secret generic {secret} {literals}",
         f"   keys: {', '.join(keys)}" + (" (HF_TOKEN optional: gated models only)" if "HF_TOKEN" in keys else ""),
         f"2. kubectl{ns} apply -f manifests.yaml   (this file, not the folder: it also holds deployc-manifest.json)",
-    ]
+    ] + ([f"3. Job {plan.name}-launch loads the model once the server answers (it retries while the server "
+          "starts): kubectl" + ns + f" wait --for=condition=complete job/{plan.name}-launch --timeout=2h"]
+         if getattr(svc, "launch", None) is not None else [])
 
 
 def lower(plan: Plan, svc: Any, k8s: Kubernetes | None, *, target: str, title: str, version: str,
@@ -460,9 +532,13 @@ def lower(plan: Plan, svc: Any, k8s: Kubernetes | None, *, target: str, title: s
     init = init_containers(svc, plan, opts)
     pod = pod_spec(plan, svc, opts, [engine], init)
     docs = [pvc(plan, opts, lbls, 3 if init else 2), deployment(plan, opts, lbls, sel, pod), service(plan, opts, lbls, sel)]
+    if getattr(svc, "launch", None) is not None:
+        more, launch_keys = launch_objects(plan, svc, opts, target, version, startup)
+        docs += more
+        keys = sorted(set(keys) | set(launch_keys))
     diags = [error("kubernetes-lint", f"deployc produced a manifest its own checks reject: {p}",
                    hint="a deployc bug: please report it with the spec")
              for p in lint(docs, min(startup, load_seconds(plan)))]
-    text = documents(header(plan, ctx, target, title, version, opts, keys), docs)
+    text = documents(header(plan, ctx, target, title, version, opts, keys, svc), docs)
     command = tuple((svc.entrypoint or ()) + tuple(svc.command) + tuple(svc.command_tail))
     return PlatformOutput((Artifact(FILE, text),), command, tuple(diags))
