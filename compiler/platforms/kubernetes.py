@@ -8,7 +8,8 @@ options. The same Service is what compose.yaml is written from, so both run the 
 
 Public building blocks (the multi-node LeaderWorkerSet builds on them): ``options``, ``check``,
 ``labels``, ``env``, ``container``, ``pod_spec``, ``volumes``, ``pvc``, ``deployment``,
-``service``, ``probes``, ``load_seconds``, ``cache_size``, ``documents``, ``lint``, ``lower``.
+``service``, ``probes``, ``load_seconds``, ``cache_size``, ``launch_objects``, ``backoff_limit``,
+``documents``, ``lint``, ``lower``.
 
 Decisions worth knowing:
 - Secrets by reference only: HF_TOKEN (optional) and every `${NAME}` an env value or argv tail
@@ -22,6 +23,8 @@ Decisions worth knowing:
   100 MiB/s from the hub or a network volume, plus five minutes of engine start, CUDA graphs and
   warm-up). vLLM's own Kubernetes guide names probes that fire before the server is up as the
   failure users hit (vllm-project/vllm docs/deployment/k8s.md @051f9b87, "Troubleshooting").
+  Health routes are the targets' Service.health_path: vLLM, SGLang, TGI and trtllm-serve /health
+  (tensorrt_llm/serve/openai_server.py register_routes), Ollama /api/version, XInference /status.
 - /dev/shm: an emptyDir of medium Memory, sizeLimit kubernetes.shm_size, else the engine's own
   (Service.shm_size), else 2Gi, the value of vLLM's guide (same file: `name: shm`, sizeLimit 2Gi).
 - GPUs: `nvidia.com/gpu` (AMD: `amd.com/gpu`) as an integer in limits only (the device plugin
@@ -33,7 +36,11 @@ Decisions worth knowing:
   pods), else RollingUpdate with maxSurge 0 (no extra GPUs needed during a rollout).
 - enableServiceLinks: false. Kubernetes would otherwise inject `<SERVICE>_PORT=tcp://...`
   variables for every Service in the namespace, and a Service named `vllm` yields VLLM_PORT,
-  which vLLM reads as its own setting (vllm/envs.py VLLM_PORT warns about exactly this).
+  which vLLM reads as its own setting and refuses as "a URI ... caused by a Kubernetes service
+  discovery issue" (vllm-project/vllm vllm/envs.py get_vllm_port @f218f9c2).
+- Servers that start empty (Service.launch: Ollama, XInference): a ConfigMap of the launch files
+  and a Job that runs the launch steps against the Service with $(DEPLOYC_SERVER) as its URL,
+  retrying while the server loads (backoffLimit from the startup budget: ``backoff_limit``).
 """
 
 from __future__ import annotations
