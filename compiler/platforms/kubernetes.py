@@ -436,29 +436,32 @@ def documents(header: Sequence[str], docs: Sequence[dict]) -> str:
 # deployc's own checks of produced manifests: what a schema cannot see
 
 
-def _pod_specs(doc: Mapping) -> list[tuple[str, Mapping]]:
+def _pod_specs(doc: Mapping) -> list[tuple[str, Mapping, Mapping]]:
+    """(where, pod spec, pod labels) of every pod template in a Deployment, Job or LeaderWorkerSet."""
     spec = doc.get("spec") or {}
     found = []
     if isinstance(spec.get("template"), Mapping):
-        found.append(("template", spec["template"].get("spec") or {}))
+        t = spec["template"]
+        found.append(("template", t.get("spec") or {}, (t.get("metadata") or {}).get("labels") or {}))
     lwt = spec.get("leaderWorkerTemplate") or {}
     for key in ("leaderTemplate", "workerTemplate"):
         if isinstance(lwt.get(key), Mapping):
-            found.append((key, lwt[key].get("spec") or {}))
+            t = lwt[key]
+            found.append((key, t.get("spec") or {}, (t.get("metadata") or {}).get("labels") or {}))
     return found
+
+
+INJECTED_LABELS = ("leaderworkerset.sigs.k8s.io/",)
 
 
 def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
     """Problems schemas miss: GPUs only in requests or not an integer, requests != limits, startup
     budgets shorter than the load time, a Service port that reaches no container port, secrets by value."""
     problems: list[str] = []
-    ports: dict[str, set] = {}
     pods_by_labels: list[tuple[Mapping, set]] = []
     for doc in docs:
         kind, name = doc.get("kind"), (doc.get("metadata") or {}).get("name")
-        for where, pod in _pod_specs(doc):
-            labels_ = ((doc.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels", {}) \
-                if where == "template" else {}
+        for where, pod, labels_ in _pod_specs(doc):
             named: set = set()
             for c in list(pod.get("initContainers") or []) + list(pod.get("containers") or []):
                 at = f"{kind}/{name} {where} container {c.get('name')}"
@@ -484,12 +487,13 @@ def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
                     if budget < min_startup_seconds:
                         problems.append(f"{at}: startupProbe allows {budget} s, less than the plausible load time "
                                         f"of {min_startup_seconds} s; probes would kill the pod mid-load")
-            ports.setdefault(str(kind), set()).update(named)
             pods_by_labels.append((labels_, named))
     for doc in docs:
         if doc.get("kind") != "Service":
             continue
         sel = (doc.get("spec") or {}).get("selector") or {}
+        # labels the LeaderWorkerSet controller adds to its pods are not in the templates
+        sel = {k: v for k, v in sel.items() if not k.startswith(INJECTED_LABELS)}
         targets = [named for lbls, named in pods_by_labels if sel and all(lbls.get(k) == v for k, v in sel.items())]
         for p in (doc.get("spec") or {}).get("ports") or []:
             tp = p.get("targetPort", p.get("port"))
