@@ -16,7 +16,8 @@ Decisions worth knowing:
   references come from ``secretKeyRef`` keys of one Secret (kubernetes.secret, default
   NAME-secrets); argv/env references become Kubernetes' own `$(NAME)` expansion, and every
   literal `$` is written `$$`, which Kubernetes reduces back to `$` (its expansion rules:
-  kubernetes/kubernetes third_party/forked/golang/expansion/expand.go).
+  kubernetes/kubernetes third_party/forked/golang/expansion/expand.go @02604f7d: `$$` is an
+  escaped `$`, `$(NAME)` a reference, an undefined NAME stays as written).
 - argv is exec form: Docker's ENTRYPOINT is Kubernetes' `command`, Docker's CMD its `args`.
 - Probes: readiness and liveness GET Service.health_path on the named port `http`; a startupProbe
   holds them off for ``load_seconds`` (max(600, 300 + 10 s per GiB of weights): weights read at
