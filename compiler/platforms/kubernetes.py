@@ -20,9 +20,9 @@ Decisions worth knowing:
   escaped `$`, `$(NAME)` a reference, an undefined NAME stays as written).
 - argv is exec form: Docker's ENTRYPOINT is Kubernetes' `command`, Docker's CMD its `args`.
 - Probes: readiness and liveness GET Service.health_path on the named port `http`; a startupProbe
-  holds them off for ``load_seconds`` (max(600, 300 + 10 s per GiB of weights): weights read at
-  100 MiB/s from the hub or a network volume, plus five minutes of engine start, CUDA graphs and
-  warm-up). vLLM's own Kubernetes guide names probes that fire before the server is up as the
+  holds them off for ``load_seconds``: max(600, 300 + ceil(weights bytes / 100 MiB/s)), about
+  10 s per GiB: weights read at 100 MiB/s from the hub or a network volume, plus five minutes of
+  engine start, CUDA graphs and warm-up. vLLM's own Kubernetes guide names probes that fire before the server is up as the
   failure users hit (vllm-project/vllm docs/deployment/k8s.md @051f9b87, "Troubleshooting").
   Health routes are the targets' Service.health_path: vLLM, SGLang, TGI and trtllm-serve /health
   (tensorrt_llm/serve/openai_server.py register_routes), Ollama /api/version, XInference /status.
@@ -98,7 +98,7 @@ def weights_bytes(plan: Plan) -> float:
 
 
 def load_seconds(plan: Plan) -> int:
-    """A plausible worst case for reading the weights and starting the engine: max(600, 300 + 10 s/GiB)."""
+    """A plausible worst case for reading the weights and starting the engine: max(600, 300 + weights / 100 MiB/s)."""
     return max(MIN_STARTUP_SECONDS, ENGINE_START_SECONDS + math.ceil(weights_bytes(plan) / LOAD_BYTES_PER_SECOND))
 
 
