@@ -391,7 +391,34 @@ class XinferenceTarget(Target):
                      Artifact("launch.py", launch_py, executable=True), Artifact("launch.json", _json(body))]
         if register is not None:
             artifacts.append(Artifact("register.json", _json(register)))
-        return Lowered(artifacts=tuple(artifacts), command=tuple(start_argv))
+        return Lowered(artifacts=tuple(artifacts), command=tuple(start_argv),
+                       service=self._service(plan, o, v, env, body, register))
+
+    @staticmethod
+    def _service(plan: Plan, o: XinferenceOptions, v: XinferenceVersion, env: list[tuple[str, str]],
+                 body: dict[str, Any], register: dict[str, Any] | None) -> container.Service:
+        """xinference-local in XInference's image (xprobe/xinference:v<version>, the tag scheme of its docs'
+        doc/source/getting_started/using_docker_image.rst), GET /status as its health route
+        (xinference/api/restful_api.py: the unauthenticated "internal interface" /status); the model is
+        loaded by launch.sh's steps against the running server, and lives only in its memory."""
+        port = str(plan.server.port)
+        steps = []
+        if register is not None:
+            steps.append(container.compose_literal(["xinference", "register", "--endpoint"]) + (container.SERVER_URL,)
+                         + container.compose_literal(["--model-type", "LLM", "--file", "register.json"]))
+        launch = launch_argv(body, "ENDPOINT", o)
+        steps.append(tuple(container.SERVER_URL if t == "ENDPOINT" and i == 3 else t.replace("$", "$$")
+                           for i, t in enumerate(launch)))
+        key = plan.server.api_key_env
+        if key:
+            steps = [s + ("--api-key", container.api_key_ref(key)) for s in steps]
+        files = (("register.json", _json(register)),) if register is not None else ()
+        return container.service(
+            plan=plan, image=o.image or f"xprobe/xinference:v{v.version}",
+            command=["xinference-local", "--host", "0.0.0.0", "--port", port], env_pass=["HF_TOKEN"],
+            env_set={k: val for k, val in env if k not in o.env} | container.compose_env(o),
+            container_cache="/root/.cache/huggingface", health_path="/status", gpu_count=plan.gpus_needed,
+            launch=container.Launch(steps=tuple(steps), files=files))
 
 
 VLLM_DEFAULT_MAX_SEQS = 256  # vLLM's max_num_seqs below its large-GPU tier (engine/arg_utils.py get_batch_defaults)
