@@ -179,6 +179,11 @@ def click_value(raw: str, v: XinferenceVersion) -> Any:
     return raw
 
 
+MULTI_NODE_HINT = ("deployc does not yet write XInference's distributed launch (an xinference-supervisor, one "
+                   "xinference-worker per node, launch_model n_worker): fit one copy on one node (tensor x "
+                   "pipeline <= hardware.gpus_per_node), or use the vllm or sglang target, which span nodes")
+
+
 class XinferenceTarget(Target):
     name = "xinference"
     title = "XInference"
@@ -204,6 +209,7 @@ class XinferenceTarget(Target):
             Capability.QUANT_BITSANDBYTES: "serve a pre-quantized awq or gptq checkpoint",
             Capability.QUANT_GGUF: "XInference runs GGUF with its llama.cpp engine, which deployc does not write; "
                                    "use the ollama target",
+            Capability.MULTI_NODE: MULTI_NODE_HINT,
         }.get(capability)
 
     def check(self, plan: Plan, opts: TargetOptions, version: str) -> list[Diagnostic]:
