@@ -1,0 +1,137 @@
+"""Multi-node: the node count deployc derives or checks, the diagnostics at the YAML key at fault,
+and what each target writes (or refuses) when one copy of the model spans machines."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import pytest
+
+from compiler.pipeline import compile_target, load_spec
+from compiler.plan import derive_nodes
+from compiler.registry import Registry
+from compiler.target_api import BuildContext
+from targets._shared import multinode
+
+REGISTRY = Registry.discover()
+BASE = "apiVersion: deployc/v1\nname: x\nmodel:\n  source: a/b\n"
+
+
+def compiled(tmp_path, extra: str, targets: str = "targets:\n  vllm: {}\n"):
+    path = tmp_path / "deploy.yaml"
+    path.write_text(BASE + extra + targets)
+    return load_spec(path, "deploy.yaml")
+
+
+@pytest.mark.parametrize("gpus, per_node, nodes", [(1, 8, 1), (8, 8, 1), (16, 8, 2), (12, 8, 2), (24, 8, 3),
+                                                    (10, 8, 2), (7, 4, 7), (64, 8, 8)])
+def test_derived_nodes_are_the_fewest_that_split_the_gpus_evenly(gpus, per_node, nodes):
+    assert derive_nodes(gpus, per_node) == nodes
+
+
+@pytest.mark.parametrize("extra, nodes", [
+    ("parallelism:\n  tensor: 8\n  pipeline: 2\n", 2),
+    ("parallelism:\n  tensor: 16\n", 2),
+    ("parallelism:\n  tensor: 4\n  pipeline: 2\nhardware:\n  gpus_per_node: 4\n", 2),
+    ("parallelism:\n  tensor: 8\n  data: 4\n", 1),                       # copies do not add nodes
+    ("parallelism:\n  tensor: 2\n  pipeline: 2\n  nodes: 2\n", 2),       # fewer GPUs per node, on request
+])
+def test_plan_node_count(tmp_path, extra, nodes):
+    c = compiled(tmp_path, extra)
+    assert c.ok, [d.render() for d in c.diagnostics]
+    assert c.plan.nodes == nodes
+
+
+@pytest.mark.parametrize("extra, code, line, col, text", [
+    ("parallelism:\n  tensor: 8\n  pipeline: 3\n  nodes: 5\n", "parallelism-nodes", 8, 10,
+     "tensor 8 x pipeline 3 = 24 GPU(s) cannot be split evenly over 5 nodes"),
+    ("parallelism:\n  tensor: 16\n  nodes: 1\n", "parallelism-nodes", 7, 10,
+     "1 node(s) of 8 GPUs cannot run tensor 16 x pipeline 1 = 16 GPU(s)"),
+    ("parallelism:\n  nodes: 2\n", "parallelism-nodes", 6, 10, "one GPU per copy of the model cannot span nodes"),
+    ("parallelism:\n  tensor: 4\n  pipeline: 2\n  nodes: 2\nhardware:\n  gpus_per_node: 2\n",
+     "parallelism-nodes", 8, 10, "2 node(s) of 2 GPUs cannot run"),
+    ("hardware:\n  gpus_per_node: 0\n", "spec-value", 6, 18, "greater than or equal to 1"),
+])
+def test_node_errors_point_at_the_key(tmp_path, extra, code, line, col, text):
+    c = compiled(tmp_path, extra)
+    errors = [d for d in c.diagnostics if d.is_error]
+    assert [(d.code, d.line, d.column) for d in errors] == [(code, line, col)], [d.render() for d in errors]
+    assert text in errors[0].message
+    assert errors[0].hint
+
+
+def test_hints_name_node_counts_that_work(tmp_path):
+    c = compiled(tmp_path, "parallelism:\n  tensor: 8\n  pipeline: 3\n  nodes: 5\n")
+    assert "use nodes: 3, 4, 6, 8, 12, 24" in c.diagnostics[0].hint
+
+
+def test_idle_gpus_per_node_are_a_warning(tmp_path):
+    c = compiled(tmp_path, "parallelism:\n  tensor: 4\n  pipeline: 3\n")
+    assert c.ok and c.plan.nodes == 2
+    assert [d.code for d in c.diagnostics] == ["parallelism-nodes-partial", "server-open"]
+    assert "2 GPU(s) of every node stay idle" in c.diagnostics[0].message
+
+
+def lower(tmp_path, extra: str, target: str):
+    c = compiled(tmp_path, extra, f"targets:\n  {target}: {{}}\n")
+    assert c.ok, [d.render() for d in c.diagnostics]
+    return compile_target(c, REGISTRY, target, BuildContext("../..", "deploy.yaml", "0" * 64))
+
+
+def test_vllm_warns_about_tensor_parallelism_across_nodes(tmp_path):
+    r = lower(tmp_path, "parallelism:\n  tensor: 16\n", "vllm")
+    assert r.ok
+    (w,) = [d for d in r.diagnostics if d.code == "vllm-tensor-across-nodes"]
+    assert "tensor: 8" in w.hint and "pipeline: 2" in w.hint and w.line == 6
+    r = lower(tmp_path, "parallelism:\n  tensor: 16\n", "sglang")   # SGLang's tp counts every node's GPUs
+    assert r.ok and not [d for d in r.diagnostics if "across" in d.code]
+
+
+@pytest.mark.parametrize("target, words", [
+    ("tgi", "TGI has no multi-node mode"),
+    ("ollama", "no distributed mode"),
+    ("tensorrt-llm", "one MPI world"),
+    ("xinference", "distributed launch"),
+])
+def test_targets_without_a_multi_node_mode_say_what_to_do(tmp_path, target, words):
+    c = compiled(tmp_path, "  facts: {max_position_embeddings: 4096}\nparallelism:\n  tensor: 8\n  pipeline: 2\n",
+                 f"targets:\n  {target}: {{}}\n")
+    r = compile_target(c, REGISTRY, target, BuildContext("../..", "deploy.yaml", "0" * 64))
+    (d,) = [d for d in r.diagnostics if d.code == "target-unsupported" and "several nodes" in d.message]
+    assert words in d.hint and ("vllm or sglang" in d.hint)
+    assert d.line == 6  # the parallelism key: nodes is derived, not written
+
+
+@pytest.mark.parametrize("target", ["vllm", "sglang"])
+def test_multi_node_scripts_run_the_intended_argv(tmp_path, target):
+    r = lower(tmp_path, "parallelism:\n  tensor: 8\n  pipeline: 2\n  data: 2\nserver:\n  api_key_env: KEY\n",
+              target)
+    assert r.ok
+    files = {a.path: a for a in r.lowered.artifacts}
+    assert set(files) == {"serve.sh", "serve-worker.sh"} and all(a.executable for a in files.values())
+    assert r.lowered.service is None and r.lowered.group.size == 2 and r.lowered.group.replicas == 2
+    assert r.lowered.group.leader.gpus == r.lowered.group.worker.gpus == 8
+    for name, rank in (("serve.sh", "0"), ("serve-worker.sh", "3")):
+        line = files[name].content.splitlines()[-1]
+        # bash expands the node variables exactly where the argv has them, and nothing else
+        env = {"LEADER_ADDR": "10.0.0.9", "NODE_RANK": rank, "KEY": "k", "PATH": "/usr/bin:/bin"}
+        out = subprocess.run(["bash", "-c", "printf '%s\\n' " + line.removeprefix("exec ")], env=env,
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+        assert out[out.index("--node-rank") + 1] == rank
+        assert ("--headless" in out) is (target == "vllm" and rank != "0")
+        assert not any(t in out for t in ("--data-parallel-size", "--dp-size"))
+        assert "10.0.0.9" in " ".join(out)
+    for svc, rank in ((r.lowered.group.leader, "$(LWS_WORKER_INDEX)"), (r.lowered.group.worker, "$(LWS_WORKER_INDEX)")):
+        assert any("$(LWS_LEADER_ADDRESS)" in t for t in svc.command)
+    assert r.lowered.group.leader.command[r.lowered.group.leader.command.index("--node-rank") + 1] == "0"
+    assert r.lowered.group.worker.command[r.lowered.group.worker.command.index("--node-rank") + 1] == \
+        multinode.LWS.rank
+
+
+def test_single_node_specs_are_untouched(tmp_path):
+    r = lower(tmp_path, "parallelism:\n  tensor: 8\n", "vllm")
+    assert r.lowered.group is None and r.lowered.service is not None
+    assert "--nnodes" not in r.lowered.command
+    assert {a.path for a in r.lowered.artifacts} == {"serve.sh", "compose.yaml"}
+    assert shlex.split(r.lowered.artifacts[0].content.splitlines()[-1])[1:3] == ["vllm", "serve"]
