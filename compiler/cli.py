@@ -75,19 +75,31 @@ def _context(spec: Path, out_dir: Path, compiled):
     return BuildContext(spec_dir=Path(rel).as_posix(), spec_name=spec.name, spec_digest=compiled.source.digest)
 
 
-def _out_dir(spec: Path, out: Optional[Path], target: str) -> Path:
-    """OUT/<target>, default deploy/<target> beside deploy.yaml, deploy/<NAME>/<target> for NAME.deploy.yaml."""
+def _out_dir(spec: Path, out: Optional[Path], target: str, platform: str = "local") -> Path:
+    """OUT/<target>, default deploy/<target> beside deploy.yaml, deploy/<NAME>/<target> for NAME.deploy.yaml;
+    a platform other than local writes to a folder of its name inside (deploy/<target>/kubernetes)."""
+    sub = () if platform == "local" else (platform,)
     if out is not None:
-        return out / target
+        return out.joinpath(target, *sub)
     name = spec.name
     for suffix in (".deploy.yaml", ".deploy.yml"):
         if name.endswith(suffix) and len(name) > len(suffix):
-            return spec.parent / "deploy" / name[: -len(suffix)] / target
-    return spec.parent / "deploy" / target
+            return spec.parent.joinpath("deploy", name[: -len(suffix)], target, *sub)
+    return spec.parent.joinpath("deploy", target, *sub)
 
 
-def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional[Path], lower: bool = True):
-    """Load one spec and lower the named targets (default: the ones it lists). Returns (compiled, results)."""
+def _platform(name: str) -> str:
+    from compiler.platforms import PLATFORMS
+
+    if name not in PLATFORMS:
+        raise _usage(f"unknown platform {name!r}; known: {', '.join(PLATFORMS)}")
+    return name
+
+
+def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional[Path], lower: bool = True,
+                 platform: str = "local"):
+    """Load one spec and lower the named targets (default: the ones it lists) for a platform.
+    Returns (compiled, results)."""
     from compiler.pipeline import check_target_keys, compile_target, load_spec
 
     compiled = load_spec(spec, str(spec))
@@ -96,8 +108,13 @@ def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional
         return compiled, results
     compiled.diagnostics += check_target_keys(compiled, registry)
     for name in names if names is not None else [n for n in compiled.plan.targets if n in registry.points]:
-        results.append(compile_target(compiled, registry, name, _context(spec, _out_dir(spec, out, name), compiled),
-                                      lower=lower))
+        ctx = _context(spec, _out_dir(spec, out, name, platform), compiled)
+        result = compile_target(compiled, registry, name, ctx, lower=lower)
+        if platform != "local" and lower:
+            from compiler import platforms
+
+            result = platforms.lower(platform, compiled, result, registry, ctx)
+        results.append(result)
     return compiled, results
 
 
@@ -135,10 +152,13 @@ def build(
                                             "deploy/ beside the spec)."),
     as_json: bool = typer.Option(False, "--json", help="Print the artifacts as one JSON object; write nothing."),
     force: bool = typer.Option(False, "--force", help="Overwrite generated files that were edited by hand."),
+    platform: str = typer.Option("local", "--platform", help="local: the target's scripts and compose.yaml; "
+                                 "kubernetes: manifests in OUT/<target>/kubernetes/ (options under `kubernetes:`)."),
 ) -> None:
     """Compile a spec into artifacts for one target or all of them."""
     from compiler import writer
 
+    platform = _platform(platform)
     registry = _registry()
     _existing([spec])
     if target == "all":
@@ -149,7 +169,7 @@ def build(
         raise _unknown_target(target, registry, ", or all")
     else:
         names = [target]
-    compiled, results = _compile_all(spec, registry, names, out)
+    compiled, results = _compile_all(spec, registry, names, out, platform=platform)
     if as_json:
         r = results[0] if results else None
         lowered = r.lowered if r is not None and r.ok else None
@@ -157,6 +177,7 @@ def build(
         typer.echo(json.dumps({
             "target": target,
             "version": r.version if r else None,
+            **({"platform": platform} if platform != "local" else {}),
             "artifacts": [{"path": a.path, "mode": a.mode, "content": a.content}
                           for a in (lowered.artifacts if lowered else ())],
             "command": list(lowered.command) if lowered and lowered.command is not None else None,
@@ -170,7 +191,7 @@ def build(
     if has_errors(every):
         _emit(every)
         raise typer.Exit(SPEC_ERROR)
-    targets_out = [(r, _out_dir(spec, out, r.name)) for r in results]
+    targets_out = [(r, _out_dir(spec, out, r.name, platform)) for r in results]
     for _, out_dir in targets_out:
         problem = writer.out_dir_problem(out_dir)
         if problem:
@@ -244,6 +265,26 @@ def check(
                                    "file": drift.diagnostic.file, "regenerate": regen, "diff": drift.diff})
                 if drift.diff:
                     diffs.append(drift.diff)
+        # Platform outputs: checked when the spec configures the platform or one was committed.
+        wanted = [r.name for r in results if r.ok and (
+            compiled.spec.kubernetes is not None
+            or (_out_dir(spec, out, r.name, "kubernetes") / writer.MANIFEST).exists())]
+        if wanted:
+            _, k8s_results = _compile_all(spec, registry, wanted, out, platform="kubernetes")
+            for r in k8s_results:
+                mine += [d for d in r.diagnostics if d not in mine]
+                if not r.ok:
+                    continue
+                regen = f"deployc build {spec} --target {r.name} --platform kubernetes" + (
+                    f" --out {out}" if out is not None else "")
+                for drift in writer.compare(_out_dir(spec, out, r.name, "kubernetes"), r.name, r.version,
+                                            r.lowered.artifacts, regen):
+                    mine.append(drift.diagnostic)
+                    drift_rows.append({"spec": str(spec), "target": r.name, "platform": "kubernetes",
+                                       "code": drift.diagnostic.code, "file": drift.diagnostic.file,
+                                       "regenerate": regen, "diff": drift.diff})
+                    if drift.diff:
+                        diffs.append(drift.diff)
         every += mine
         checked.append({"spec": str(spec), "targets": [r.name for r in results], "ok": not has_errors(mine)})
         if fmt is CheckFormat.text and not has_errors(mine):

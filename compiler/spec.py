@@ -224,6 +224,74 @@ class Hardware(Strict):
         description="Share of each GPU's memory the engine may take, 0 < x <= 1.")
 
 
+_K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"
+
+
+class Toleration(Strict):
+    key: Plain | None = Field(default=None, max_length=316, description="Taint key the toleration matches; "
+                              "empty with operator Exists matches every taint.", examples=["nvidia.com/gpu"])
+    operator: Literal["Exists", "Equal"] = Field(default="Exists", description="Exists (any value) or Equal.")
+    value: Plain | None = Field(default=None, max_length=63, description="Taint value, with operator Equal.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="Taint effect to match; empty matches every effect.")
+
+
+class Kubernetes(Strict):
+    """Options of `deployc build --platform kubernetes`; ignored by the default platform."""
+
+    namespace: str | None = Field(
+        default=None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Namespace of every object; default: none written, so kubectl's current namespace.")
+    replicas: int = Field(
+        default=1, ge=1, le=1000,
+        description="Pods, each a full copy of the deployment (hardware.count GPUs each), behind one Service "
+                    "that spreads connections over them. Unlike parallelism.data, which runs data-parallel "
+                    "copies inside ONE engine process on one pod (the engine balances requests itself and "
+                    "needs tensor x pipeline x data GPUs on one node), replicas are independent pods that can "
+                    "land on different nodes, restart alone and scale with `kubectl scale`.")
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="ClusterIP", description="Type of the Service in front of the pods.")
+    service_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="Port of the Service; it forwards to the container's server.port. Default: server.port.")
+    storage_class: str | None = Field(
+        default=None, max_length=253, pattern=_K8S_NAME,
+        description="StorageClass of the model-cache PersistentVolumeClaim; default: the cluster's default class. "
+                    "With replicas > 1 the claim is ReadWriteMany, which the class must support (NFS, CephFS, "
+                    "cloud file stores).")
+    storage_size: str | None = Field(
+        default=None, pattern=_QUANTITY,
+        description="Size of the model-cache claim, a Kubernetes quantity such as 200Gi; default: the weights' "
+                    "size x 2 (download and converted copies), at least 20Gi.", examples=["200Gi"])
+    shm_size: str | None = Field(
+        default=None, pattern=_QUANTITY,
+        description="Size limit of /dev/shm (an in-memory emptyDir; the container runtime's 64 MiB default breaks "
+                    "NCCL). Default: the engine's own recommendation, else 2Gi.", examples=["8Gi"])
+    cpu: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?m?$",
+                            description="CPU request of the engine container, e.g. \"8\" or \"8000m\".")
+    memory: str | None = Field(default=None, pattern=_QUANTITY,
+                               description="Memory request and limit of the engine container, e.g. 64Gi.")
+    secret: str | None = Field(
+        default=None, max_length=253, pattern=_K8S_NAME,
+        description="Secret the pods read credentials from by reference (deployc never writes a value): key "
+                    "HF_TOKEN (optional; gated models) and, with server.api_key_env, a key of that NAME. "
+                    "Default: NAME-secrets, after the spec's name.")
+    node_selector: dict[str, Plain] = Field(
+        default_factory=dict, description="Node labels the pods must match, e.g. "
+                                          "{nvidia.com/gpu.product: NVIDIA-H100-80GB-HBM3}.")
+    tolerations: list[Toleration] = Field(
+        default_factory=list, description="Taints the pods tolerate (GPU nodes are often tainted).")
+    image_pull_secrets: list[Annotated[str, Field(max_length=253, pattern=_K8S_NAME)]] = Field(
+        default_factory=list, description="Secrets (docker-registry type) for pulling the engine image.")
+    startup_seconds: int | None = Field(
+        default=None, ge=60, le=86400,
+        description="How long the startupProbe lets the engine load before Kubernetes restarts it. Default: "
+                    "max(600, 300 + 10 x weights GiB), i.e. weights read at 100 MiB/s plus 5 minutes of engine "
+                    "start; a shorter value is flagged because probes that kill pods mid-load are the most "
+                    "common failure.")
+
+
 class Spec(Strict):
     api_version: Literal["deployc/v1"] = Field(
         alias="apiVersion", description="Format version of this file: deployc/v1.")
@@ -237,6 +305,9 @@ class Spec(Strict):
     limits: Limits = Field(default_factory=Limits, description="Context and batching limits.")
     server: Server = Field(default_factory=Server, description="The HTTP endpoint.")
     hardware: Hardware = Field(default_factory=Hardware, description="The GPUs the deployment runs on.")
+    kubernetes: Kubernetes | None = Field(
+        default=None, description="Options of `deployc build --platform kubernetes` (namespace, replicas, storage, "
+                                  "scheduling); the default platform ignores them.")
     targets: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="The targets this deployment is meant for; keys are target names (`deployc targets`), "

@@ -160,6 +160,9 @@ class Service:
     health_test: tuple[str, ...] | None = None
     start_period: str = "30m"  # weight loading: a 70B model can take many minutes
     shm_size: str | None = None
+    # Steps that run to completion, in order, in the same image with the same mounts and environment
+    # before command starts (an engine build, say): Kubernetes initContainers. Each is an exec-form argv.
+    setup: tuple[tuple[str, ...], ...] = ()
 
     @property
     def environment(self) -> list[str]:
