@@ -85,3 +85,6 @@ class NodeGroup:
     worker: Any
     # Ports the nodes reach each other on, besides the HTTP port (for documentation and Services).
     internal_ports: tuple[tuple[str, int], ...] = ()
+    # Where the node flags start in leader.command and worker.command: only those tokens hold LWS
+    # references; everything before is literal (a served name "$(LWS_WORKER_INDEX)" stays text).
+    node_args_at: int = 0

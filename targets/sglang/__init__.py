@@ -268,7 +268,7 @@ class SglangTarget(Target):
             leader=svc(in_container + node_args(plan, multinode.LWS, "0"),
                        ["--api-key", container.api_key_ref(key)] if key else []),
             worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), []),
-            internal_ports=(("dist", DIST_INIT_PORT),))
+            internal_ports=(("dist", DIST_INIT_PORT),), node_args_at=len(in_container))
         command = argv + leader_tail + (["--api-key", f"${{{key}}}"] if key else [])
         return Lowered(
             artifacts=(Artifact("serve.sh", leader, executable=True),

@@ -282,7 +282,7 @@ class VllmTarget(Target):
             size=n, replicas=plan.parallelism.data,
             leader=svc(in_container + node_args(plan, multinode.LWS, "0"), True),
             worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), False),
-            internal_ports=(("dist", MASTER_PORT),))
+            internal_ports=(("dist", MASTER_PORT),), node_args_at=len(in_container))
         return Lowered(
             artifacts=(Artifact("serve.sh", leader, executable=True),
                        Artifact("serve-worker.sh", worker, executable=True)),
