@@ -60,11 +60,10 @@ EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> fea
                                  Capability.QUANT_GGUF},
     ("xinference", "4.1.0"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE,
                               Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
-                              Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF, Capability.MULTI_NODE},
+                              Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF},
     ("xinference", "1.17.1"): {Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE,
                                Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_INT8, Capability.QUANT_INT4,
-                               Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF, Capability.API_KEY,
-                               Capability.MULTI_NODE},
+                               Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF, Capability.API_KEY},
 }
 
 # Lines a target needs under model: to build at all (Ollama loads a GGUF file, not a hub id, and

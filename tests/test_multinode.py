@@ -92,7 +92,6 @@ def test_vllm_warns_about_tensor_parallelism_across_nodes(tmp_path):
     ("tgi", "TGI has no multi-node mode"),
     ("ollama", "no distributed mode"),
     ("tensorrt-llm", "one MPI world"),
-    ("xinference", "distributed launch"),
 ])
 def test_targets_without_a_multi_node_mode_say_what_to_do(tmp_path, target, words):
     c = compiled(tmp_path, "  facts: {max_position_embeddings: 4096}\nparallelism:\n  tensor: 8\n  pipeline: 2\n",
@@ -135,3 +134,35 @@ def test_single_node_specs_are_untouched(tmp_path):
     assert "--nnodes" not in r.lowered.command
     assert {a.path for a in r.lowered.artifacts} == {"serve.sh", "compose.yaml"}
     assert shlex.split(r.lowered.artifacts[0].content.splitlines()[-1])[1:3] == ["vllm", "serve"]
+
+
+XINFERENCE = "targets:\n  xinference: {model_family: llama-3.1-instruct, size_in_billions: 70, version: '%s'}\n"
+
+
+@pytest.mark.parametrize("version", ["4.1.0", "1.17.1"])
+def test_xinference_runs_a_supervisor_and_one_worker_per_node(tmp_path, version):
+    import json
+    from pathlib import Path
+
+    c = compiled(tmp_path, "parallelism:\n  tensor: 8\n  pipeline: 2\n", XINFERENCE % version)
+    r = compile_target(c, REGISTRY, "xinference", BuildContext("../..", "deploy.yaml", "0" * 64))
+    assert r.ok, [d.render() for d in r.diagnostics]
+    files = {a.path: a.content for a in r.lowered.artifacts}
+    assert set(files) == {"start-supervisor.sh", "start-worker.sh", "launch.sh", "launch.py", "launch.json",
+                          "register.json"}
+    body = json.loads(files["launch.json"])
+    assert (body["n_worker"], body["n_gpu"]) == (2, 8)
+    assert "--n-gpu 8 --n-worker 2" in files["launch.sh"]
+    table = json.loads((Path(__file__).parent / "conformance" / "data" / "xinference_cli_options.json")
+                       .read_text())["versions"][version]["commands"]
+    env = {"SUPERVISOR_ADDR": "10.0.0.1", "WORKER_ADDR": "10.0.0.2", "PATH": "/usr/bin:/bin"}
+    for name, command in (("start-supervisor.sh", "xinference-supervisor"), ("start-worker.sh", "xinference-worker")):
+        line = files[name].splitlines()[-1].removeprefix("exec ")
+        argv = subprocess.run(["bash", "-c", "printf '%s\\n' " + line], env=env, capture_output=True, text=True,
+                              check=True).stdout.splitlines()
+        assert argv[0] == command and {t for t in argv if t.startswith("-")} <= set(table[command])
+        assert "10.0.0.1" in " ".join(argv)  # never 0.0.0.0: -H is also the address the others dial
+    for name in ("start-supervisor.sh", "start-worker.sh", "launch.sh"):
+        out = subprocess.run(["bash", "-n", "-c", files[name]], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+    assert r.lowered.command[:3] == ("xinference-supervisor", "-H", "${SUPERVISOR_ADDR}")

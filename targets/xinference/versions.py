@@ -54,9 +54,6 @@ from compiler.target_api import Capability
 _NEVER = frozenset({
     Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.MAX_OUTPUT_TOKENS,
     Capability.QUANT_INT8, Capability.QUANT_INT4, Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF,
-    # Distributed launch (xinference-supervisor + xinference-worker -e SUPERVISOR, launch_model(n_worker=N),
-    # cmdline.py supervisor/worker, client restful_client.py launch_model n_worker) is not lowered yet.
-    Capability.MULTI_NODE,
 })
 
 
