@@ -164,8 +164,8 @@ MULTI_NODE = {
 LEADER = "10.1.2.3"
 
 
-def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, list[str]]]:
-    """(id, nodes, rank, argv) for the leader and one worker of every multi-node sample and variant."""
+def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, int, list[str]]]:
+    """(id, nodes, rank, GPUs per node, argv) for the leader and one worker of every multi-node copy."""
     specs = {p.parent.name: YAML(typ="safe").load(p.read_text()) for p in SAMPLES}
     specs = {k: v for k, v in specs.items() if v.get("parallelism", {}).get("nodes", 1) > 1
              or v.get("parallelism", {}).get("tensor", 1) * v.get("parallelism", {}).get("pipeline", 1)
@@ -177,11 +177,11 @@ def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, list[str]]]:
         result = lower(spec, "vllm", tmp_path / version / name)
         group = result.lowered.group
         assert result.lowered.service is None and group is not None, name
-        worker_rank = group.size - 1
-        out.append((f"{name}/script-leader", group.size, 0, multinode.fill(result.lowered.command, LEADER, 0)))
-        out.append((f"{name}/lws-leader", group.size, 0,
+        worker_rank, per = group.size - 1, group.leader.gpus
+        out.append((f"{name}/script-leader", group.size, 0, per, multinode.fill(result.lowered.command, LEADER, 0)))
+        out.append((f"{name}/lws-leader", group.size, 0, per,
                     ["vllm", "serve", *multinode.fill(group.leader.command, LEADER, 0, multinode.LWS)]))
-        out.append((f"{name}/lws-worker", group.size, worker_rank,
+        out.append((f"{name}/lws-worker", group.size, worker_rank, per,
                     ["vllm", "serve", *multinode.fill(group.worker.command, LEADER, worker_rank, multinode.LWS)]))
     return out
 
@@ -189,14 +189,19 @@ def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, list[str]]]:
 @pytest.mark.parametrize("version", list(VERSIONS))
 def test_real_vllm_parser_reads_every_node_of_a_multi_node_copy(version, tmp_path):
     judged = node_cases(version, tmp_path)
-    report = probe(version, [{"id": name, "argv": argv} for name, _, _, argv in judged])
+    report = probe(version, [{"id": name, "argv": argv, "parallel": True} for name, _, _, _, argv in judged])
     results = {r["id"]: r for r in report["results"]}
     assert {k: r["error"] for k, r in results.items() if not r["ok"]} == {}
-    for name, nodes, rank, argv in judged:
+    for name, nodes, rank, per_node, argv in judged:
         ns = results[name]["namespace"]
         assert (ns["nnodes"], ns["node_rank"], ns["master_addr"], ns["master_port"]) == (nodes, rank, LEADER,
                                                                                         MASTER_PORT), name
         assert ns["headless"] is (rank > 0), name
         assert ns["data_parallel_size"] == 1, name  # copies are separate groups, never vLLM's own DP
         world = ns["tensor_parallel_size"] * ns["pipeline_parallel_size"]
-        assert world % nodes == 0, name  # ParallelConfig asserts it when the engine starts
+        assert world % nodes == 0, name  # the executor asserts it when the engine starts
+        # vLLM's own ParallelConfig: its multiprocessing backend, and each node runs the GPUs its container gets
+        pc = results[name]["parallel"]
+        assert pc["distributed_executor_backend"] == "mp", name
+        assert (pc["world_size"], pc["nnodes_within_dp"], pc["node_rank_within_dp"]) == (world, nodes, rank), name
+        assert pc["local_world_size"] == per_node, name
