@@ -166,3 +166,12 @@ def test_xinference_runs_a_supervisor_and_one_worker_per_node(tmp_path, version)
         out = subprocess.run(["bash", "-n", "-c", files[name]], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
     assert r.lowered.command[:3] == ("xinference-supervisor", "-H", "${SUPERVISOR_ADDR}")
+
+
+def test_plan_shows_the_layout(cli):
+    from conftest import ROOT
+
+    spec = ROOT / "samples" / "llama-3.1-70b-vllm-2x8" / "deploy.yaml"
+    assert "layout: each copy spans 2 nodes x 8 GPUs; 1 copy" in cli("plan", spec).stdout
+    import json
+    assert json.loads(cli("plan", spec, "--json").stdout)["layout"] == {"nodes": 2, "gpus_per_node": 8, "copies": 1}
