@@ -175,3 +175,11 @@ def test_plan_shows_the_layout(cli):
     assert "layout: each copy spans 2 nodes x 8 GPUs; 1 copy" in cli("plan", spec).stdout
     import json
     assert json.loads(cli("plan", spec, "--json").stdout)["layout"] == {"nodes": 2, "gpus_per_node": 8, "copies": 1}
+
+
+@pytest.mark.parametrize("target, port, code", [("vllm", 29501, "vllm-port-nodes"), ("sglang", 20000, "sglang-port-nodes")])
+def test_the_http_port_cannot_be_the_port_the_nodes_meet_on(tmp_path, target, port, code):
+    r = lower(tmp_path, f"parallelism:\n  tensor: 16\nserver:\n  port: {port}\n", target)
+    assert [d.code for d in r.diagnostics if d.is_error] == [code]
+    r = lower(tmp_path, f"parallelism:\n  tensor: 8\nserver:\n  port: {port}\n", target)  # one node: fine
+    assert r.ok

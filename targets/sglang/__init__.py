@@ -183,6 +183,10 @@ class SglangTarget(Target):
         _, problem = container.port_binding(plan.server.host, plan.server.port)
         if problem:
             out.append(problem)
+        if plan.multi_node and plan.server.port == DIST_INIT_PORT:
+            out.append(error("sglang-port-nodes", f"port {DIST_INIT_PORT} is where node 0 of a multi-node copy opens "
+                             "torch.distributed (--dist-init-addr); the HTTP server cannot take it too",
+                             hint="choose another server.port", path=("server", "port")))
         out += container.arg_conflicts(opts.args, OWNED, self.name, shortest_prefix=len("--tp"))
         return out
 

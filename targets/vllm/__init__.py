@@ -194,6 +194,10 @@ class VllmTarget(Target):
         _, problem = container.port_binding(plan.server.host, plan.server.port)
         if problem:
             out.append(problem)
+        if plan.multi_node and plan.server.port == MASTER_PORT:
+            out.append(error("vllm-port-nodes", f"port {MASTER_PORT} is where node 0 of a multi-node copy opens the "
+                             "torch.distributed store (--master-port); the HTTP server cannot take it too",
+                             hint="choose another server.port", path=("server", "port")))
         if plan.multi_node and plan.parallelism.tensor > plan.gpus_per_node_used:
             per = plan.gpus_per_node_used
             out.append(warning(
