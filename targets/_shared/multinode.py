@@ -88,3 +88,7 @@ class NodeGroup:
     # Where the node flags start in leader.command and worker.command: only those tokens hold LWS
     # references; everything before is literal (a served name "$(LWS_WORKER_INDEX)" stays text).
     node_args_at: int = 0
+    # "world": the nodes form one distributed world, leader = node 0 (a LeaderWorkerSet). "pool": the
+    # leader is a coordinator without GPUs serving the API, and size x replicas workers register with it
+    # at container.SERVER_URL, announcing container.NODE_ADDR (XInference's supervisor and workers).
+    kind: str = "world"

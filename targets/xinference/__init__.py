@@ -71,6 +71,7 @@ from __future__ import annotations
 import json
 import pprint
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -469,7 +470,17 @@ class XinferenceTarget(Target):
                      Artifact("start-worker.sh", start_worker, executable=True),
                      *self._launch_artifacts(plan, o, v, banner, body, register, commands, about, endpoint_py,
                                              lines)]
-        return Lowered(artifacts=tuple(artifacts), command=tuple(supervisor_argv))
+        # For Kubernetes: the supervisor (no GPUs, the API, the launch steps) and a pool of workers.
+        env = [*auth, *remote, *container.user_env_shell(o)]
+        server = self._service(plan, o, v, env, body, register)
+        supervisor = replace(server, command=("xinference-supervisor",), command_tail=(
+            "-H", container.NODE_ADDR, "--port", str(srv.port)), gpus=0, env_pass=())
+        worker = replace(server, command=("xinference-worker",), command_tail=(
+            "-e", container.SERVER_URL, "-H", container.NODE_ADDR), gpus=per, launch=None,
+            env_set=tuple((k, val) for k, val in server.env_set if k != v.auth_env))
+        group = multinode.NodeGroup(size=n, replicas=plan.parallelism.data, leader=supervisor, worker=worker,
+                                    kind="pool")
+        return Lowered(artifacts=tuple(artifacts), command=tuple(supervisor_argv), group=group)
 
     @staticmethod
     def _service(plan: Plan, o: XinferenceOptions, v: XinferenceVersion, env: list[tuple[str, str]],
