@@ -287,9 +287,9 @@ class Kubernetes(Strict):
     startup_seconds: int | None = Field(
         default=None, ge=60, le=86400,
         description="How long the startupProbe lets the engine load before Kubernetes restarts it. Default: "
-                    "max(600, 300 + 10 x weights GiB), i.e. weights read at 100 MiB/s plus 5 minutes of engine "
-                    "start; a shorter value is flagged because probes that kill pods mid-load are the most "
-                    "common failure.")
+                    "max(600, 300 + weights bytes / 100 MiB/s) seconds: about 10 s per GiB of weights plus 5 "
+                    "minutes of engine start. A shorter value is flagged: probes that kill pods mid-load are the "
+                    "most common failure.")
 
 
 class Spec(Strict):

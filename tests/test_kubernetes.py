@@ -375,3 +375,22 @@ def test_json_contract(spec_file, cli):
     out = built_json(result)
     assert set(out) == {"target", "version", "platform", "artifacts", "command", "diagnostics"}
     assert out["command"][:1] == ["Qwen/Qwen2.5-0.5B-Instruct"]   # the container's args (the image runs vllm serve)
+
+
+def test_lint_reads_leaderworkerset_templates(cli, spec_file):
+    """The multi-node LeaderWorkerSet reuses lint: its leader and worker templates are checked too, and
+    a Service may select on the labels the LWS controller adds to pods."""
+    dep = next(d for d in _good(cli, spec_file) if d["kind"] == "Deployment")
+    template = dep["spec"]["template"]
+    lws = {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "metadata": {"name": "demo"},
+           "spec": {"leaderWorkerTemplate": {"leaderTemplate": template, "workerTemplate": json.loads(
+               json.dumps(template))}}}
+    svc = {"kind": "Service", "metadata": {"name": "demo"}, "spec": {
+        "selector": {**template["metadata"]["labels"], "leaderworkerset.sigs.k8s.io/worker-index": "0"},
+        "ports": [{"port": 80, "targetPort": "http"}]}}
+    assert k8s.lint([lws, svc], 600) == []
+    worker = lws["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
+    worker["resources"] = {"requests": {"nvidia.com/gpu": 8}}
+    assert k8s.lint([lws, svc], 600) == [
+        "LeaderWorkerSet/demo workerTemplate container engine: nvidia.com/gpu only in requests; extended "
+        "resources belong in limits"]

@@ -16,12 +16,13 @@ Decisions worth knowing:
   references come from ``secretKeyRef`` keys of one Secret (kubernetes.secret, default
   NAME-secrets); argv/env references become Kubernetes' own `$(NAME)` expansion, and every
   literal `$` is written `$$`, which Kubernetes reduces back to `$` (its expansion rules:
-  kubernetes/kubernetes third_party/forked/golang/expansion/expand.go).
+  kubernetes/kubernetes third_party/forked/golang/expansion/expand.go @02604f7d: `$$` is an
+  escaped `$`, `$(NAME)` a reference, an undefined NAME stays as written).
 - argv is exec form: Docker's ENTRYPOINT is Kubernetes' `command`, Docker's CMD its `args`.
 - Probes: readiness and liveness GET Service.health_path on the named port `http`; a startupProbe
-  holds them off for ``load_seconds`` (max(600, 300 + 10 s per GiB of weights): weights read at
-  100 MiB/s from the hub or a network volume, plus five minutes of engine start, CUDA graphs and
-  warm-up). vLLM's own Kubernetes guide names probes that fire before the server is up as the
+  holds them off for ``load_seconds``: max(600, 300 + ceil(weights bytes / 100 MiB/s)), about
+  10 s per GiB: weights read at 100 MiB/s from the hub or a network volume, plus five minutes of
+  engine start, CUDA graphs and warm-up. vLLM's own Kubernetes guide names probes that fire before the server is up as the
   failure users hit (vllm-project/vllm docs/deployment/k8s.md @051f9b87, "Troubleshooting").
   Health routes are the targets' Service.health_path: vLLM, SGLang, TGI and trtllm-serve /health
   (tensorrt_llm/serve/openai_server.py register_routes), Ollama /api/version, XInference /status.
@@ -97,7 +98,7 @@ def weights_bytes(plan: Plan) -> float:
 
 
 def load_seconds(plan: Plan) -> int:
-    """A plausible worst case for reading the weights and starting the engine: max(600, 300 + 10 s/GiB)."""
+    """A plausible worst case for reading the weights and starting the engine: max(600, 300 + weights / 100 MiB/s)."""
     return max(MIN_STARTUP_SECONDS, ENGINE_START_SECONDS + math.ceil(weights_bytes(plan) / LOAD_BYTES_PER_SECOND))
 
 
@@ -436,29 +437,32 @@ def documents(header: Sequence[str], docs: Sequence[dict]) -> str:
 # deployc's own checks of produced manifests: what a schema cannot see
 
 
-def _pod_specs(doc: Mapping) -> list[tuple[str, Mapping]]:
+def _pod_specs(doc: Mapping) -> list[tuple[str, Mapping, Mapping]]:
+    """(where, pod spec, pod labels) of every pod template in a Deployment, Job or LeaderWorkerSet."""
     spec = doc.get("spec") or {}
     found = []
     if isinstance(spec.get("template"), Mapping):
-        found.append(("template", spec["template"].get("spec") or {}))
+        t = spec["template"]
+        found.append(("template", t.get("spec") or {}, (t.get("metadata") or {}).get("labels") or {}))
     lwt = spec.get("leaderWorkerTemplate") or {}
     for key in ("leaderTemplate", "workerTemplate"):
         if isinstance(lwt.get(key), Mapping):
-            found.append((key, lwt[key].get("spec") or {}))
+            t = lwt[key]
+            found.append((key, t.get("spec") or {}, (t.get("metadata") or {}).get("labels") or {}))
     return found
+
+
+INJECTED_LABELS = ("leaderworkerset.sigs.k8s.io/",)
 
 
 def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
     """Problems schemas miss: GPUs only in requests or not an integer, requests != limits, startup
     budgets shorter than the load time, a Service port that reaches no container port, secrets by value."""
     problems: list[str] = []
-    ports: dict[str, set] = {}
     pods_by_labels: list[tuple[Mapping, set]] = []
     for doc in docs:
         kind, name = doc.get("kind"), (doc.get("metadata") or {}).get("name")
-        for where, pod in _pod_specs(doc):
-            labels_ = ((doc.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels", {}) \
-                if where == "template" else {}
+        for where, pod, labels_ in _pod_specs(doc):
             named: set = set()
             for c in list(pod.get("initContainers") or []) + list(pod.get("containers") or []):
                 at = f"{kind}/{name} {where} container {c.get('name')}"
@@ -484,12 +488,13 @@ def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
                     if budget < min_startup_seconds:
                         problems.append(f"{at}: startupProbe allows {budget} s, less than the plausible load time "
                                         f"of {min_startup_seconds} s; probes would kill the pod mid-load")
-            ports.setdefault(str(kind), set()).update(named)
             pods_by_labels.append((labels_, named))
     for doc in docs:
         if doc.get("kind") != "Service":
             continue
         sel = (doc.get("spec") or {}).get("selector") or {}
+        # labels the LeaderWorkerSet controller adds to its pods are not in the templates
+        sel = {k: v for k, v in sel.items() if not k.startswith(INJECTED_LABELS)}
         targets = [named for lbls, named in pods_by_labels if sel and all(lbls.get(k) == v for k, v in sel.items())]
         for p in (doc.get("spec") or {}).get("ports") or []:
             tp = p.get("targetPort", p.get("port"))

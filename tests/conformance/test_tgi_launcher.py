@@ -203,7 +203,7 @@ def test_option_tables_name_their_commits_and_know_the_flags_deployc_writes(vers
 
 def test_every_sample_that_lists_tgi_is_checked():
     assert [s.parent.name for s in _samples()] == ["llama-3.1-70b-awq-tp4", "mistral-lora-tgi", "phi-3-mini-t4",
-                                                   "qwen2.5-7b-h100"]
+                                                   "qwen2.5-7b-h100", "qwen2.5-7b-k8s-replicas"]
 
 
 @pytest.mark.parametrize("name, spec, run_sh, compose_yaml", _built(), ids=lambda x: x if isinstance(x, str) else "")
