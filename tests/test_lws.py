@@ -81,8 +81,13 @@ def test_sample_leader_worker_sets_match_the_published_crd_schema(target):
     assert spec["leaderWorkerTemplate"]["size"] == 2 and spec["replicas"] == 1
     assert spec["leaderWorkerTemplate"]["restartPolicy"] == "RecreateGroupOnPodRestart"
     assert spec["startupPolicy"] == "LeaderCreated"
-    assert found[1]["spec"]["selector"] == {lws.NAME_LABEL: found[0]["metadata"]["name"], lws.WORKER_INDEX_LABEL: "0"}
-    assert lws.lint(found, 600) == []
+    sel = found[1]["spec"]["selector"]
+    assert (sel[lws.NAME_LABEL], sel[lws.WORKER_INDEX_LABEL]) == (found[0]["metadata"]["name"], "0")
+    leader = spec["leaderWorkerTemplate"]["leaderTemplate"]["metadata"]["labels"]
+    assert sel["app.kubernetes.io/component"] == leader["app.kubernetes.io/component"] == "leader"
+    from compiler.platforms import kubernetes as k8s
+
+    assert lws.lint(found, 600) == [] and k8s.lint(found, 600) == []
 
 
 @pytest.mark.parametrize("break_it, where", [

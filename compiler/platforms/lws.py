@@ -23,7 +23,8 @@ unless named otherwise):
   $(LWS_WORKER_INDEX), the variables the LWS pod webhook injects into every container
   (:64-75; pkg/utils/pod/pod_utils.go AddLWSVariables): those references are the only `$(...)`
   left unescaped in args.
-- The Service `<name>-leader` selects the leader pods by the labels the controller puts on them:
+- The Service `<name>-leader` selects the leader pods: the leaderTemplate's own labels
+  (app.kubernetes.io/component: leader, ...) and the ones the controller puts on them,
   leaderworkerset.sigs.k8s.io/name = <name> and leaderworkerset.sigs.k8s.io/worker-index = "0"
   (:37-45). Not `<name>`: the controller creates a headless Service of that name for the pods'
   DNS (pkg/controllers/leaderworkerset_controller.go, "Create headless service").
@@ -150,9 +151,13 @@ def leader_worker_set(plan: Plan, group: Any, opts: Kubernetes, *, target: str, 
     return doc, sorted(set(keys) | set(worker_keys))
 
 
+def leader_selector(plan: Plan, target: str) -> dict[str, str]:
+    """The leader pods: the leaderTemplate's own labels, and the ones the LWS controller adds to them."""
+    return {**k8s.selector(plan, target, "leader"), NAME_LABEL: plan.name, WORKER_INDEX_LABEL: "0"}
+
+
 def leader_service(plan: Plan, opts: Kubernetes, target: str, version: str) -> dict:
-    doc = k8s.service(plan, opts, k8s.labels(plan, target, version),
-                      {NAME_LABEL: plan.name, WORKER_INDEX_LABEL: "0"})
+    doc = k8s.service(plan, opts, k8s.labels(plan, target, version), leader_selector(plan, target))
     doc["metadata"]["name"] = f"{plan.name}-leader"
     return doc
 
@@ -166,7 +171,10 @@ def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
     for doc in docs:
         if doc.get("kind") == "Service":
             sel = doc["spec"]["selector"]
-            if sel != {NAME_LABEL: lws["metadata"]["name"], WORKER_INDEX_LABEL: "0"}:
+            leader_labels = lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["metadata"]["labels"]
+            own = {k: v for k, v in sel.items() if k not in (NAME_LABEL, WORKER_INDEX_LABEL)}
+            if sel.get(NAME_LABEL) != lws["metadata"]["name"] or sel.get(WORKER_INDEX_LABEL) != "0" \
+                    or any(leader_labels.get(k) != v for k, v in own.items()):
                 problems.append(f"Service/{doc['metadata']['name']}: selector {sel} does not pick the leader pods")
             problems += [f"Service/{doc['metadata']['name']}: port {p['port']} forwards to {p['targetPort']!r}, "
                          "which the leader does not expose" for p in doc["spec"]["ports"] if p["targetPort"] not in named]
