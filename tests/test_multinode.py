@@ -183,3 +183,16 @@ def test_the_http_port_cannot_be_the_port_the_nodes_meet_on(tmp_path, target, po
     assert [d.code for d in r.diagnostics if d.is_error] == [code]
     r = lower(tmp_path, f"parallelism:\n  tensor: 8\nserver:\n  port: {port}\n", target)  # one node: fine
     assert r.ok
+
+
+@pytest.mark.parametrize("target", ["vllm", "sglang"])
+def test_hostile_values_stay_inert_in_the_node_scripts(tmp_path, target):
+    name = "a$(id)`x`${NODE_RANK}\"'b"
+    r = lower(tmp_path, f"  served_name: '{name.replace(chr(39), chr(39) * 2)}'\nparallelism:\n  tensor: 16\n", target)
+    assert r.ok, [d.render() for d in r.diagnostics]
+    for art in r.lowered.artifacts:
+        line = art.content.splitlines()[-1].removeprefix("exec ")
+        env = {"LEADER_ADDR": "10.0.0.9", "NODE_RANK": "1", "PATH": "/usr/bin:/bin"}
+        out = subprocess.run(["bash", "-c", "printf '%s\\n' " + line], env=env, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+        assert out[out.index("--served-model-name") + 1] == name, art.path
