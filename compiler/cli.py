@@ -335,6 +335,9 @@ def plan(
                 k: getattr(facts, k) for k in ("layers", "hidden_size", "attention_heads", "kv_heads", "head_dim",
                                                "vocab_size", "context", "sliding_window", "sliding_layers",
                                                "kv_lora_rank", "experts", "parameters", "quant_method")}},
+            "layout": None if compiled.plan is None else {
+                "nodes": compiled.plan.nodes, "gpus_per_node": compiled.plan.gpus_per_node_used,
+                "copies": compiled.plan.parallelism.data},
             "targets": {r.name: m.to_json() | {"version": r.version} if m is not None
                         else {"version": r.version, "plan": None} for r, m in rows},
             "diagnostics": [d.to_json() for d in sorted(every, key=sort_key)],
@@ -342,6 +345,10 @@ def plan(
     else:
         if facts is not None:
             typer.echo(f"model facts: {facts.origin}" + (f" ({facts.cite})" if facts.cite else ""))
+        if compiled.plan is not None and compiled.plan.multi_node:
+            p = compiled.plan
+            typer.echo(f"layout: each copy spans {p.nodes} nodes x {p.gpus_per_node_used} GPUs; "
+                       f"{p.parallelism.data} cop{'y' if p.parallelism.data == 1 else 'ies'}")
         for r, m in rows:
             typer.echo("")
             if m is None:

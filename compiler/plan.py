@@ -22,6 +22,7 @@ class HardwarePlan:
     gpu: gpus.Gpu
     count: int
     memory_utilization: float
+    gpus_per_node: int = 8
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Plan:
     hardware: HardwarePlan
     targets: Mapping[str, Mapping[str, Any]]
     facts: Facts = Facts()  # merged from model.facts, config.json and the catalog (compiler/facts.py)
+    nodes: int = 1          # machines one copy of the model spans (parallelism.nodes, or derived)
 
     @property
     def model_is_local(self) -> bool:
@@ -47,6 +49,15 @@ class Plan:
     @property
     def gpus_needed(self) -> int:
         return self.gpus_per_replica * self.parallelism.data
+
+    @property
+    def multi_node(self) -> bool:
+        return self.nodes > 1
+
+    @property
+    def gpus_per_node_used(self) -> int:
+        """GPUs each machine of one copy runs (tensor x pipeline split evenly over the nodes)."""
+        return max(self.gpus_per_replica // self.nodes, 1)
 
 
 def default_served_name(source: str) -> str:
@@ -83,14 +94,56 @@ def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnost
         # Checkpoints are mostly bfloat16; engines refuse it below SM 8.0 (vllm#1157).
         precision = precision.model_copy(update={"dtype": "float16"})
 
+    nodes = par.nodes if par.nodes is not None else derive_nodes(par.tensor * par.pipeline,
+                                                                 spec.hardware.gpus_per_node)
     plan = Plan(spec.name, model, precision, par, spec.limits, spec.server,
-                HardwarePlan(gpu, count, spec.hardware.memory_utilization), spec.targets, facts)
+                HardwarePlan(gpu, count, spec.hardware.memory_utilization, spec.hardware.gpus_per_node),
+                spec.targets, facts, nodes)
     diags += _check_hardware(plan, spec)
+    diags += _check_nodes(plan, spec)
     diags += _check_model(plan)
     diags += _check_server(plan)
     diags += _check_checkpoint(plan)
     diags += _check_limits(plan)
     return plan, diags
+
+
+def derive_nodes(gpus: int, per_node: int) -> int:
+    """The fewest machines of per_node GPUs that hold gpus GPUs split evenly (engines give every
+    node the same share: vLLM asserts world_size % nnodes == 0, SGLang (tp x pp) % nnodes == 0)."""
+    return next(n for n in range(-(-gpus // per_node), gpus + 1) if gpus % n == 0)
+
+
+def _check_nodes(plan: Plan, spec: Spec) -> list[Diagnostic]:
+    """parallelism.nodes against tensor x pipeline and hardware.gpus_per_node."""
+    par, per_node, gpus = spec.parallelism, spec.hardware.gpus_per_node, plan.gpus_per_replica
+    shape = f"tensor {par.tensor} x pipeline {par.pipeline} = {gpus} GPU(s)"
+    fits = [n for n in range(1, gpus + 1) if gpus % n == 0 and gpus // n <= per_node]
+    if par.nodes is None:
+        if plan.nodes > 1 and gpus % per_node:
+            return [warning(
+                "parallelism-nodes-partial",
+                f"{shape} over machines of {per_node} GPUs: {plan.nodes} nodes of {gpus // plan.nodes} GPUs "
+                f"each, so {per_node - gpus // plan.nodes} GPU(s) of every node stay idle",
+                hint=f"choose tensor x pipeline as a multiple of {per_node}, or set hardware.gpus_per_node to "
+                     "what each machine really has", path=("parallelism", "tensor"))]
+        return []
+    if par.nodes > 1 and gpus == 1:
+        return [error("parallelism-nodes", "one GPU per copy of the model cannot span nodes",
+                      hint="remove parallelism.nodes; for more copies on more machines raise parallelism.data",
+                      path=("parallelism", "nodes"))]
+    if gpus % par.nodes:
+        return [error(
+            "parallelism-nodes", f"{shape} cannot be split evenly over {par.nodes} nodes: every node runs the "
+            "same number of GPUs", path=("parallelism", "nodes"),
+            hint="use nodes: " + ", ".join(map(str, fits)) if fits else "change tensor or pipeline")]
+    if gpus // par.nodes > per_node:
+        return [error(
+            "parallelism-nodes", f"{par.nodes} node(s) of {per_node} GPUs cannot run {shape}: each would need "
+            f"{gpus // par.nodes} GPUs", path=("parallelism", "nodes"),
+            hint=(f"use nodes: {fits[0]}" if fits else "change tensor or pipeline")
+            + " or raise hardware.gpus_per_node if the machines have more GPUs")]
+    return []
 
 
 def _divisors(n: int, limit: int) -> list[int]:

@@ -148,6 +148,11 @@ class Parallelism(Strict):
     tensor: int = Field(default=1, ge=1, le=1024, description="GPUs that shard each layer (tensor parallel size).")
     pipeline: int = Field(default=1, ge=1, le=1024, description="Pipeline stages (pipeline parallel size).")
     data: int = Field(default=1, ge=1, le=1024, description="Data-parallel copies of the whole model.")
+    nodes: int | None = Field(
+        default=None, ge=1, le=1024,
+        description="Machines one copy of the model (tensor x pipeline GPUs) spans; each data-parallel copy "
+                    "gets its own. Default: the fewest that hold tensor x pipeline GPUs with "
+                    "hardware.gpus_per_node each and divide them evenly.")
 
 
 class Limits(Strict):
@@ -210,6 +215,10 @@ class Hardware(Strict):
     count: int | None = Field(
         default=None, ge=1, le=4096,
         description="GPUs in all. Default: tensor * pipeline * data; fewer is an error.")
+    gpus_per_node: int = Field(
+        default=8, ge=1, le=64,
+        description="GPUs in each machine. A copy of the model that needs more spans several machines "
+                    "(see parallelism.nodes).")
     memory_utilization: float = Field(
         default=0.90, gt=0, le=1,
         description="Share of each GPU's memory the engine may take, 0 < x <= 1.")

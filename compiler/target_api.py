@@ -79,6 +79,7 @@ class Capability(str, Enum):
     QUANT_INT4 = "quantization-int4"
     QUANT_BITSANDBYTES = "quantization-bitsandbytes"
     QUANT_GGUF = "quantization-gguf"
+    MULTI_NODE = "multi-node"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ FEATURES: dict[Capability, Feature] = {
                                          lambda p: p.limits.max_batch_tokens is not None, "a batch token limit"),
     Capability.MAX_OUTPUT_TOKENS: Feature(("limits", "max_output_tokens"),
                                           lambda p: p.limits.max_output_tokens is not None, "an output token limit"),
+    Capability.MULTI_NODE: Feature(("parallelism", "nodes"), lambda p: p.nodes > 1,
+                                   "one copy of the model spanning several nodes"),
     **{
         cap: Feature(("precision", "quantization"), (lambda m: lambda p: p.precision.quantization == m)(method),
                      f"{method} quantization")
@@ -165,6 +168,10 @@ class Lowered:
     # The engine container (targets/_shared/container.Service) for targets that run one: the
     # compose file is written from it, and `deployc up` and --platform kubernetes start it.
     service: Any = None
+    # One copy of the model over several nodes (targets/_shared/multinode.NodeGroup): the leader's and
+    # the workers' containers, for --platform kubernetes. service is None then: no single container
+    # runs the deployment.
+    group: Any = None
 
 
 class Target:

@@ -27,6 +27,10 @@ get_args(CacheDType), get_args(ModelDType), the parser managers'
 list_registered()), because the parsers accept any string for some of them.
 The parser names are only checked when no --*-parser-plugin is given.
 
+With "parallel": true in an item, vLLM's own ParallelConfig is built from the parsed parallel
+options and its result reported as "parallel" {distributed_executor_backend, world_size, nnodes,
+node_rank, nnodes_within_dp, node_rank_within_dp, local_world_size} (a failure: stage "parallel").
+
 "stage" of a failure: "argv" (not a vllm serve argv), "parse" (argparse /
 FlexibleArgumentParser rejected it; "error" holds its stderr), "validate"
 (the subcommand's validate() raised), "table" (value not in vLLM's table).
@@ -327,7 +331,27 @@ def probe_one(parser, serve_cmd, tables, baseline, item) -> dict:
                 res["error"] = "; ".join(terrs)
             else:
                 res["ok"] = True
+        if res["ok"] and item.get("parallel"):
+            res["parallel"] = _parallel(ns, res)
     return res
+
+
+def _parallel(ns: argparse.Namespace, res: dict) -> dict | None:
+    """With "parallel": true, vLLM's own ParallelConfig built from the parsed parallel options: the
+    backend it picks and how it splits the world over the nodes (no GPU needed; stage "parallel")."""
+    from vllm.config import ParallelConfig
+
+    keys = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "nnodes", "node_rank",
+            "master_addr", "master_port", "distributed_executor_backend")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            pc = ParallelConfig(**{k: getattr(ns, k) for k in keys if getattr(ns, k, None) is not None})
+    except Exception as e:  # noqa: BLE001
+        res["ok"], res["stage"], res["error"] = False, "parallel", f"{type(e).__name__}: {e}"
+        return None
+    return {k: jsonable(getattr(pc, k, None)) for k in (
+        "distributed_executor_backend", "world_size", "nnodes", "node_rank", "nnodes_within_dp",
+        "node_rank_within_dp", "local_world_size")}
 
 
 def main() -> int:

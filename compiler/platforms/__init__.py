@@ -34,6 +34,20 @@ def lower(platform: str, compiled: "Compiled", result: "TargetResult", registry:
     target, _ = registry.load(result.name)
     title = target.title if target is not None else result.name
     opts = kubernetes.options(compiled.spec.kubernetes)
+    group = result.lowered.group
+    if group is not None:  # one copy over several nodes: a LeaderWorkerSet, or a coordinator and its workers
+        from compiler.platforms import lws, pool
+
+        world = group.kind != "pool"
+        diags = [compiled.source.place(d) for d in kubernetes.check(compiled.plan, opts, group.leader, result.name)
+                 + (lws.check(compiled.plan, opts, group) if world else [])]
+        out = replace(result, diagnostics=result.diagnostics + diags)
+        if has_errors(diags):
+            return replace(out, lowered=None)
+        made = (lws if world else pool).lower(compiled.plan, group, compiled.spec.kubernetes, target=result.name,
+                                              title=title, version=result.version or "", ctx=ctx)
+        return replace(out, lowered=Lowered(artifacts=made.artifacts, command=made.command, group=group),
+                       diagnostics=out.diagnostics + [compiled.source.place(d) for d in made.diagnostics])
     svc = result.lowered.service
     diags = [compiled.source.place(d) for d in kubernetes.check(compiled.plan, opts, svc, result.name)]
     out = replace(result, diagnostics=result.diagnostics + diags)

@@ -128,6 +128,9 @@ class Volume:
 
 
 SERVER_URL = "${DEPLOYC_SERVER}"
+# This container's own address, as the other nodes of a multi-node deployment reach it (a platform fills it
+# in: Kubernetes with the pod's IP). Only in command_tail, like every reference.
+NODE_ADDR = "${DEPLOYC_NODE_ADDR}"
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,9 @@ class OllamaTarget(Target):
 
 
 _HINTS = {
+    Capability.MULTI_NODE: "Ollama runs one model on one machine and has no distributed mode: pick a smaller "
+                           "or more quantized model that fits one node, run one deployment per machine for more "
+                           "throughput, or use the vllm or sglang target, which span nodes",
     Capability.TENSOR_PARALLEL: "Ollama splits a model's layers across all the GPUs it sees on its own; remove "
                                 "parallelism.tensor (compose.yaml gives it hardware.count GPUs)",
     Capability.PIPELINE_PARALLEL: "Ollama splits a model's layers across all the GPUs it sees on its own; "

@@ -80,6 +80,7 @@ _CREATE_FLAGS = {"--file": "string", "-f": "string", "--quantize": "string", "-q
 
 # Spec features Ollama cannot express, in every pinned version.
 _UNSUPPORTED = frozenset({
+    Capability.MULTI_NODE,  # one server process per machine; no distributed inference
     Capability.TENSOR_PARALLEL, Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL, Capability.REVISION,
     Capability.CUSTOM_TOKENIZER, Capability.REMOTE_CODE, Capability.CHAT_TEMPLATE, Capability.API_KEY,
     Capability.QUANT_FP8, Capability.QUANT_AWQ, Capability.QUANT_GPTQ, Capability.QUANT_BITSANDBYTES,

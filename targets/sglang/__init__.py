@@ -45,6 +45,18 @@ Spec -> SGLang, decisions worth knowing:
   the --json command this one token is `${VAR}`, the reference the script expands.
 - targets.sglang.env is passed through as given: SGLang reads no environment variable for a
   setting deployc derives (the API key above has none), so nothing there is refused.
+- Multi-node (plan.nodes > 1): every node runs the same launcher with --nnodes N --node-rank R
+  --dist-init-addr LEADER:20000 (0.4.10.post2 server_args.py:1180-1190, 0.5.23
+  arg_groups/fields/parallel.py:32-44); --tp-size counts the GPUs of all nodes (0.4.10.post2
+  srt/entrypoints/engine.py:702-712 gives each node tp_size // (nnodes // pp_size) of them) and
+  (tp x pp) % nnodes must be 0 (0.4 server_args.py:1911, 0.5 arg_groups/validation_hook.py:179).
+  Node 0 serves HTTP; the others start no tokenizer or HTTP server (engine.py: 0.4 :754,
+  0.5 :1234 "Non-zero-rank nodes do not run tokenizer processes"), so only node 0 gets the API
+  key. Port 20000 is the one SGLang's multi-node docs and the LeaderWorkerSet SGLang example use
+  (kubernetes-sigs/lws v0.10.0 docs/examples/sglang/lws.yaml). Multi-node data parallelism needs
+  DP attention (0.4 server_args.py:1922, 0.5 validation_hook.py:199), so parallelism.data becomes
+  that many groups of nodes, never --dp-size. The plain platform writes serve.sh (node 0) and
+  serve-worker.sh (LEADER_ADDR, NODE_RANK) and no compose.yaml (one Compose file is one machine).
 - compose.yaml: the image sets no entrypoint of its own; deployc sets the launcher as the
   entrypoint (as SGLang's docker/compose.yaml does) and escapes `$` in the command for Compose.
 """
@@ -58,7 +70,8 @@ from compiler.diagnostics import Diagnostic, error, warning
 from compiler.memory import Budget, EngineMemory
 from compiler.plan import Plan
 from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
-from targets._shared import container
+from targets._shared import container, multinode
+from targets._shared.multinode import NodeRefs
 from targets.sglang.versions import KV_FP8, VERSIONS, SglangVersion
 
 # Share of the GPU kept out of --mem-fraction-static for activations and CUDA graphs.
@@ -94,7 +107,19 @@ OWNED: dict[str, tuple[str, ...]] = {
     "--host": ("server", "host"),
     "--port": ("server", "port"),
     "--api-key": ("server", "api_key_env"),
+    "--nnodes": ("parallelism", "nodes"),
+    "--node-rank": ("parallelism", "nodes"),
+    "--dist-init-addr": ("parallelism", "nodes"),
+    "--nccl-init-addr": ("parallelism", "nodes"),
 }
+
+# The port node 0 opens for torch.distributed initialization (--dist-init-addr LEADER:PORT).
+DIST_INIT_PORT = 20000
+
+
+def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
+    """The flags that make one SGLang launcher node rank `rank` of plan.nodes (rank "0" serves HTTP)."""
+    return ["--nnodes", str(plan.nodes), "--node-rank", rank, "--dist-init-addr", f"{refs.leader}:{DIST_INIT_PORT}"]
 
 
 class SglangOptions(TargetOptions):
@@ -158,6 +183,10 @@ class SglangTarget(Target):
         _, problem = container.port_binding(plan.server.host, plan.server.port)
         if problem:
             out.append(problem)
+        if plan.multi_node and plan.server.port == DIST_INIT_PORT:
+            out.append(error("sglang-port-nodes", f"port {DIST_INIT_PORT} is where node 0 of a multi-node copy opens "
+                             "torch.distributed (--dist-init-addr); the HTTP server cannot take it too",
+                             hint="choose another server.port", path=("server", "port")))
         out += container.arg_conflicts(opts.args, OWNED, self.name, shortest_prefix=len("--tp"))
         return out
 
@@ -191,6 +220,8 @@ class SglangTarget(Target):
             f"Needs `pip install sglang=={version}` and {plan.gpus_needed} GPU(s) "
             f"({plan.hardware.gpu.name}); HF_TOKEN is read from the environment for gated models.",
         ]
+        if plan.multi_node:
+            return self._lower_nodes(plan, opts, v, ctx, banner, about, options, in_container, mounts)
         tail = [f'"{container.api_key_ref(key)}"'] if key else []
         script = container.serve_script(ctx, banner, about, argv + (["--api-key"] if key else []),
                                         container.user_env_shell(opts), shell_tail=tail)
@@ -204,6 +235,49 @@ class SglangTarget(Target):
         return Lowered(
             artifacts=(Artifact("serve.sh", script, executable=True), Artifact("compose.yaml", compose)),
             command=tuple(command), service=svc)
+
+
+    def _lower_nodes(self, plan: Plan, opts: SglangOptions, v: SglangVersion, ctx: BuildContext,
+                     banner: list[str], about: list[str], options: list[str], in_container: list[str],
+                     mounts) -> Lowered:
+        """serve.sh on node 0, serve-worker.sh on nodes 1..N-1; the LeaderWorkerSet containers."""
+        n, per, key = plan.nodes, plan.gpus_per_node_used, plan.server.api_key_env
+        argv = [*v.launcher, *options]
+        leader_tail = node_args(plan, multinode.SCRIPT, "0")
+        worker_tail = node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank)
+        about = [about[0], f"One copy spans {n} nodes of {per} {plan.hardware.gpu.name} GPU(s) "
+                           f"(`pip install sglang=={v.version}` on each): run this script on node 0 with "
+                           f"{multinode.LEADER_ENV} set to node 0's address, and serve-worker.sh on every other "
+                           "node; HF_TOKEN is read from the environment for gated models."]
+        key_words = ["--api-key", f'"{container.api_key_ref(key)}"'] if key else []
+        leader = container.serve_script(ctx, banner, about, argv, [multinode.leader_check(),
+                                                                   *container.user_env_shell(opts)],
+                                        shell_tail=multinode.shell_words(leader_tail) + key_words)
+        worker_about = [f"Worker node ({multinode.RANK_ENV} {multinode.ranks(plan)}) of {plan.model.served_name}: "
+                        "runs its share of the model and serves nothing; node 0 runs serve.sh.",
+                        f"Needs `pip install sglang=={v.version}` and {per} GPU(s) ({plan.hardware.gpu.name})."]
+        worker = container.serve_script(
+            ctx, banner, worker_about, argv,
+            [multinode.leader_check(), multinode.rank_check(plan), *container.user_env_shell(opts)],
+            shell_tail=multinode.shell_words(worker_tail))
+
+        def svc(command: list[str], tail: list[str]) -> container.Service:
+            return container.service(
+                plan=plan, image=opts.image or v.image, entrypoint=v.launcher, command=command, command_tail=tail,
+                env_pass=["HF_TOKEN"], env_set=container.compose_env(opts), volumes=mounts.volumes,
+                container_cache="/root/.cache/huggingface", gpu_count=per)
+
+        group = multinode.NodeGroup(
+            size=n, replicas=plan.parallelism.data,
+            leader=svc(in_container + node_args(plan, multinode.LWS, "0"),
+                       ["--api-key", container.api_key_ref(key)] if key else []),
+            worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), []),
+            internal_ports=(("dist", DIST_INIT_PORT),), node_args_at=len(in_container))
+        command = argv + leader_tail + (["--api-key", f"${{{key}}}"] if key else [])
+        return Lowered(
+            artifacts=(Artifact("serve.sh", leader, executable=True),
+                       Artifact("serve-worker.sh", worker, executable=True)),
+            command=tuple(command), group=group)
 
 
 # --max-running-requests deployc derives when the spec gives none: the full-length sequences the KV
@@ -240,7 +314,7 @@ def server_options(plan: Plan, opts: SglangOptions, v: SglangVersion, host: str,
     args += ["--tp-size", str(par.tensor)]
     if par.pipeline > 1:
         args += ["--pp-size", str(par.pipeline)]
-    if par.data > 1:
+    if par.data > 1 and not plan.multi_node:  # multi-node: each copy is its own group of nodes
         args += ["--dp-size", str(par.data)]
     if lim.max_model_len is not None:
         args += ["--context-length", str(lim.max_model_len)]

@@ -101,6 +101,19 @@ class TensorRtLlmOptions(TargetOptions):
     metrics_port: int = Field(default=8002, ge=1, le=65535, description="Triton's Prometheus metrics port.")
 
 
+# One MPI world across machines is what TensorRT-LLM needs beyond one node, and nothing deployc can
+# write with the pinned image sets it up: tensorrtllm_backend v0.19.0 scripts/launch_triton_server.py
+# get_cmd starts every rank on the local host (`mpirun -n 1 ...` per rank, no hostfile), and the
+# documented Kubernetes route (kubernetes-sigs/lws v0.10.0 docs/examples/tensorrt-llm) builds its own
+# image with kubectl and a `kubessh` rsh agent for mpirun (build/Dockerfile, build/server.py:109-215)
+# plus RBAC to exec into the worker pods. deployc refuses rather than write a half-working world.
+MULTI_NODE_HINT = ("TensorRT-LLM needs one MPI world over all nodes (mpirun reaching every node over ssh or "
+                   "kubectl exec), which the pinned Triton image and launch_triton_server.py do not set up: fit one "
+                   "copy on one node (tensor x pipeline <= hardware.gpus_per_node; quantization: fp8 or int4 "
+                   "shrinks the weights) and raise parallelism.data on more nodes, or use the vllm or sglang "
+                   "target, which span nodes")
+
+
 class TensorRtLlmTarget(Target):
     name = NAME
     title = TITLE
@@ -126,6 +139,7 @@ class TensorRtLlmTarget(Target):
                                           "(limits.max_model_len) bounds prompt + output",
             Capability.QUANT_BITSANDBYTES: "use quantization: int4 or int8 (weight-only) or awq",
             Capability.QUANT_GGUF: "serve the original checkpoint; TensorRT-LLM does not read GGUF",
+            Capability.MULTI_NODE: MULTI_NODE_HINT,
         }.get(capability)
 
     def check(self, plan: Plan, opts: TargetOptions, version: str) -> list[Diagnostic]:

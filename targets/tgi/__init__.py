@@ -123,6 +123,11 @@ class TgiTarget(Target):
             Capability.QUANT_INT4: "use quantization: bitsandbytes (TGI's bitsandbytes-nf4), an awq or gptq "
                                    "checkpoint, or targets.tgi.quantize: bitsandbytes-fp4",
             Capability.QUANT_GGUF: "TGI has no GGUF loader: serve the safetensors checkpoint (model.source)",
+            Capability.MULTI_NODE: "TGI has no multi-node mode (its launcher starts --num-shard processes on one "
+                                   "machine): fit one copy on one node (parallelism.tensor <= "
+                                   "hardware.gpus_per_node, with a quantized checkpoint if it does not fit) and "
+                                   "run more copies as more deployments, or use the vllm or sglang target, which "
+                                   "span nodes",
         }.get(capability)
 
     def check(self, plan: Plan, opts: TgiOptions, version: str) -> list[Diagnostic]:

@@ -66,6 +66,7 @@ _NOT_IN_TGI = frozenset({
     Capability.QUANT_INT8,          # Quantization enum: no plain int8 (eetq / bitsandbytes are)
     Capability.QUANT_INT4,          # no plain int4 (bitsandbytes-nf4/fp4, awq, gptq are)
     Capability.QUANT_GGUF,          # no GGUF loader
+    Capability.MULTI_NODE,          # shards are local processes of one launcher (--num-shard); no node rank
 })
 
 

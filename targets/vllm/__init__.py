@@ -28,6 +28,18 @@ Spec -> vLLM, decisions worth knowing:
   in both versions, see versions.py).
 - The API key travels by name: serve.sh exports VLLM_API_KEY from the
   variable server.api_key_env names, which vLLM reads (vllm/envs.py).
+- Multi-node (plan.nodes > 1): vLLM's own multiprocessing executor across nodes, no Ray. Both
+  pinned versions have it: every node runs `vllm serve` with --nnodes N --node-rank R
+  --master-addr LEADER --master-port 29501, node 0 serves HTTP, nodes 1..N-1 add --headless
+  (0.11.2 and 0.33.0 vllm/entrypoints/cli/serve.py run_headless: "Run headless workers (for
+  multi-node PP/TP)" when node_rank_within_dp > 0; flags in vllm/engine/arg_utils.py
+  add_cli_args, 0.11.2 :757-760, 0.33.0 :1175-1178; config/parallel.py picks the mp backend when
+  nnodes > 1 on CUDA, 0.11.2 :560, 0.33.0 :1064, and asserts world_size % nnodes == 0). The
+  plain platform writes serve.sh (node 0) and serve-worker.sh (LEADER_ADDR, NODE_RANK) and no
+  compose.yaml (one Compose file is one machine); parallelism.data becomes that many groups, never
+  --data-parallel-size. Tensor parallelism across nodes works but puts every layer's all-reduce
+  on the network: a warning suggests vLLM's own recipe, tensor = GPUs per node and pipeline =
+  nodes (docs/serving/distributed_serving.md, "Multi-Node Multi-GPU").
 - In compose.yaml the engine listens on 0.0.0.0 inside the container and
   server.host picks the host address the port is published on; local paths
   are bind-mounted read-only under /deployc.
@@ -39,11 +51,12 @@ import json
 from typing import Sequence
 
 from compiler import memory
-from compiler.diagnostics import Diagnostic, error
+from compiler.diagnostics import Diagnostic, error, warning
 from compiler.memory import Budget, EngineMemory
 from compiler.plan import Plan
 from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
-from targets._shared import container
+from targets._shared import container, multinode
+from targets._shared.multinode import NodeRefs
 from targets.vllm.versions import VERSIONS, VllmVersion
 
 # Flags deployc derives from the spec, and the spec path that owns each (for `args` conflicts).
@@ -76,7 +89,26 @@ OWNED: dict[str, tuple[str, ...]] = {
     "--host": ("server", "host"),
     "--port": ("server", "port"),
     "--api-key": ("server", "api_key_env"),
+    "--nnodes": ("parallelism", "nodes"),
+    "-n": ("parallelism", "nodes"),
+    "--node-rank": ("parallelism", "nodes"),
+    "-r": ("parallelism", "nodes"),
+    "--master-addr": ("parallelism", "nodes"),
+    "--master-port": ("parallelism", "nodes"),
+    "--headless": ("parallelism", "nodes"),
 }
+
+# ParallelConfig.master_port's default (config/parallel.py: 0.11.2 :216, 0.33.0 :320), spelled out:
+# the port node 0 opens for the torch.distributed store the other nodes join.
+MASTER_PORT = 29501
+
+
+def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
+    """The flags that make one `vllm serve` node rank `rank` of plan.nodes (rank "0": the leader,
+    which serves HTTP; any other: a --headless worker)."""
+    args = ["--nnodes", str(plan.nodes), "--node-rank", rank, "--master-addr", refs.leader,
+            "--master-port", str(MASTER_PORT)]
+    return args if rank == "0" else args + ["--headless"]
 
 
 # Environment variables vLLM reads for a setting the spec owns.
@@ -162,6 +194,18 @@ class VllmTarget(Target):
         _, problem = container.port_binding(plan.server.host, plan.server.port)
         if problem:
             out.append(problem)
+        if plan.multi_node and plan.server.port == MASTER_PORT:
+            out.append(error("vllm-port-nodes", f"port {MASTER_PORT} is where node 0 of a multi-node copy opens the "
+                             "torch.distributed store (--master-port); the HTTP server cannot take it too",
+                             hint="choose another server.port", path=("server", "port")))
+        if plan.multi_node and plan.parallelism.tensor > plan.gpus_per_node_used:
+            per = plan.gpus_per_node_used
+            out.append(warning(
+                "vllm-tensor-across-nodes", f"tensor parallel size {plan.parallelism.tensor} spans "
+                f"{plan.parallelism.tensor // per} nodes of {per} GPUs: every layer's all-reduce crosses the network",
+                hint=f"vLLM recommends tensor: {per} (the GPUs of one node) and pipeline: "
+                     f"{plan.gpus_per_replica // per} (the nodes) on the same {plan.gpus_per_replica} GPUs",
+                path=("parallelism", "tensor")))
         out += container.arg_conflicts(opts.args, OWNED, self.name, _normalize, v.stale_flags)
         out += container.env_conflicts(opts.env, OWNED_ENV, self.name)
         return out
@@ -196,6 +240,8 @@ class VllmTarget(Target):
             f"({plan.hardware.gpu.name}); HF_TOKEN is read from the environment for gated models.",
         ]
         env = container.api_key_export(plan, "VLLM_API_KEY") + container.user_env_shell(opts)
+        if plan.multi_node:
+            return self._lower_nodes(plan, opts, v, ctx, banner, about, argv, in_container, mounts, env)
         script = container.serve_script(ctx, banner, about, argv, env)
         svc = container.service(
             plan=plan, image=opts.image or v.image, command=in_container, env_pass=["HF_TOKEN"],
@@ -207,6 +253,44 @@ class VllmTarget(Target):
         return Lowered(
             artifacts=(Artifact("serve.sh", script, executable=True), Artifact("compose.yaml", compose)),
             command=tuple(argv), service=svc)
+
+
+    def _lower_nodes(self, plan: Plan, opts: TargetOptions, v: VllmVersion, ctx: BuildContext, banner: list[str],
+                     about: list[str], argv: list[str], in_container: list[str], mounts, env) -> Lowered:
+        """serve.sh on node 0, serve-worker.sh on nodes 1..N-1; the LeaderWorkerSet containers."""
+        n, per = plan.nodes, plan.gpus_per_node_used
+        about = [about[0], f"One copy spans {n} nodes of {per} {plan.hardware.gpu.name} GPU(s) "
+                           f"(`pip install vllm=={v.version}` on each): run this script on node 0 with "
+                           f"{multinode.LEADER_ENV} set to node 0's address, and serve-worker.sh on every other "
+                           "node; HF_TOKEN is read from the environment for gated models."]
+        leader_tail = node_args(plan, multinode.SCRIPT, "0")
+        worker_tail = node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank)
+        leader = container.serve_script(ctx, banner, about, argv, [multinode.leader_check(), *env],
+                                        shell_tail=multinode.shell_words(leader_tail))
+        worker_about = [f"Worker node ({multinode.RANK_ENV} {multinode.ranks(plan)}) of {plan.model.served_name}: runs its "
+                        f"share of the model and serves nothing; node 0 runs serve.sh.",
+                        f"Needs `pip install vllm=={v.version}` and {per} GPU(s) ({plan.hardware.gpu.name})."]
+        worker = container.serve_script(
+            ctx, banner, worker_about, argv,
+            [multinode.leader_check(), multinode.rank_check(plan), *container.user_env_shell(opts)],
+            shell_tail=multinode.shell_words(worker_tail))
+
+        def svc(command: list[str], api_key: bool) -> container.Service:
+            return container.service(
+                plan=plan, image=opts.image or v.image, command=command, env_pass=["HF_TOKEN"],
+                env_set={**(container.compose_api_key(plan, "VLLM_API_KEY") if api_key else {}),
+                         **container.compose_env(opts)},
+                volumes=mounts.volumes, container_cache="/root/.cache/huggingface", gpu_count=per)
+
+        group = multinode.NodeGroup(
+            size=n, replicas=plan.parallelism.data,
+            leader=svc(in_container + node_args(plan, multinode.LWS, "0"), True),
+            worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), False),
+            internal_ports=(("dist", MASTER_PORT),), node_args_at=len(in_container))
+        return Lowered(
+            artifacts=(Artifact("serve.sh", leader, executable=True),
+                       Artifact("serve-worker.sh", worker, executable=True)),
+            command=tuple(argv + leader_tail), group=group)
 
 
 def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, where, seqs: int | None) -> list[str]:
@@ -239,7 +323,7 @@ def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, wher
     args += ["--tensor-parallel-size", str(par.tensor)]
     if par.pipeline > 1:
         args += ["--pipeline-parallel-size", str(par.pipeline)]
-    if par.data > 1:
+    if par.data > 1 and not plan.multi_node:  # multi-node: each copy is its own group of nodes
         args += ["--data-parallel-size", str(par.data)]
     if lim.max_model_len is not None:
         args += ["--max-model-len", str(lim.max_model_len)]

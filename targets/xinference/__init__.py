@@ -49,6 +49,19 @@ Spec -> XInference, decisions worth knowing:
   request's max_tokens itself), max_input_tokens other than max_model_len - 1.
 - launch.json and launch.py carry what `xinference launch` sends without being told
   (4.1.0: enable_thinking false, i.e. hybrid reasoning off), so all three send one request.
+- Multi-node (plan.nodes > 1): XInference's distributed mode. start-supervisor.sh runs
+  `xinference-supervisor -H $SUPERVISOR_ADDR --port P` on node 0, start-worker.sh
+  `xinference-worker -e http://$SUPERVISOR_ADDR:P -H $WORKER_ADDR` on every node (node 0
+  included: the supervisor holds no GPUs), and the launch asks for n_worker = nodes with
+  n_gpu = the GPUs of one node ("if n_worker>1, means number of GPUs per worker":
+  cmdline.py model_launch --n-gpu help, 4.1.0 :863, 1.17.1 :800; --n-worker 4.1.0 :854,
+  1.17.1 :791), which XInference's vLLM engine runs over its own xoscar executor
+  (model/llm/vllm/core.py: n_worker, 4.1.0 :782, 1.17.1 :308). -H is both the address a process
+  binds and the one it tells the others (cmdline.py supervisor/worker: address=f"{host}:{port}";
+  the worker asks the supervisor's REST API for its internal address), so it must be the node's
+  own reachable address, never 0.0.0.0: hence SUPERVISOR_ADDR and WORKER_ADDR, and launch.sh /
+  launch.py reach the supervisor at http://$SUPERVISOR_ADDR:P. Flags checked by the real click
+  commands in the conformance tier.
 - targets.xinference.args are `--key value` pairs appended to `xinference launch` and
   typed the way handle_click_args_type types them in launch.json/launch.py.
 """
@@ -57,6 +70,8 @@ from __future__ import annotations
 
 import json
 import pprint
+import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,7 +83,7 @@ from compiler.memory import Budget, EngineMemory
 from compiler.plan import Plan
 from compiler.render import render_template
 from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
-from targets._shared import container
+from targets._shared import container, multinode
 from targets.xinference.versions import VERSIONS, XinferenceVersion
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -351,6 +366,8 @@ class XinferenceTarget(Target):
         register = None if o.model_name else register_json(plan, o, ctx, version)
         banner = container.banner(ctx, self.name, self.title, version)
 
+        if plan.multi_node:
+            return self._lower_nodes(plan, o, v, ctx, body, register, banner)
         start_argv = ["xinference-local", "--host", srv.host, "--port", str(srv.port)]
         env: list[tuple[str, str]] = []
         if v.auth_env:
@@ -376,23 +393,94 @@ class XinferenceTarget(Target):
         commands.append(launch_argv(body, endpoint, o))
         about = [f"Loads {m.served_name} into the XInference server that start.sh runs (model uid "
                  f"{body['model_uid']}, the name clients send as \"model\" to {endpoint}/v1)."]
+        artifacts = [Artifact("start.sh", start, executable=True),
+                     *self._launch_artifacts(plan, o, v, banner, body, register, commands, about, repr(endpoint))]
+        return Lowered(artifacts=tuple(artifacts), command=tuple(start_argv),
+                       service=self._service(plan, o, v, env, body, register))
+
+    def _launch_artifacts(self, plan: Plan, o: XinferenceOptions, v: XinferenceVersion, banner: list[str],
+                          body: dict, register: dict | None, commands: list[list[str]], about: list[str],
+                          endpoint_py: str, lines: list[str] | None = None) -> list[Artifact]:
+        """launch.sh, launch.py, launch.json (and register.json). lines: launch.sh's command lines already
+        shell-quoted (default: each command shlex-joined)."""
+        srv = plan.server
         if register is not None:
-            about.append(f"Registers the custom model {body['model_name']} first (register.json); run once per "
-                         "server start.")
-        launch_sh = render_template(TEMPLATES, "launch.sh.j2", banner=banner, about=about, commands=commands,
-                                    api_key_env=srv.api_key_env)
+            about = about + [f"Registers the custom model {body['model_name']} first (register.json); run once "
+                             "per server start."]
+        launch_sh = render_template(TEMPLATES, "launch.sh.j2", banner=banner, about=about,
+                                    lines=lines or [shlex.join(c) for c in commands], api_key_env=srv.api_key_env)
         launch_py = render_template(
             TEMPLATES, "launch.py.j2", banner=banner,
             about=about + [f"Needs `pip install xinference-client=={v.client}`."],
-            endpoint=repr(endpoint), api_key_env=repr(srv.api_key_env),
+            endpoint=endpoint_py, api_key_env=repr(srv.api_key_env),
             register=repr("register.json" if register is not None else None),
             launch=py_dict(body))
-        artifacts = [Artifact("start.sh", start, executable=True), Artifact("launch.sh", launch_sh, executable=True),
+        artifacts = [Artifact("launch.sh", launch_sh, executable=True),
                      Artifact("launch.py", launch_py, executable=True), Artifact("launch.json", _json(body))]
         if register is not None:
             artifacts.append(Artifact("register.json", _json(register)))
-        return Lowered(artifacts=tuple(artifacts), command=tuple(start_argv),
-                       service=self._service(plan, o, v, env, body, register))
+        return artifacts
+
+    def _lower_nodes(self, plan: Plan, o: XinferenceOptions, v: XinferenceVersion, ctx: BuildContext, body: dict,
+                     register: dict | None, banner: list[str]) -> Lowered:
+        """start-supervisor.sh (node 0), start-worker.sh (every node), and the launch of n_worker workers."""
+        m, srv, n, per = plan.model, plan.server, plan.nodes, plan.gpus_per_node_used
+        sup = f"${{{SUPERVISOR_ENV}}}"
+        supervisor_argv = ["xinference-supervisor", "-H", sup, "--port", str(srv.port)]
+        worker_argv = ["xinference-worker", "-e", f"http://{sup}:{srv.port}", "-H", f"${{{WORKER_ENV}}}"]
+        sup_check = (SUPERVISOR_ENV, f'"${{{SUPERVISOR_ENV}:?set {SUPERVISOR_ENV} to the address of node 0, where '
+                                     'the supervisor runs, reachable from every node}"')
+        worker_check = (WORKER_ENV, f'"${{{WORKER_ENV}:?set {WORKER_ENV} to the address of this node, reachable '
+                                    'from the supervisor}"')
+        remote = [(v.remote_code_env, "1" if m.trust_remote_code else "0")] if v.remote_code_env else []
+        auth = [(v.auth_env, "1" if srv.api_key_env else "0")] if v.auth_env else []
+        user = container.user_env_shell(o)
+        sup_about = [f"Starts the XInference {v.version} supervisor of a {n}-node cluster on node 0 "
+                     f"({SUPERVISOR_ENV}:{srv.port}); then start-worker.sh on every node (node 0 too) and "
+                     f"launch.sh (or launch.py) to load {m.served_name} over {n} workers.",
+                     f"Needs `pip install \"xinference[vllm]=={v.version}\"` on every node."]
+        if srv.api_key_env and v.auth_env:
+            sup_about.append(f"Auth is on: finish the first-run setup (POST /v1/admin/setup, token in the log), "
+                             f"create an API key and put it in {srv.api_key_env} for launch.sh and clients.")
+        start_sup = container.serve_script(ctx, banner, sup_about, supervisor_argv[:2],
+                                           [sup_check, *auth, *remote, *user],
+                                           shell_tail=[f'"{sup}"', *supervisor_argv[3:]])
+        worker_about = [f"Starts an XInference worker with {per} {plan.hardware.gpu.name} GPU(s) on this node and "
+                        f"joins it to the supervisor at {SUPERVISOR_ENV} (run on each of the {n} nodes).",
+                        "HF_TOKEN is read from the environment for gated models."]
+        start_worker = container.serve_script(ctx, banner, worker_about, worker_argv[:2],
+                                              [sup_check, worker_check, *remote, *user],
+                                              shell_tail=[f'"{worker_argv[2]}"', "-H", f'"{worker_argv[4]}"'])
+        body = _with_workers(body, per, n)
+        endpoint = f"http://{sup}:{srv.port}"
+        commands = []
+        if register is not None:
+            commands.append(["xinference", "register", "--endpoint", endpoint, "--model-type", "LLM",
+                             "--file", "register.json"])
+        commands.append(launch_argv(body, endpoint, o))
+        # the endpoint token expands in the shell: "http://${SUPERVISOR_ADDR:?...}:P"; every other token is quoted
+        expanding = f'"http://${{{SUPERVISOR_ENV}:?set {SUPERVISOR_ENV} to the address of node 0}}:{srv.port}"'
+        lines = [" ".join(expanding if t == endpoint else shlex.quote(t) for t in c) for c in commands]
+        about = [f"Loads {m.served_name} over {n} XInference workers of {per} GPU(s) each (model uid "
+                 f"{body['model_uid']}, the name clients send as \"model\" to http://{SUPERVISOR_ENV}:{srv.port}/v1); "
+                 f"run with {SUPERVISOR_ENV} set, once every worker has joined."]
+        endpoint_py = (f'"http://" + (os.environ.get({SUPERVISOR_ENV!r}) or sys.exit("set {SUPERVISOR_ENV} to the '
+                       f'address of node 0")) + ":{srv.port}"')
+        artifacts = [Artifact("start-supervisor.sh", start_sup, executable=True),
+                     Artifact("start-worker.sh", start_worker, executable=True),
+                     *self._launch_artifacts(plan, o, v, banner, body, register, commands, about, endpoint_py,
+                                             lines)]
+        # For Kubernetes: the supervisor (no GPUs, the API, the launch steps) and a pool of workers.
+        env = [*auth, *remote, *container.user_env_shell(o)]
+        server = self._service(plan, o, v, env, body, register)
+        supervisor = replace(server, command=("xinference-supervisor",), command_tail=(
+            "-H", container.NODE_ADDR, "--port", str(srv.port)), gpus=0, env_pass=())
+        worker = replace(server, command=("xinference-worker",), command_tail=(
+            "-e", container.SERVER_URL, "-H", container.NODE_ADDR), gpus=per, launch=None,
+            env_set=tuple((k, val) for k, val in server.env_set if k != v.auth_env))
+        group = multinode.NodeGroup(size=n, replicas=plan.parallelism.data, leader=supervisor, worker=worker,
+                                    kind="pool")
+        return Lowered(artifacts=tuple(artifacts), command=tuple(supervisor_argv), group=group)
 
     @staticmethod
     def _service(plan: Plan, o: XinferenceOptions, v: XinferenceVersion, env: list[tuple[str, str]],
@@ -419,6 +507,21 @@ class XinferenceTarget(Target):
             env_set={k: val for k, val in env if k not in o.env} | container.compose_env(o),
             container_cache="/root/.cache/huggingface", health_path="/status", gpu_count=plan.gpus_needed,
             launch=container.Launch(steps=tuple(steps), files=files))
+
+
+# The shell variables of the multi-node scripts: the node addresses XInference processes bind and announce.
+SUPERVISOR_ENV = "SUPERVISOR_ADDR"
+WORKER_ENV = "WORKER_ADDR"
+
+
+def _with_workers(body: dict[str, Any], per_node: int, nodes: int) -> dict[str, Any]:
+    """The launch body of a multi-node copy: n_gpu counts the GPUs of one worker, n_worker the workers."""
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        out[key] = per_node if key == "n_gpu" else value
+        if key == "n_gpu":
+            out["n_worker"] = nodes
+    return out
 
 
 VLLM_DEFAULT_MAX_SEQS = 256  # vLLM's max_num_seqs below its large-GPU tier (engine/arg_utils.py get_batch_defaults)
@@ -487,7 +590,8 @@ def launch_body(plan: Plan, o: XinferenceOptions, v: XinferenceVersion, seqs: in
 _LAUNCH_FLAGS = {
     "model_name": "--model-name", "model_type": "--model-type", "model_engine": "--model-engine",
     "model_uid": "--model-uid", "model_format": "--model-format", "model_size_in_billions": "--size-in-billions",
-    "quantization": "--quantization", "replica": "--replica", "n_gpu": "--n-gpu", "model_path": "--model-path",
+    "quantization": "--quantization", "replica": "--replica", "n_gpu": "--n-gpu", "n_worker": "--n-worker",
+    "model_path": "--model-path",
     "trust_remote_code": "--trust-remote-code",
 }
 _CLI_DEFAULTS = {"enable_thinking"}  # already the CLI's default: not spelled on the command line

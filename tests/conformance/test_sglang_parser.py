@@ -17,7 +17,8 @@ from ruamel.yaml import YAML
 
 from compiler.pipeline import compile_target, load_spec
 from compiler.target_api import BuildContext
-from targets.sglang import OWNED
+from targets._shared import multinode
+from targets.sglang import DIST_INIT_PORT, OWNED
 from targets.sglang.versions import VERSIONS
 
 from .conftest import HOME, REGISTRY, ROOT, dump, lower, require, variant_of
@@ -84,9 +85,13 @@ def probe(version: str, items: list[dict]) -> dict:
     return report
 
 
-def expanded(argv: list[str]) -> list[str]:
-    """The command as serve.sh runs it: the one `${KEY}` token is the API key's value."""
-    return [KEY_VALUE if tok.startswith("${") else tok for tok in argv]
+LEADER = "10.1.2.3"
+
+
+def expanded(argv: list[str], rank: int = 0) -> list[str]:
+    """The command as serve.sh runs it: the node references of a multi-node copy filled in, and the
+    one `${KEY}` token is the API key's value."""
+    return [KEY_VALUE if tok.startswith("${") else tok for tok in multinode.fill(argv, LEADER, rank)]
 
 
 def lora_pairs(value) -> list[tuple[str, str]]:
@@ -179,3 +184,51 @@ def test_prefixes_the_real_parser_takes_are_args_conflicts_in_deployc(version, t
     compiled = load_spec(path, "deploy.yaml")
     result = compile_target(compiled, REGISTRY, "sglang", BuildContext("../..", "deploy.yaml", "0" * 64))
     assert [d.code for d in result.diagnostics] == ["target-args-conflict", "target-args-conflict"]
+
+
+# Multi-node: every node's argv (the scripts' leader, the LeaderWorkerSet leader and worker) must parse
+# with the node flags intended, and --tp-size counts the GPUs of all nodes.
+MULTI_NODE = {
+    "2x8-tp16": variant(parallelism={"tensor": 16}, server={"api_key_env": "KEY"}),
+    "2x8-tp8-pp2": variant(parallelism={"tensor": 8, "pipeline": 2}),
+    "4x2-tp8-data2": variant(parallelism={"tensor": 8, "data": 2}, hardware={"gpus_per_node": 2}),
+}
+
+
+def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, int, list[str]]]:
+    """(id, nodes, rank, GPUs of all nodes, argv) for the leader and one worker of each multi-node copy."""
+    specs = {p.parent.name: YAML(typ="safe").load(p.read_text()) for p in SAMPLES}
+    specs = {k: v for k, v in specs.items() if "nodes" in v.get("parallelism", {})
+             or v.get("parallelism", {}).get("tensor", 1) * v.get("parallelism", {}).get("pipeline", 1)
+             > v.get("hardware", {}).get("gpus_per_node", 8)}
+    specs |= copy.deepcopy(MULTI_NODE)
+    launcher = list(VERSIONS[version].launcher)
+    out = []
+    for name, spec in specs.items():
+        spec["targets"]["sglang"] = {**(spec["targets"].get("sglang") or {}), "version": version}
+        result = lower(spec, "sglang", tmp_path / version / name)
+        group = result.lowered.group
+        assert result.lowered.service is None and group is not None, name
+        gpus = group.size * group.leader.gpus
+        last = group.size - 1
+        out.append((f"{name}/script-leader", group.size, 0, gpus, expanded(list(result.lowered.command))))
+        for role, svc, rank in (("lws-leader", group.leader, 0), ("lws-worker", group.worker, last)):
+            argv = launcher + multinode.fill(svc.command, LEADER, rank, multinode.LWS)
+            out.append((f"{name}/{role}", group.size, rank, gpus,
+                        argv + (["--api-key", KEY_VALUE] if svc.command_tail else [])))
+    return out
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_real_sglang_parser_reads_every_node_of_a_multi_node_copy(version, tmp_path):
+    judged = node_cases(version, tmp_path)
+    report = probe(version, [{"id": n, "argv": argv} for n, _, _, _, argv in judged])
+    results = {r["id"]: r for r in report["results"]}
+    assert {k: r["error"] for k, r in results.items() if not r["ok"]} == {}
+    for name, nodes, rank, gpus, _ in judged:
+        f = results[name]["fields"]
+        assert (f["nnodes"], f["node_rank"], f["dist_init_addr"]) == (nodes, rank, f"{LEADER}:{DIST_INIT_PORT}"), name
+        assert f["tp_size"] * f["pp_size"] == gpus, name  # SGLang's sizes count the GPUs of every node
+        assert f["dp_size"] == 1, name  # copies are separate groups: multi-node DP needs DP attention
+        if rank > 0:
+            assert f["api_key"] is None, name  # workers serve no HTTP: the key stays on node 0

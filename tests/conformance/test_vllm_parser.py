@@ -14,7 +14,8 @@ import subprocess
 import pytest
 from ruamel.yaml import YAML
 
-from targets.vllm import OWNED
+from targets._shared import multinode
+from targets.vllm import MASTER_PORT, OWNED
 from targets.vllm.versions import VERSIONS
 
 from .conftest import HOME, ROOT, lower, require, variant_of
@@ -62,7 +63,8 @@ def cases(version: str, tmp_path) -> list[tuple[str, dict, list[str], str]]:
         spec["targets"]["vllm"] = {**(spec["targets"].get("vllm") or {}), "version": version}
         result = lower(spec, "vllm", tmp_path / version / sample.parent.name)
         # serve.sh runs from the spec's folder: the real sample folder holds its chat template.
-        judged.append((sample.parent.name, spec, list(result.lowered.command), str(sample.parent)))
+        command = multinode.fill(result.lowered.command, LEADER, 0)  # a multi-node sample's leader
+        judged.append((sample.parent.name, spec, command, str(sample.parent)))
     for name, spec in {**VARIANTS, **ONLY.get(version, {})}.items():
         spec = copy.deepcopy(spec)
         spec["targets"]["vllm"] = {**spec["targets"]["vllm"], "version": version}
@@ -150,3 +152,56 @@ def test_flags_called_stale_are_rejected_unless_known_deprecated(version):
     report = probe(version, [{"id": f, "argv": ["vllm", "serve", "org/m", f, "1"]} for f in flags])
     parsed = {r["id"] for r in report["results"] if known_flag(r["id"], r)}
     assert parsed == DEPRECATED_BUT_PARSED[version]
+
+
+# Multi-node: every node's argv, as the scripts (leader) and the LeaderWorkerSet containers (leader and
+# worker) run it once the node references are filled in, must parse with the node flags intended.
+MULTI_NODE = {
+    "2x8-tp8-pp2": variant(parallelism={"tensor": 8, "pipeline": 2}, server={"api_key_env": "KEY"}),
+    "4x4-tp16-data2": variant(parallelism={"tensor": 16, "data": 2}, hardware={"gpus_per_node": 4}),
+    "3-nodes-explicit": variant(parallelism={"tensor": 2, "pipeline": 3, "nodes": 3}),
+}
+LEADER = "10.1.2.3"
+
+
+def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, int, list[str]]]:
+    """(id, nodes, rank, GPUs per node, argv) for the leader and one worker of every multi-node copy."""
+    specs = {p.parent.name: YAML(typ="safe").load(p.read_text()) for p in SAMPLES}
+    specs = {k: v for k, v in specs.items() if v.get("parallelism", {}).get("nodes", 1) > 1
+             or v.get("parallelism", {}).get("tensor", 1) * v.get("parallelism", {}).get("pipeline", 1)
+             > v.get("hardware", {}).get("gpus_per_node", 8)}
+    specs |= copy.deepcopy(MULTI_NODE)
+    out = []
+    for name, spec in specs.items():
+        spec["targets"]["vllm"] = {**(spec["targets"].get("vllm") or {}), "version": version}
+        result = lower(spec, "vllm", tmp_path / version / name)
+        group = result.lowered.group
+        assert result.lowered.service is None and group is not None, name
+        worker_rank, per = group.size - 1, group.leader.gpus
+        out.append((f"{name}/script-leader", group.size, 0, per, multinode.fill(result.lowered.command, LEADER, 0)))
+        out.append((f"{name}/lws-leader", group.size, 0, per,
+                    ["vllm", "serve", *multinode.fill(group.leader.command, LEADER, 0, multinode.LWS)]))
+        out.append((f"{name}/lws-worker", group.size, worker_rank, per,
+                    ["vllm", "serve", *multinode.fill(group.worker.command, LEADER, worker_rank, multinode.LWS)]))
+    return out
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_real_vllm_parser_reads_every_node_of_a_multi_node_copy(version, tmp_path):
+    judged = node_cases(version, tmp_path)
+    report = probe(version, [{"id": name, "argv": argv, "parallel": True} for name, _, _, _, argv in judged])
+    results = {r["id"]: r for r in report["results"]}
+    assert {k: r["error"] for k, r in results.items() if not r["ok"]} == {}
+    for name, nodes, rank, per_node, argv in judged:
+        ns = results[name]["namespace"]
+        assert (ns["nnodes"], ns["node_rank"], ns["master_addr"], ns["master_port"]) == (nodes, rank, LEADER,
+                                                                                        MASTER_PORT), name
+        assert ns["headless"] is (rank > 0), name
+        assert ns["data_parallel_size"] == 1, name  # copies are separate groups, never vLLM's own DP
+        world = ns["tensor_parallel_size"] * ns["pipeline_parallel_size"]
+        assert world % nodes == 0, name  # the executor asserts it when the engine starts
+        # vLLM's own ParallelConfig: its multiprocessing backend, and each node runs the GPUs its container gets
+        pc = results[name]["parallel"]
+        assert pc["distributed_executor_backend"] == "mp", name
+        assert (pc["world_size"], pc["nnodes_within_dp"], pc["node_rank_within_dp"]) == (world, nodes, rank), name
+        assert pc["local_world_size"] == per_node, name

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -60,7 +61,10 @@ VARIANTS = {
         server={"host": "127.0.0.1", "port": 9100, "api_key_env": "XK"},
         xinference={"args": ["--enforce_eager", "true", "--seed", "3", "--swap_space", "None"]}),
     "gptq-int8": variant(precision={"quantization": "gptq"}, xinference={"quantization": "Int8"}),
+    "two-nodes": variant(parallelism={"tensor": 8, "pipeline": 2}, server={"port": 9100, "api_key_env": "XK"}),
 }
+SUPERVISOR = re.compile(r"\$\{SUPERVISOR_ADDR:\?[^}]*\}")
+SUPERVISOR_ADDR = "10.1.2.3"
 KEY = re.compile(r'^\$\{([A-Za-z_][A-Za-z0-9_]*):\?.*\}$')
 
 
@@ -95,7 +99,7 @@ def probe(tmp_path, version):
         body = files["launch.sh"].split('cd "$(dirname "$0")"\n', 1)[1]
         key_env, commands = None, []
         for line in body.splitlines():
-            argv = shlex.split(line)
+            argv = [SUPERVISOR.sub(SUPERVISOR_ADDR, t) for t in shlex.split(line)]
             for i, token in enumerate(argv):
                 if m := KEY.match(token):
                     key_env, argv[i] = m.group(1), "k-123"
@@ -104,7 +108,8 @@ def probe(tmp_path, version):
                       "api_key": "k-123"})
         expected[name] = (json.loads(files["launch.json"]), files.get("register.json"), key_env)
     proc = subprocess.run([str(venv / "bin" / "python"), str(ROOT / "conformance" / "xinference_probe.py")],
-                          input=json.dumps(items), capture_output=True, text=True, timeout=300)
+                          input=json.dumps(items), capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SUPERVISOR_ADDR": SUPERVISOR_ADDR})  # launch.py of a multi-node copy
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout), expected
 
@@ -152,7 +157,8 @@ def test_cli_and_client_send_the_launch_json_request(tmp_path, version):
 
 OPTIONS_TABLE = ROOT / "tests" / "conformance" / "data" / "xinference_cli_options.json"
 COMMANDS = {"xinference launch": ("cli", "launch"), "xinference register": ("cli", "register"),
-            "xinference-local": ("local", None)}
+            "xinference-local": ("local", None), "xinference-supervisor": ("supervisor", None),
+            "xinference-worker": ("worker", None)}
 
 
 @pytest.mark.parametrize("version", list(VERSIONS))
@@ -172,3 +178,43 @@ def test_committed_option_table_is_what_the_real_cli_takes(version):
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = json.loads(OPTIONS_TABLE.read_text())["versions"][version]["commands"]
     assert json.loads(proc.stdout) == table
+
+
+@pytest.mark.parametrize("version", list(VERSIONS))
+def test_supervisor_and_worker_commands_parse_with_the_intended_values(tmp_path, version):
+    """A multi-node copy: start-supervisor.sh and start-worker.sh, as bash runs them with the node
+    addresses set, through the real click commands (make_context parses without starting anything);
+    launch.sh and launch.py of the same spec send n_worker and n_gpu (test above, variant two-nodes)."""
+    venv = require(HOME / f"xinference-{version}")
+    spec = copy.deepcopy(VARIANTS["two-nodes"])
+    spec["targets"]["xinference"]["version"] = version
+    if version == "1.17.1":
+        spec["server"].pop("api_key_env")
+    arts = {a.path: a.content for a in lower(spec, "xinference", tmp_path / "two").lowered.artifacts}
+    env = {"SUPERVISOR_ADDR": "10.1.2.3", "WORKER_ADDR": "10.1.2.4", "PATH": "/usr/bin:/bin"}
+    argvs = {}
+    for name in ("start-supervisor.sh", "start-worker.sh"):
+        line = arts[name].splitlines()[-1].removeprefix("exec ")
+        argvs[name] = subprocess.run(["bash", "-c", "printf '%s\\n' " + line], env=env, capture_output=True,
+                                     text=True, check=True).stdout.splitlines()
+    script = (
+        "import json, sys\n"
+        "from xinference.deploy import cmdline\n"
+        "argvs = json.load(sys.stdin)\n"
+        "out = {}\n"
+        "for name, cmd in (('start-supervisor.sh', cmdline.supervisor), ('start-worker.sh', cmdline.worker)):\n"
+        "    argv = argvs[name]\n"
+        "    assert argv[0] == cmd.name or argv[0].startswith('xinference-'), argv\n"
+        "    out[name] = cmd.make_context(argv[0], argv[1:]).params\n"
+        "print(json.dumps(out, default=str))\n")
+    proc = subprocess.run([str(venv / "bin" / "python"), "-c", script], input=json.dumps(argvs), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    params = json.loads(proc.stdout)
+    assert argvs["start-supervisor.sh"][0] == "xinference-supervisor"
+    assert argvs["start-worker.sh"][0] == "xinference-worker"
+    sup, worker = params["start-supervisor.sh"], params["start-worker.sh"]
+    assert (sup["host"], sup["port"]) == ("10.1.2.3", 9100)
+    assert (worker["endpoint"], worker["host"]) == ("http://10.1.2.3:9100", "10.1.2.4")
+    body = json.loads(arts["launch.json"])
+    assert (body["n_worker"], body["n_gpu"], body["tensor_parallel_size"], body["pipeline_parallel_size"]) == (2, 8, 8, 2)
