@@ -15,9 +15,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DEST="${1:?usage: install_kubernetes.sh DEST}"
 PYTHON="${PYTHON:-python3}"
-STAMP_NAME=".deployc-conformance-stamp"
 KUBERNETES_VERSION="1.34.0"
-export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+# shellcheck source=conformance/common.sh
+source "$HERE/common.sh"
 
 # kubernetes-validate 1.37.0's requirements as pip resolves them on Python 3.11.
 REQS="
@@ -33,13 +33,9 @@ rpds-py==2026.9.1
 typing_extensions==4.16.0
 "
 
-log() { printf '[conformance/kubernetes] %s\n' "$*" >&2; }
-run() { printf '+ %s\n' "$*" >&2; "$@"; }
-
 venv="$DEST/kubernetes-validate"
-fp="$({ echo kubernetes-validate; "$PYTHON" -c 'import sys; print(sys.version_info[:3])'; echo "$REQS";
-        echo "$KUBERNETES_VERSION"; } | sha256sum | cut -d' ' -f1)"
-if [ -f "$venv/$STAMP_NAME" ] && [ "$(cat "$venv/$STAMP_NAME")" = "$fp" ] && [ -x "$venv/bin/python" ]; then
+fp="$(fingerprint kubernetes-validate "$REQS" "$KUBERNETES_VERSION")"
+if is_current "$venv" "$fp"; then
   log "kubernetes-validate: up to date ($venv)"; exit 0
 fi
 log "kubernetes-validate: building $venv"
@@ -48,7 +44,7 @@ mkdir -p "$DEST"
 if [ -e "$venv" ]; then run rm -rf "$venv"; fi
 run "$PYTHON" -m venv "$venv"
 printf '%s\n' "$REQS" | sed '/^[[:space:]]*$/d' > "$venv/.deployc-requirements.txt"
-run "$venv/bin/python" -m pip install -q --no-deps --no-compile --progress-bar off -r "$venv/.deployc-requirements.txt"
+run "$venv/bin/python" -m pip install -q "${PIP_FLAGS[@]}" -r "$venv/.deployc-requirements.txt"
 if [ "${SKIP_SMOKE:-0}" != 1 ]; then
   log "kubernetes-validate: smoke test at Kubernetes $KUBERNETES_VERSION (one valid, one invalid Service)"
   tmp="$(mktemp -d)"
