@@ -4,17 +4,26 @@ judges the same code in tests/conformance/test_up.py."""
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
+
+import dataclasses
+import types
+from importlib.metadata import EntryPoint
 
 import docker.errors
 import pytest
 
 from compiler import cli as deployc_cli
+from compiler import registry as registry_module
 from compiler import runner
+from compiler.registry import GROUP
 from compiler.runner import RunError, interpolate
+from targets.vllm import VllmTarget
 
 from conftest import ROOT
 
@@ -166,11 +175,41 @@ class FakeContainer:
         self.attrs = {"State": {"Status": status}, "RestartCount": 0, "Config": {"Image": kwargs["image"]},
                       "HostConfig": {"PortBindings": {}}}
         self.log = b"loading weights\nCUDA out of memory\n"
+        self.files: dict[str, str] = {}
 
     def start(self):
         if self.client.start_error:
             raise docker.errors.APIError("500 Server Error", explanation=self.client.start_error)
+        self.client.started.append(self.name)
+        self.attrs["State"]["StartedAt"] = f"2026-01-01T00:00:{len(self.client.started):02d}Z"
         self._set("running")
+
+    def wait(self):
+        self._set("exited")
+        return {"StatusCode": self.client.setup_exit.get(self.name, 0)}
+
+    def put_archive(self, path, data):
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for m in tar.getmembers():
+                if m.isfile():
+                    self.files[f"{path.rstrip('/')}/{m.name}"] = tar.extractfile(m).read().decode()
+        self.client.calls.append(("put_archive", self.name, path, sorted(
+            m.name for m in tarfile.open(fileobj=io.BytesIO(data)).getmembers())))
+        return True
+
+    def get_archive(self, path):
+        if path not in self.files:
+            raise docker.errors.NotFound(f"Could not find the file {path} in container {self.name}")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            data = self.files[path].encode()
+            info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        return iter([buf.getvalue()]), {}
+
+    def restart(self):
+        self.start()
 
     def _set(self, status):
         self.status = status
@@ -204,6 +243,10 @@ class FakeClient:
         self.images_present = True
         self.pulled: list[str] = []
         self.pull_events = [{"error": "Get \"https://registry/v2/\": dial tcp: lookup registry: no such host"}]
+        self.started: list[str] = []
+        self.setup_exit: dict[str, int] = {}      # setup container name -> exit code
+        self.exec_results: dict[str, tuple[int, bytes]] = {}   # argv[1] of a launch step -> (exit code, output)
+        self.calls: list[tuple] = []               # put_archive and exec calls, in order
         self.containers, self.images, self.api = self._Containers(self), self._Images(self), self._Api(self)
 
     class _Containers:
@@ -240,6 +283,18 @@ class FakeClient:
     class _Api:
         def __init__(self, c):
             self.c = c
+
+        def exec_create(self, container, cmd, stdout=True, stderr=True, environment=None, workdir=None):
+            self.c.calls.append(("exec", container, list(cmd), dict(environment or {}), workdir))
+            return {"Id": f"exec-{len(self.c.calls)}", "cmd": list(cmd)}
+
+        def exec_start(self, exec_id, stream=False):
+            [call] = [c for c in self.c.calls if c[0] == "exec" and f"exec-{self.c.calls.index(c) + 1}" == exec_id]
+            self.last = self.c.exec_results.get(call[2][1], (0, b"done\n"))
+            return iter([self.last[1][:5], self.last[1][5:]])   # lines split across chunks, as a stream may
+
+        def exec_inspect(self, exec_id):
+            return {"ExitCode": self.last[0], "Running": False}
 
         def pull(self, repo, tag=None, stream=True, decode=True):
             self.c.pulled.append(f"{repo}:{tag}")
@@ -388,11 +443,32 @@ def test_up_twice_keeps_a_running_container_of_the_same_spec(engine, cli, tmp_pa
     assert len(engine.created) == 2
 
 
-def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli):
-    r = cli("up", QWEN, "--target", "xinference")
-    assert r.exit_code == 2
-    assert "target xinference has no engine container deployc can start; targets that can run this spec: " \
-           "sglang, tgi, vllm" in r.stderr
+class Scripted(VllmTarget):
+    """A plugin target that writes only scripts: lowered without a Service (every built-in target has one)."""
+
+    name = "scripted"
+
+    def lower(self, *args, **kwargs):
+        return dataclasses.replace(super().lower(*args, **kwargs), service=None)
+
+
+@pytest.fixture
+def scripted_plugin(monkeypatch):
+    module = types.ModuleType("fake_scripted_plugin")
+    module.Scripted = Scripted
+    monkeypatch.setitem(sys.modules, "fake_scripted_plugin", module)
+    builtin = list(registry_module.entry_points(group=GROUP))
+    points = builtin + [EntryPoint("scripted", "fake_scripted_plugin:Scripted", GROUP)]
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: points if group == GROUP else [])
+
+
+def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli, scripted_plugin, tmp_path):
+    spec = tmp_path / "deploy.yaml"
+    spec.write_text(QWEN.read_text().replace("  vllm: {}", "  vllm: {}\n  scripted: {}"))
+    r = cli("up", spec, "--target", "scripted")
+    assert r.exit_code == 2, r.output
+    assert "target scripted has no engine container deployc can start; targets that can run this spec: " \
+           "sglang, tgi, vllm, xinference (`deployc build --target scripted` writes scripted's own launch scripts)" in r.stderr
 
 
 def test_docker_not_reachable(cli, tmp_path, monkeypatch):
