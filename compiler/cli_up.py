@@ -285,7 +285,8 @@ def status(
     spec: Path = typer.Argument(DEFAULT_SPEC, help="The deploy.yaml whose containers to show."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Only this target's container."),
 ) -> None:
-    """State and health of the containers `deployc up` started for the spec (exit 1 if none is running)."""
+    """State and health of the containers `deployc up` started for the spec (exit 1 if one is not running, or
+    runs without the model its launch steps load)."""
     from compiler import runner
 
     with _reporting():
