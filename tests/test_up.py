@@ -470,7 +470,8 @@ def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli
     r = cli("up", spec, "--target", "scripted")
     assert r.exit_code == 2, r.output
     assert "target scripted has no engine container deployc can start; targets that can run this spec: " \
-           "sglang, tgi, vllm, xinference (`deployc build --target scripted` writes scripted's own launch scripts)" in r.stderr
+           "sglang, tgi, vllm, xinference (`deployc build --target scripted` writes scripted's own launch " \
+           "scripts)" in r.stderr
 
 
 def test_docker_not_reachable(cli, tmp_path, monkeypatch):
@@ -555,8 +556,8 @@ def test_a_setup_step_that_cannot_get_gpus_is_the_gpu_error(engine, cli, no_port
     engine.start_error = 'could not select device driver "nvidia" with capabilities: [[gpu]]'
     r = cli("up", TRTLLM, "--target", "tensorrt-llm")
     assert r.exit_code == 1
-    assert "deployc: error: setup step 1/3 (huggingface-cli) could not start: Docker cannot give the container the NVIDIA GPUs" \
-        in r.stderr and engine.all == []
+    assert "deployc: error: setup step 1/3 (huggingface-cli) could not start: Docker cannot give the container the " \
+           "NVIDIA GPUs" in r.stderr and engine.all == []
 
 
 def test_a_leftover_setup_container_is_removed_by_up_and_by_down(engine, cli, no_port_check):
@@ -573,10 +574,6 @@ def test_a_leftover_setup_container_is_removed_by_up_and_by_down(engine, cli, no
     assert r.exit_code == 0, r.output
     assert "removing deployc-qwen14-fp8-tensorrt-llm-setup-3 (a setup step left from an earlier up)" \
         in r.stderr
-
-
-def _launch_files(engine, name):
-    return {k: v for k, v in engine.all[-1].files.items()} if engine.all else {}
 
 
 def test_ollama_launch_copies_the_files_and_execs_create_in_the_server(engine, cli, no_port_check):
