@@ -48,7 +48,7 @@ def _reporting(name: str | None = None) -> Iterator[None]:
     try:
         yield
     except RunError as exc:
-        raise _fail(exc.message, exc.hint, exc.logs, name) from None
+        raise _fail(exc.message, exc.hint, exc.logs, exc.source or name) from None
     except KeyboardInterrupt:
         typer.echo("", err=True)
         raise typer.Exit(130) from None
@@ -124,7 +124,8 @@ def _compile(spec: Path, target: str, out: Optional[Path]):
 def up(
     spec: Path = typer.Argument(DEFAULT_SPEC, help="The deploy.yaml to run."),
     target: str = typer.Option(..., "--target", "-t", help="A target with an engine container "
-                                                            "(vllm, sglang, tgi, ollama)."),
+                                                            "(vllm, sglang, tgi, ollama, tensorrt-llm, "
+                                                            "xinference)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="The output folder the spec builds into "
                                        "(relative bind mounts start at OUT/<target>/, as in compose.yaml)."),
     timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0,
@@ -133,24 +134,36 @@ def up(
     force_recreate: bool = typer.Option(False, "--force-recreate",
                                         help="Replace the container even if the spec did not change."),
 ) -> None:
-    """Start the target's engine container with Docker, as its compose.yaml describes it; wait until healthy."""
+    """Start the target's engine container with Docker, as its compose.yaml describes it; wait until healthy.
+
+    Setup steps (TensorRT-LLM's engine build) run first, each in a one-shot container; launch steps (Ollama's
+    `ollama create`, XInference's `xinference launch`) run in the server once it answers."""
     from compiler import cli, runner
 
     compiled, result = _compile(spec, target, out)
     svc = result.lowered.service
     name = runner.container_name(svc, target)
     spec_path = str(spec.resolve())
+    setup = tuple(getattr(svc, "setup", ()) or ())
+    launch = getattr(svc, "launch", None)
     with _reporting(name):
         resolved = runner.container_config(
             svc, env=os.environ, compose_dir=os.path.abspath(cli._out_dir(spec, out, target)), name=name,
             labels=runner.labels(svc, spec_path=spec_path, target=target, version=result.version,
                                  digest=compiled.source.digest))
-        for var in resolved.unset:
+        unset = list(resolved.unset)
+        if launch is not None:   # a missing `${KEY:?...}` of a launch step fails before anything starts
+            runner.launch_plan(svc, os.environ, unset)
+        for var in dict.fromkeys(unset):
             typer.echo(f"deployc: warning: {var} is not set; an empty string is used, as Compose does", err=True)
         client = runner.connect(os.environ)
         url = runner.health_url(svc)
         container = None
         for old in runner.find(client, spec_path, target):
+            if not runner.is_server(old):
+                typer.echo(f"removing {old.name} (a setup step left from an earlier up)", err=True)
+                runner.remove([old])
+                continue
             current = old.labels.get(runner.LABEL_DIGEST) == compiled.source.digest
             if current and old.status == "running" and not force_recreate and container is None:
                 typer.echo(f"{old.name} is already running this spec", err=True)
@@ -159,12 +172,22 @@ def up(
             why = "--force-recreate" if force_recreate else "the spec changed" if not current else old.status
             typer.echo(f"removing {old.name} ({why})", err=True)
             runner.remove([old])
-        if container is None:
+        created = container is None
+        if created:
             _foreign(client, name)
             _pull(client, svc.image)
+            if setup:
+                runner.check_port_free(runner.publish_host(svc), svc.port)   # before a build that takes long
+                _steps("setup", lambda on_step, on_line: runner.run_setup(client, resolved, setup, on_step, on_line))
             container = runner.create_and_start(client, resolved, host=runner.publish_host(svc), port=svc.port)
             typer.echo(f"started {name}: {svc.image}, {target} {result.version}", err=True)
+        elif setup:
+            typer.echo(f"setup steps skipped: {name} already runs this spec (`--force-recreate` runs them again)",
+                       err=True)
         if no_wait:
+            if launch is not None:
+                typer.echo(f"{name}: the model is not loaded: --no-wait skips the launch steps that load it once the "
+                           "server answers; `deployc up` without --no-wait runs them", err=True)
             typer.echo(f"{name}: started; health at {url} (`deployc status` shows it)")
             raise typer.Exit(OK)
         bar = _Progress()
@@ -174,8 +197,41 @@ def up(
                      f"{state}", final=state == "healthy")
 
         waited = runner.wait_healthy(container, url, timeout, tick)
+        if launch is not None:
+            if not created and runner.launched(container, launch.persistent):
+                typer.echo(f"launch steps skipped: {name} already holds the model", err=True)
+            else:
+                _steps("launch", lambda on_step, on_line: runner.run_launch(client, container, svc, os.environ,
+                                                                           on_step, on_line))
     typer.echo(f"{name}: healthy after {waited:.0f} s; the API is at {url.rsplit(svc.health_path, 1)[0]}")
+    if launch is not None and not launch.persistent:
+        typer.echo(_MEMORY_NOTE.format(name=name), err=True)
     raise typer.Exit(OK)
+
+
+_MEMORY_NOTE = ("note: {name} holds its model only in memory: a restarted container comes back empty, "
+                "and `deployc up` loads the model again")
+
+
+def _steps(kind: str, run) -> None:
+    """Run setup or launch steps with a progress line each: `kind i/n: argv`, then the step's latest output
+    line (redrawn on a terminal, every 15 s otherwise), then how long it took."""
+    bar = _Progress()
+    now = {"step": "", "start": 0.0}
+
+    def on_step(i: int, n: int, argv: str) -> None:
+        if now["step"]:
+            bar.show(f"{now['step']}: done in {time.monotonic() - now['start']:.0f} s", final=True)
+        now["step"], now["start"] = f"{kind} {i}/{n}", time.monotonic()
+        typer.echo(f"{kind} {i}/{n}: {argv}", err=True)
+
+    def on_line(line: str) -> None:
+        if line.strip():
+            bar.show(f"{now['step']} {time.monotonic() - now['start']:4.0f} s: {line.strip()[:120]}")
+
+    run(on_step, on_line)
+    if now["step"]:
+        bar.show(f"{now['step']}: done in {time.monotonic() - now['start']:.0f} s", final=True)
 
 
 def _foreign(client, name: str) -> None:
@@ -229,13 +285,14 @@ def status(
     spec: Path = typer.Argument(DEFAULT_SPEC, help="The deploy.yaml whose containers to show."),
     target: Optional[str] = typer.Option(None, "--target", "-t", help="Only this target's container."),
 ) -> None:
-    """State and health of the containers `deployc up` started for the spec (exit 1 if none is running)."""
+    """State and health of the containers `deployc up` started for the spec (exit 1 if one is not running, or
+    runs without the model its launch steps load)."""
     from compiler import runner
 
     with _reporting():
         client = runner.connect(os.environ)
         found = runner.find(client, str(spec.resolve()), target)
-        rows = []
+        rows, notes, empty = [], [], []
         for c in found:
             state, health = runner.state(c)
             ports = c.attrs.get("HostConfig", {}).get("PortBindings") or {}
@@ -243,6 +300,16 @@ def status(
                                   for binds in ports.values() for b in binds or [])
             rows.append((c.name, c.labels.get(runner.LABEL_TARGET, "?"), state, health or "-",
                          c.attrs.get("Config", {}).get("Image", ""), published or "-"))
+            kind = c.labels.get(runner.LABEL_LAUNCH)
+            if not runner.is_server(c):
+                notes.append(f"{c.name}: a setup step of `deployc up` ({state})")
+            elif kind and state == "running" and not runner.launched(c, kind == "persistent"):
+                empty.append(c.name)
+                notes.append(f"{c.name}: the model is not loaded (its launch steps have not run since the container "
+                             f"started): `deployc up {spec} --target {c.labels.get(runner.LABEL_TARGET, '?')}` "
+                             "loads it")
+            elif kind == "memory":
+                notes.append(_MEMORY_NOTE.format(name=c.name))
     if not rows:
         typer.echo(f"no container deployc started for {spec}" + (f" ({target})" if target else ""))
         raise typer.Exit(FAILURE)
@@ -250,7 +317,9 @@ def status(
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         typer.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
-    raise typer.Exit(OK if all(r[2] == "running" for r in rows) else FAILURE)
+    for note in notes:
+        typer.echo(note)
+    raise typer.Exit(OK if all(r[2] == "running" for r in rows) and not empty else FAILURE)
 
 
 def logs(
@@ -265,6 +334,7 @@ def logs(
     with _reporting():
         client = runner.connect(os.environ)
         found = runner.find(client, str(spec.resolve()), target)
+        found = [c for c in found if runner.is_server(c)] or found   # a setup step's only while no server exists
         if len(found) > 1:
             typer.echo("deployc: error: containers of several targets run for this spec: "
                        + ", ".join(c.labels.get(runner.LABEL_TARGET, c.name) for c in found)

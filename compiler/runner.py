@@ -16,20 +16,26 @@ progress goes to the callbacks the CLI passes, failures are ``RunError`` (messag
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
+import shlex
 import socket
+import tarfile
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 LABEL_SPEC = "io.deployc.spec"        # absolute path of the deploy.yaml
 LABEL_NAME = "io.deployc.name"        # the spec's name
 LABEL_TARGET = "io.deployc.target"
 LABEL_VERSION = "io.deployc.version"  # engine version
 LABEL_DIGEST = "io.deployc.digest"    # sha256 of the spec's data: a changed spec recreates the container
+LABEL_ROLE = "io.deployc.role"        # "setup" on a setup step's one-shot container; absent on the server
+LABEL_LAUNCH = "io.deployc.launch"    # on a server that starts empty: "persistent" or "memory" (Launch.persistent)
 
 LOG_LINES = 40
 
@@ -37,9 +43,9 @@ LOG_LINES = 40
 class RunError(Exception):
     """A failure to report as `deployc: error: message`, `hint: ...`, then the container's last log lines."""
 
-    def __init__(self, message: str, hint: str | None = None, logs: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, logs: str | None = None, source: str | None = None):
         super().__init__(message)
-        self.message, self.hint, self.logs = message, hint, logs
+        self.message, self.hint, self.logs, self.source = message, hint, logs, source   # source: whose logs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,8 +191,12 @@ def container_name(svc: Any, target: str) -> str:
 
 
 def labels(svc: Any, *, spec_path: str, target: str, version: str, digest: str) -> dict[str, str]:
-    return {LABEL_SPEC: spec_path, LABEL_NAME: svc.project, LABEL_TARGET: target, LABEL_VERSION: version,
-            LABEL_DIGEST: digest}
+    out = {LABEL_SPEC: spec_path, LABEL_NAME: svc.project, LABEL_TARGET: target, LABEL_VERSION: version,
+           LABEL_DIGEST: digest}
+    launch = getattr(svc, "launch", None)
+    if launch is not None:
+        out[LABEL_LAUNCH] = "persistent" if launch.persistent else "memory"
+    return out
 
 
 def container_config(svc: Any, *, env: Mapping[str, str], compose_dir: str, name: str,
@@ -454,3 +464,183 @@ def wait_healthy(container, url: str, timeout: float, tick: Callable[[float, str
                            hint="loading weights can take long: raise --timeout, follow `deployc logs -f`, or "
                                 "`deployc down` to stop it", logs=tail(container))
         sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup steps (Service.setup) and launch steps (Service.launch), as the Kubernetes platform runs them:
+# setup steps are its initContainers, one-shot containers of the server's image with its mounts,
+# environment and devices, run in order before the server starts; launch steps are its launch Job, run
+# once the server answers, with DEPLOYC_SERVER set to the server's URL. Here they run inside the server
+# container (the Engine API's exec), from a folder holding the launch files.
+
+SERVER_ENV = "DEPLOYC_SERVER"          # what container.SERVER_URL (`${DEPLOYC_SERVER}`) refers to
+LAUNCH_DIR = "/tmp/deployc-launch"     # the launch files, and the steps' working folder
+LAUNCH_MARK = ".deployc-launched"      # in LAUNCH_DIR: the server's State.StartedAt when its launch succeeded
+
+
+def is_server(container) -> bool:
+    """A server container (not a setup step's)."""
+    return LABEL_ROLE not in container.labels
+
+
+def shown(argv: Iterable[str]) -> str:
+    """A step as the user reads it: Compose syntax (`${NAME}` references unexpanded, `$$` as `$`); never
+    holds a value read from the environment."""
+    return shlex.join(t.replace("$$", "$") for t in argv)
+
+
+def setup_name(name: str, i: int) -> str:
+    return f"{name}-setup-{i}"
+
+
+def setup_config(resolved: Resolved, argv: Iterable[str], i: int) -> dict:
+    """containers.create kwargs of setup step i (1-based): the server's image, environment, mounts, devices
+    and shm/ipc; the step's argv as the entrypoint (Kubernetes' `command`: the image's ENTRYPOINT and CMD
+    are both replaced); no port, health check or restart; labelled so that `deployc down` removes it."""
+    kw = {k: v for k, v in resolved.kwargs.items() if k not in ("command", "ports", "healthcheck")}
+    kw["name"] = setup_name(resolved.kwargs["name"], i)
+    kw["entrypoint"] = list(argv)
+    kw["restart_policy"] = {"Name": "no"}
+    kw["labels"] = {**resolved.kwargs["labels"], LABEL_ROLE: "setup"}
+    return kw
+
+
+def _lines(chunks: Iterable[bytes], on_line: Callable[[str], None], keep: deque) -> None:
+    """Split a stream of output chunks into lines: on_line(line) for each, the last ones kept."""
+    rest = b""
+    for chunk in chunks:
+        rest += chunk
+        *done, rest = re.split(rb"\r\n|\r|\n", rest)
+        for raw in done:
+            line = raw.decode("utf-8", "replace")
+            keep.append(line)
+            on_line(line)
+    if rest:
+        line = rest.decode("utf-8", "replace")
+        keep.append(line)
+        on_line(line)
+
+
+def run_setup(client, resolved: Resolved, steps: Iterable[Iterable[str]],
+              on_step: Callable[[int, int, str], None], on_line: Callable[[str], None]) -> None:
+    """Run each setup step to completion, in order, in a one-shot container that is removed afterwards;
+    a step that fails (or cannot start) is a RunError with its last output lines, and nothing is left."""
+    import docker.errors
+
+    steps = [tuple(s) for s in steps]
+    for i, argv in enumerate(steps, 1):
+        on_step(i, len(steps), shown(argv))
+        kw = setup_config(resolved, argv, i)
+        try:
+            box = client.containers.create(**kw)
+        except docker.errors.APIError as exc:
+            raise api_error(exc, image=kw["image"]) from None
+        try:
+            try:
+                box.start()
+            except docker.errors.APIError as exc:
+                err = api_error(exc, image=kw["image"])
+                err.message = f"setup step {i}/{len(steps)} ({argv[0]}) could not start: {err.message}"
+                raise err from None
+            keep: deque = deque(maxlen=LOG_LINES)
+            _lines(box.logs(stream=True, follow=True), on_line, keep)
+            code = box.wait().get("StatusCode")
+            if code != 0:
+                raise RunError(
+                    f"setup step {i}/{len(steps)} failed with exit code {code}: {shown(argv)}; its container "
+                    f"{kw['name']} was removed and the server was not started",
+                    hint="read its last lines above; typical causes: a missing HF_TOKEN for a gated model, a full "
+                         "disk, a model the build does not support. Fix the cause (or the spec, then `deployc build` "
+                         "to review) and run `deployc up` again: setup runs again from its first step",
+                    logs="\n".join(keep) or tail(box), source=kw["name"])
+        finally:
+            _remove(box)
+
+
+def launch_plan(svc: Any, env: Mapping[str, str], unset: list[str] | None = None
+                ) -> tuple[list[list[str]], dict[str, str]]:
+    """The launch steps and their environment, interpolated like Compose from the caller's environment with
+    DEPLOYC_SERVER the server's URL from inside its container (http://127.0.0.1:<port>)."""
+    url = f"http://127.0.0.1:{svc.port}"
+    scope = {**env, SERVER_ENV: url}
+    exec_env = {SERVER_ENV: url}
+    for name, value in svc.launch.env:
+        exec_env[name] = interpolate(value, scope, unset)
+    return [[interpolate(t, scope, unset) for t in step] for step in svc.launch.steps], exec_env
+
+
+def _started_at(container) -> str:
+    container.reload()
+    return container.attrs.get("State", {}).get("StartedAt", "")
+
+
+def launched(container, persistent: bool) -> bool:
+    """Whether the launch steps already succeeded in this container: since its last start (a server that holds
+    the model in memory comes back empty from a restart), or ever (persistent: the model is in the cache)."""
+    import docker.errors
+
+    try:
+        stream, _ = container.get_archive(f"{LAUNCH_DIR}/{LAUNCH_MARK}")
+        data = b"".join(stream)
+    except (docker.errors.NotFound, docker.errors.APIError):
+        return False
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = tar.extractfile(LAUNCH_MARK)
+        mark = member.read().decode() if member else ""
+    mark = mark.strip()
+    return bool(mark) and (persistent or mark == _started_at(container))
+
+
+def _tar(files: Iterable[tuple[str, str]]) -> bytes:
+    """A tar of LAUNCH_DIR (relative to /) holding files (name, text)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        folder = tarfile.TarInfo(LAUNCH_DIR.lstrip("/"))
+        folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+        tar.addfile(folder)
+        for name, text in files:
+            data = text.encode()
+            info = tarfile.TarInfo(f"{LAUNCH_DIR.lstrip('/')}/{name}")
+            info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def run_launch(client, container, svc: Any, env: Mapping[str, str],
+               on_step: Callable[[int, int, str], None], on_line: Callable[[str], None]) -> None:
+    """Copy the launch files into LAUNCH_DIR of the running server container and exec each launch step there,
+    in order; then mark the container launched. A failing step is a RunError with its output (the server is
+    left running)."""
+    import docker.errors
+
+    launch = svc.launch
+    steps, exec_env = launch_plan(svc, env)
+    files = list(launch.files) + [(LAUNCH_MARK, "")]   # an older mark goes: a failed launch is not a done one
+    try:
+        container.put_archive("/", _tar(files))
+    except docker.errors.APIError as exc:
+        raise RunError(f"cannot copy the launch files into {container.name}: {exc.explanation or exc}",
+                       hint="the server container must be running; `deployc status` shows it") from None
+    for i, (argv, raw) in enumerate(zip(steps, launch.steps), 1):
+        on_step(i, len(steps), shown(raw))
+        try:
+            exec_id = client.api.exec_create(container.id, argv, stdout=True, stderr=True, environment=exec_env,
+                                             workdir=LAUNCH_DIR)["Id"]
+            keep: deque = deque(maxlen=LOG_LINES)
+            _lines(client.api.exec_start(exec_id, stream=True), on_line, keep)
+            code = client.api.exec_inspect(exec_id).get("ExitCode")
+        except docker.errors.APIError as exc:
+            raise RunError(f"launch step {i}/{len(steps)} could not run in {container.name}: "
+                           f"{exc.explanation or exc}; the server is still running, without the model",
+                           hint="`deployc status` shows the server; `deployc up` again repeats the launch steps, "
+                                "`deployc down` removes it") from None
+        if code != 0:
+            raise RunError(
+                f"launch step {i}/{len(steps)} failed with exit code {code}: {shown(raw)}; the server "
+                f"{container.name} is still running, without the model",
+                hint="read its output above (`deployc logs` has the server's side); fix the cause, then run "
+                     "`deployc up` again: it keeps the running server and repeats the launch steps "
+                     "(`deployc down` removes the server)",
+                logs="\n".join(keep), source=f"launch step {i}")
+    mark = _started_at(container)
+    container.put_archive("/", _tar([(LAUNCH_MARK, mark + "\n")]))

@@ -4,17 +4,26 @@ judges the same code in tests/conformance/test_up.py."""
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
+
+import dataclasses
+import types
+from importlib.metadata import EntryPoint
 
 import docker.errors
 import pytest
 
 from compiler import cli as deployc_cli
+from compiler import registry as registry_module
 from compiler import runner
+from compiler.registry import GROUP
 from compiler.runner import RunError, interpolate
+from targets.vllm import VllmTarget
 
 from conftest import ROOT
 
@@ -166,11 +175,41 @@ class FakeContainer:
         self.attrs = {"State": {"Status": status}, "RestartCount": 0, "Config": {"Image": kwargs["image"]},
                       "HostConfig": {"PortBindings": {}}}
         self.log = b"loading weights\nCUDA out of memory\n"
+        self.files: dict[str, str] = {}
 
     def start(self):
         if self.client.start_error:
             raise docker.errors.APIError("500 Server Error", explanation=self.client.start_error)
+        self.client.started.append(self.name)
+        self.attrs["State"]["StartedAt"] = f"2026-01-01T00:00:{len(self.client.started):02d}Z"
         self._set("running")
+
+    def wait(self):
+        self._set("exited")
+        return {"StatusCode": self.client.setup_exit.get(self.name, 0)}
+
+    def put_archive(self, path, data):
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for m in tar.getmembers():
+                if m.isfile():
+                    self.files[f"{path.rstrip('/')}/{m.name}"] = tar.extractfile(m).read().decode()
+        self.client.calls.append(("put_archive", self.name, path, sorted(
+            m.name for m in tarfile.open(fileobj=io.BytesIO(data)).getmembers())))
+        return True
+
+    def get_archive(self, path):
+        if path not in self.files:
+            raise docker.errors.NotFound(f"Could not find the file {path} in container {self.name}")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            data = self.files[path].encode()
+            info = tarfile.TarInfo(path.rsplit("/", 1)[-1])
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        return iter([buf.getvalue()]), {}
+
+    def restart(self):
+        self.start()
 
     def _set(self, status):
         self.status = status
@@ -204,6 +243,10 @@ class FakeClient:
         self.images_present = True
         self.pulled: list[str] = []
         self.pull_events = [{"error": "Get \"https://registry/v2/\": dial tcp: lookup registry: no such host"}]
+        self.started: list[str] = []
+        self.setup_exit: dict[str, int] = {}      # setup container name -> exit code
+        self.exec_results: dict[str, tuple[int, bytes]] = {}   # argv[1] of a launch step -> (exit code, output)
+        self.calls: list[tuple] = []               # put_archive and exec calls, in order
         self.containers, self.images, self.api = self._Containers(self), self._Images(self), self._Api(self)
 
     class _Containers:
@@ -240,6 +283,20 @@ class FakeClient:
     class _Api:
         def __init__(self, c):
             self.c = c
+            self.execs: dict[str, tuple[int, bytes]] = {}
+
+        def exec_create(self, container, cmd, stdout=True, stderr=True, environment=None, workdir=None):
+            self.c.calls.append(("exec", container, list(cmd), dict(environment or {}), workdir))
+            exec_id = f"exec-{len(self.c.calls)}"
+            self.execs[exec_id] = self.c.exec_results.get(cmd[1], (0, b"done\n"))
+            return {"Id": exec_id}
+
+        def exec_start(self, exec_id, stream=False):
+            out = self.execs[exec_id][1]
+            return iter([out[:5], out[5:]])   # lines split across chunks, as a stream may
+
+        def exec_inspect(self, exec_id):
+            return {"ExitCode": self.execs[exec_id][0], "Running": False}
 
         def pull(self, repo, tag=None, stream=True, decode=True):
             self.c.pulled.append(f"{repo}:{tag}")
@@ -388,11 +445,33 @@ def test_up_twice_keeps_a_running_container_of_the_same_spec(engine, cli, tmp_pa
     assert len(engine.created) == 2
 
 
-def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli):
-    r = cli("up", QWEN, "--target", "xinference")
-    assert r.exit_code == 2
-    assert "target xinference has no engine container deployc can start; targets that can run this spec: " \
-           "sglang, tgi, vllm" in r.stderr
+class Scripted(VllmTarget):
+    """A plugin target that writes only scripts: lowered without a Service (every built-in target has one)."""
+
+    name = "scripted"
+
+    def lower(self, *args, **kwargs):
+        return dataclasses.replace(super().lower(*args, **kwargs), service=None)
+
+
+@pytest.fixture
+def scripted_plugin(monkeypatch):
+    module = types.ModuleType("fake_scripted_plugin")
+    module.Scripted = Scripted
+    monkeypatch.setitem(sys.modules, "fake_scripted_plugin", module)
+    builtin = list(registry_module.entry_points(group=GROUP))
+    points = builtin + [EntryPoint("scripted", "fake_scripted_plugin:Scripted", GROUP)]
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: points if group == GROUP else [])
+
+
+def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli, scripted_plugin, tmp_path):
+    spec = tmp_path / "deploy.yaml"
+    spec.write_text(QWEN.read_text().replace("  vllm: {}", "  vllm: {}\n  scripted: {}"))
+    r = cli("up", spec, "--target", "scripted")
+    assert r.exit_code == 2, r.output
+    assert "target scripted has no engine container deployc can start; targets that can run this spec: " \
+           "sglang, tgi, vllm, xinference (`deployc build --target scripted` writes scripted's own launch " \
+           "scripts)" in r.stderr
 
 
 def test_docker_not_reachable(cli, tmp_path, monkeypatch):
@@ -412,3 +491,193 @@ def test_other_commands_never_import_docker():
             "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith(('docker.', 'compiler.runner'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup steps (TensorRT-LLM's engine build) and launch steps (Ollama, XInference)
+
+TRTLLM = ROOT / "samples" / "qwen2.5-14b-fp8-tp2-pp2" / "deploy.yaml"
+XINFERENCE = ROOT / "samples" / "qwen2.5-7b-h100" / "deploy.yaml"
+
+
+@pytest.fixture
+def no_port_check(monkeypatch):
+    monkeypatch.setattr(runner, "check_port_free", lambda host, port: None)   # the samples' fixed ports
+
+
+def test_setup_steps_run_in_one_shot_containers_before_the_server(engine, cli, no_port_check, monkeypatch):
+    monkeypatch.setenv("HOME", "/home/u")
+    r = cli("up", TRTLLM, "--target", "tensorrt-llm")
+    assert r.exit_code == 0, r.output
+    server = config(TRTLLM, "tensorrt-llm", {"HOME": "/home/u"},
+                    compose_dir=str(ROOT / "samples" / "qwen2.5-14b-fp8-tp2-pp2" / "deploy" / "tensorrt-llm")).kwargs
+    name = "deployc-qwen14-fp8-tensorrt-llm"
+    setup = [s for s in service(TRTLLM, "tensorrt-llm").setup]
+    assert len(setup) == 3 and [c["name"] for c in engine.created] == [f"{name}-setup-1", f"{name}-setup-2",
+                                                                       f"{name}-setup-3", name]
+    labels = engine.created[-1]["labels"]
+    for i, (kw, argv) in enumerate(zip(engine.created, setup), 1):
+        assert kw == {"image": "nvcr.io/nvidia/tensorrt-llm/release:0.19.0", "name": f"{name}-setup-{i}",
+                      "entrypoint": list(argv), "ipc_mode": "host", "environment": ["HF_TOKEN"],
+                      "volumes": server["volumes"], "device_requests": server["device_requests"],
+                      "restart_policy": {"Name": "no"}, "labels": {**labels, runner.LABEL_ROLE: "setup"}}
+    assert engine.created[0]["entrypoint"][:3] == ["huggingface-cli", "download", "Qwen/Qwen2.5-14B-Instruct"]
+    assert engine.created[-1]["command"] == server["command"] and "entrypoint" not in engine.created[-1]
+    assert engine.started == [c["name"] for c in engine.created]          # each step ran, in order
+    assert engine.removed == [f"{name}-setup-{i}" for i in (1, 2, 3)]     # and went again
+    assert f"setup 1/3: huggingface-cli download Qwen/Qwen2.5-14B-Instruct --revision main" in r.stderr
+    assert "setup 3/3: trtllm-build --checkpoint_dir /deployc/work/checkpoint" in r.stderr
+    assert "setup 3/3: done in" in r.stderr and "healthy after" in r.stdout
+
+    r = cli("up", TRTLLM, "--target", "tensorrt-llm")   # kept: no second build
+    assert r.exit_code == 0, r.output
+    assert "setup steps skipped: deployc-qwen14-fp8-tensorrt-llm already runs this spec" in r.stderr
+    assert len(engine.created) == 4
+    r = cli("down", TRTLLM)
+    assert r.stdout == f"removed {name}\n"
+
+
+def test_a_failing_setup_step_prints_its_log_removes_it_and_starts_nothing(engine, cli, no_port_check):
+    name = "deployc-qwen14-fp8-tensorrt-llm"
+    engine.setup_exit[f"{name}-setup-2"] = 137
+    r = cli("up", TRTLLM, "--target", "tensorrt-llm")
+    assert r.exit_code == 1
+    assert r.stderr.index(f"--- last lines of {name}-setup-2's log ---\nloading weights\nCUDA out of memory\n---\n") \
+        < r.stderr.index("deployc: error: setup step 2/3 failed with exit code 137: python3 "
+                         "/app/tensorrt_llm/examples/quantization/quantize.py --model_dir")
+    assert f"its container {name}-setup-2 was removed and the server was not started\n" in r.stderr
+    assert "  hint: read its last lines above; typical causes: a missing HF_TOKEN" in r.stderr
+    assert "run `deployc up` again: setup runs again from its first step" in r.stderr
+    assert [c["name"] for c in engine.created] == [f"{name}-setup-1", f"{name}-setup-2"]
+    assert engine.all == [] and engine.removed == [f"{name}-setup-1", f"{name}-setup-2"]
+
+
+def test_a_setup_step_that_cannot_get_gpus_is_the_gpu_error(engine, cli, no_port_check):
+    engine.start_error = 'could not select device driver "nvidia" with capabilities: [[gpu]]'
+    r = cli("up", TRTLLM, "--target", "tensorrt-llm")
+    assert r.exit_code == 1
+    assert "deployc: error: setup step 1/3 (huggingface-cli) could not start: Docker cannot give the container the " \
+           "NVIDIA GPUs" in r.stderr and engine.all == []
+
+
+def test_a_leftover_setup_container_is_removed_by_up_and_by_down(engine, cli, no_port_check):
+    spec = str(TRTLLM.resolve())
+    engine.containers.create(name="deployc-qwen14-fp8-tensorrt-llm-setup-3", image="x",
+                             labels={runner.LABEL_SPEC: spec, runner.LABEL_TARGET: "tensorrt-llm",
+                                     runner.LABEL_ROLE: "setup"})
+    r = cli("down", TRTLLM)
+    assert r.stdout == "removed deployc-qwen14-fp8-tensorrt-llm-setup-3\n"
+    engine.containers.create(name="deployc-qwen14-fp8-tensorrt-llm-setup-3", image="x",
+                             labels={runner.LABEL_SPEC: spec, runner.LABEL_TARGET: "tensorrt-llm",
+                                     runner.LABEL_ROLE: "setup"})
+    r = cli("up", TRTLLM, "--target", "tensorrt-llm", "--no-wait")
+    assert r.exit_code == 0, r.output
+    assert "removing deployc-qwen14-fp8-tensorrt-llm-setup-3 (a setup step left from an earlier up)" \
+        in r.stderr
+
+
+def test_ollama_launch_copies_the_files_and_execs_create_in_the_server(engine, cli, no_port_check):
+    name = "deployc-qwen-edge-ollama"
+    svc = service(OLLAMA, "ollama")
+    r = cli("up", OLLAMA, "--target", "ollama")
+    assert r.exit_code == 0, r.output
+    [kw] = engine.created
+    assert kw["labels"][runner.LABEL_LAUNCH] == "persistent"
+    url = "http://127.0.0.1:11434"
+    assert engine.calls == [
+        ("put_archive", name, "/", ["tmp/deployc-launch", "tmp/deployc-launch/.deployc-launched",
+                                    "tmp/deployc-launch/Modelfile"]),
+        ("exec", f"id-{name}", ["ollama", "create", "qwen-edge", "-f", "Modelfile"],
+         {"DEPLOYC_SERVER": url, "OLLAMA_HOST": url}, "/tmp/deployc-launch"),
+        ("put_archive", name, "/", ["tmp/deployc-launch", "tmp/deployc-launch/.deployc-launched"]),
+    ]
+    files = engine.all[0].files
+    assert files["/tmp/deployc-launch/Modelfile"] == dict(svc.launch.files)["Modelfile"]
+    assert files["/tmp/deployc-launch/.deployc-launched"] == "2026-01-01T00:00:01Z\n"
+    assert "launch 1/1: ollama create qwen-edge -f Modelfile\n" in r.stderr and "launch 1/1: done in" in r.stderr
+    assert "holds its model only in memory" not in r.output
+
+    r = cli("up", OLLAMA, "--target", "ollama")   # unchanged and launched: nothing runs again
+    assert r.exit_code == 0 and "launch steps skipped: deployc-qwen-edge-ollama already holds the model" in r.stderr
+    assert len(engine.calls) == 3
+    r = cli("status", OLLAMA)
+    assert r.exit_code == 0 and "not loaded" not in r.stdout
+
+
+def test_a_failing_launch_step_keeps_the_server_and_says_how_to_retry(engine, cli, no_port_check):
+    name = "deployc-qwen-edge-ollama"
+    engine.exec_results["create"] = (1, b"gathering model components\nError: pull model manifest: file does not "
+                                        b"exist\n")
+    r = cli("up", OLLAMA, "--target", "ollama")
+    assert r.exit_code == 1
+    assert ("--- last lines of launch step 1's log ---\ngathering model components\nError: pull model manifest: "
+            "file does not exist\n---\n") in r.stderr
+    assert (f"deployc: error: launch step 1/1 failed with exit code 1: ollama create qwen-edge -f Modelfile; the "
+            f"server {name} is still running, without the model\n") in r.stderr
+    assert "hint: read its output above (`deployc logs` has the server's side); fix the cause, then run `deployc " \
+           "up` again: it keeps the running server and repeats the launch steps" in r.stderr
+    assert engine.all[0].status == "running" and engine.removed == []
+    r = cli("status", OLLAMA)
+    assert r.exit_code == 1
+    assert f"{name}: the model is not loaded (its launch steps have not run since the container started): " \
+           f"`deployc up {OLLAMA} --target ollama` loads it" in r.stdout
+
+    engine.exec_results.clear()
+    r = cli("up", OLLAMA, "--target", "ollama")   # the retry: same server, the launch again
+    assert r.exit_code == 0, r.output
+    assert "already running this spec" in r.stderr and "launch 1/1: ollama create" in r.stderr
+    assert len(engine.created) == 1 and cli("status", OLLAMA).exit_code == 0
+
+
+def test_xinference_launch_with_the_key_from_the_environment_and_the_memory_note(engine, cli, no_port_check):
+    name = "deployc-qwen-chat-xinference"
+    r = cli("up", XINFERENCE, "--target", "xinference")
+    assert r.exit_code == 0, r.output
+    [kw] = engine.created
+    assert kw["labels"][runner.LABEL_LAUNCH] == "memory"
+    [put, exe, mark] = engine.calls
+    assert put == ("put_archive", name, "/", ["tmp/deployc-launch", "tmp/deployc-launch/.deployc-launched"])
+    argv = exe[2]
+    assert argv[:4] == ["xinference", "launch", "--endpoint", "http://127.0.0.1:8000"]
+    assert argv[-2:] == ["--api-key", "the-key-value"] and exe[3] == {"DEPLOYC_SERVER": "http://127.0.0.1:8000"}
+    # what is printed names the variable, never its value
+    assert "launch 1/1: xinference launch --endpoint '${DEPLOYC_SERVER}' --model-name qwen2.5-instruct" in r.stderr
+    assert "--api-key '${QWEN_API_KEY:?set QWEN_API_KEY to the API key}'" in r.stderr
+    assert "the-key-value" not in r.output
+    note = (f"note: {name} holds its model only in memory: a restarted container comes back empty, and `deployc up` "
+            "loads the model again\n")
+    assert r.stderr.endswith(note)
+    r = cli("status", XINFERENCE)
+    assert r.exit_code == 0 and r.stdout.endswith(note)
+
+    engine.all[0].restart()   # back empty: status says so, and up launches again (not twice in one server life)
+    r = cli("status", XINFERENCE)
+    assert r.exit_code == 1 and "the model is not loaded" in r.stdout
+    r = cli("up", XINFERENCE, "--target", "xinference")
+    assert r.exit_code == 0 and "launch 1/1: xinference launch" in r.stderr and len(engine.calls) == 6
+    r = cli("up", XINFERENCE, "--target", "xinference")
+    assert r.exit_code == 0 and "launch steps skipped" in r.stderr and len(engine.calls) == 6
+
+
+def test_a_missing_key_of_a_launch_step_fails_before_anything_starts(engine, cli, no_port_check, monkeypatch):
+    monkeypatch.delenv("QWEN_API_KEY")
+    r = cli("up", XINFERENCE, "--target", "xinference")
+    assert r.exit_code == 1
+    assert "deployc: error: required variable QWEN_API_KEY is not set: set QWEN_API_KEY to the API key" in r.stderr
+    assert engine.created == []
+
+
+def test_a_failing_xinference_launch(engine, cli, no_port_check):
+    engine.exec_results["launch"] = (1, b"RuntimeError: Failed to launch model, detail: [address=0.0.0.0:1]\n")
+    r = cli("up", XINFERENCE, "--target", "xinference")
+    assert r.exit_code == 1
+    assert "RuntimeError: Failed to launch model" in r.stderr
+    assert "deployc: error: launch step 1/1 failed with exit code 1: xinference launch --endpoint" in r.stderr
+    assert "the-key-value" not in r.output and engine.all[0].status == "running"
+
+
+def test_no_wait_says_the_model_is_not_loaded(engine, cli, no_port_check):
+    r = cli("up", OLLAMA, "--target", "ollama", "--no-wait")
+    assert r.exit_code == 0
+    assert "deployc-qwen-edge-ollama: the model is not loaded: --no-wait skips the launch steps" in r.stderr
+    assert engine.calls == []

@@ -8,6 +8,7 @@ makes of the compose.yaml written from the same Service.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -359,3 +360,123 @@ def test_docker_not_reachable_is_a_clear_error(cli, tmp_path, monkeypatch):
         assert r.exit_code == 1, r.output
         assert "cannot reach the Docker engine" in r.stderr and "hint:" in r.stderr
         assert "Traceback" not in r.output
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup steps and launch steps, run for real in the stand-in's image
+
+
+@pytest.fixture
+def with_steps(monkeypatch):
+    """Test-only: the stand-in's Service gets setup and launch steps (no built-in target runs them in busybox).
+    Everything else is the Service the vllm target lowers, run by the real `deployc up`."""
+    from compiler import cli_up
+
+    real = cli_up._compile
+
+    def install(**fields):
+        def compile_(spec, target, out):
+            compiled, result = real(spec, target, out)
+            svc = dataclasses.replace(result.lowered.service, **fields)
+            return compiled, dataclasses.replace(result, lowered=dataclasses.replace(result.lowered, service=svc))
+
+        monkeypatch.setattr(cli_up, "_compile", compile_)
+
+    return install
+
+
+CACHE = "/root/.cache/huggingface"   # the stand-in's (vllm's) cache mount; HF_HOME is its host side
+
+
+def test_setup_and_launch_steps_lifecycle(engine, cli, host_network, with_steps, tmp_path, monkeypatch):
+    from targets._shared.container import SERVER_URL, Launch
+
+    hf = tmp_path / "hf"
+    monkeypatch.setenv("HF_HOME", str(hf))
+    with_steps(
+        # in order, in the server's image, with its mounts and environment: the second sees the first's file
+        setup=(("sh", "-c", f"echo built > {CACHE}/engine.txt"),
+               ("sh", "-c", f'test -f {CACHE}/engine.txt && test -n "$VLLM_API_KEY" && echo checked >> '
+                            f"{CACHE}/engine.txt")),
+        # in the running server, from a folder holding the files, DEPLOYC_SERVER its URL
+        launch=Launch(steps=(("wget", "-q", "-O", "health.txt", f"{SERVER_URL}/health"),
+                             ("sh", "-c", f"cat model.txt health.txt > {CACHE}/launched.txt && "
+                                          f'echo "$$TARGET_URL" >> {CACHE}/launched.txt')),
+                      files=(("model.txt", "standin-model\n"),), env=(("TARGET_URL", SERVER_URL),),
+                      persistent=False))
+    port = _free_port()
+    spec = standin_spec(tmp_path / "spec", port)
+    name = "deployc-standin-chat-vllm"
+    try:
+        r = cli("up", spec, "--target", "vllm", "--timeout", "60")
+        assert r.exit_code == 0, r.output
+        assert (hf / "engine.txt").read_text() == "built\nchecked\n"
+        assert (hf / "launched.txt").read_text() == f"standin-model\nok\nhttp://127.0.0.1:{port}\n"
+        assert "setup 1/2: sh -c 'echo built > /root/.cache/huggingface/engine.txt'" in r.stderr
+        assert "launch 1/2: wget -q -O health.txt '${DEPLOYC_SERVER}/health'" in r.stderr
+        assert r.stderr.endswith(f"note: {name} holds its model only in memory: a restarted container comes "
+                                 "back empty, and `deployc up` loads the model again\n")
+        assert SECRET not in r.output
+        [c] = runner.find(engine, str(spec.resolve()))   # the setup containers are gone
+        assert c.name == name and c.status == "running"
+        assert c.labels[runner.LABEL_LAUNCH] == "memory"
+
+        (hf / "launched.txt").unlink()
+        r = cli("up", spec, "--target", "vllm", "--timeout", "60")   # unchanged: nothing runs again
+        assert r.exit_code == 0, r.output
+        assert "setup steps skipped" in r.stderr and "launch steps skipped" in r.stderr
+        assert not (hf / "launched.txt").exists()
+        assert cli("status", spec).exit_code == 0
+
+        c.restart(timeout=5)   # a server that holds its model in memory comes back empty
+        r = cli("status", spec)
+        assert r.exit_code == 1 and f"{name}: the model is not loaded" in r.stdout
+        r = cli("up", spec, "--target", "vllm", "--timeout", "60")
+        assert r.exit_code == 0, r.output
+        assert "setup steps skipped" in r.stderr and "launch 2/2:" in r.stderr
+        assert (hf / "launched.txt").exists() and runner.find(engine, str(spec.resolve()))[0].id == c.id
+        assert cli("status", spec).exit_code == 0
+
+        r = cli("down", spec)
+        assert r.exit_code == 0 and r.stdout == f"removed {name}\n"
+    finally:
+        for box in runner.find(engine, str(spec.resolve())):
+            box.remove(force=True)
+
+
+def test_a_failing_setup_step_is_reported_and_nothing_is_left(engine, cli, host_network, with_steps, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with_steps(setup=(("sh", "-c", "echo converting; echo 'No space left on device' >&2; exit 3"),))
+    spec = standin_spec(tmp_path / "spec", _free_port())
+    r = cli("up", spec, "--target", "vllm", "--timeout", "60")
+    assert r.exit_code == 1, r.output
+    assert ("--- last lines of deployc-standin-chat-vllm-setup-1's log ---\nconverting\nNo space left on device\n---"
+            in r.stderr)
+    assert ("deployc: error: setup step 1/1 failed with exit code 3: sh -c 'echo converting; echo '\"'\"'No space "
+            "left on device'\"'\"' >&2; exit 3'; its container deployc-standin-chat-vllm-setup-1 was removed and the "
+            "server was not started\n") in r.stderr
+    assert "hint:" in r.stderr and "Traceback" not in r.output
+    assert runner.find(engine, str(spec.resolve())) == []
+
+
+def test_a_failing_launch_step_keeps_the_server(engine, cli, host_network, with_steps, tmp_path):
+    from targets._shared.container import SERVER_URL, Launch
+
+    with_steps(launch=Launch(steps=(("wget", "-q", "-O", "-", f"{SERVER_URL}/no-such-model"),)))
+    spec = standin_spec(tmp_path / "spec", _free_port())
+    try:
+        r = cli("up", spec, "--target", "vllm", "--timeout", "60")
+        assert r.exit_code == 1, r.output
+        assert "--- last lines of launch step 1's log ---\nwget: server returned error: HTTP/1.1 404 Not Found" \
+            in r.stderr
+        assert ("deployc: error: launch step 1/1 failed with exit code 1: wget -q -O - "
+                "'${DEPLOYC_SERVER}/no-such-model'; the server deployc-standin-chat-vllm is still running, without "
+                "the model\n") in r.stderr
+        [c] = runner.find(engine, str(spec.resolve()))
+        assert c.status == "running"
+        r = cli("status", spec)
+        assert r.exit_code == 1 and "the model is not loaded" in r.stdout
+    finally:
+        for box in runner.find(engine, str(spec.resolve())):
+            box.remove(force=True)
