@@ -380,3 +380,22 @@ def test_args_check_knows_every_launch_option_of_the_pinned_table():
     from targets.xinference.versions import VERSIONS
     for version, v in VERSIONS.items():
         assert v.launch_options == set(OPTIONS["versions"][version]["commands"]["xinference launch"]) | {"--help"}
+
+
+def test_the_container_mounts_local_model_and_adapters_and_its_launch_names_them():
+    """`deployc up` runs the launch inside the server's container, which sees only what is mounted."""
+    from compiler.pipeline import compile_target, load_spec
+    from compiler.registry import Registry
+    from compiler.target_api import BuildContext
+    from targets._shared.container import Volume
+
+    sample = Path(__file__).parent.parent / "samples" / "xinference-local-lora" / "deploy.yaml"
+    result = compile_target(load_spec(sample), Registry.discover(), "xinference",
+                            BuildContext("../..", "deploy.yaml", "0" * 16))
+    svc = result.lowered.service
+    assert svc.volumes == (Volume("../../model", "/deployc/model"), Volume("../../adapters/sql", "/deployc/adapters/sql"))
+    step = svc.launch.steps[-1]
+    assert step[step.index("--model-path") + 1] == "/deployc/model"
+    assert step[step.index("--lora-modules") + 1:step.index("--lora-modules") + 3] == ("sql", "/deployc/adapters/sql")
+    launch_sh = next(a.content for a in result.lowered.artifacts if a.path == "launch.sh")
+    assert "--model-path ./model" in launch_sh   # the script on the host keeps the spec's own paths

@@ -396,7 +396,7 @@ class XinferenceTarget(Target):
         artifacts = [Artifact("start.sh", start, executable=True),
                      *self._launch_artifacts(plan, o, v, banner, body, register, commands, about, repr(endpoint))]
         return Lowered(artifacts=tuple(artifacts), command=tuple(start_argv),
-                       service=self._service(plan, o, v, env, body, register))
+                       service=self._service(plan, o, v, env, body, register, ctx))
 
     def _launch_artifacts(self, plan: Plan, o: XinferenceOptions, v: XinferenceVersion, banner: list[str],
                           body: dict, register: dict | None, commands: list[list[str]], about: list[str],
@@ -472,7 +472,7 @@ class XinferenceTarget(Target):
                                              lines)]
         # For Kubernetes: the supervisor (no GPUs, the API, the launch steps) and a pool of workers.
         env = [*auth, *remote, *container.user_env_shell(o)]
-        server = self._service(plan, o, v, env, body, register)
+        server = self._service(plan, o, v, env, body, register, ctx)
         supervisor = replace(server, command=("xinference-supervisor",), command_tail=(
             "-H", container.NODE_ADDR, "--port", str(srv.port)), gpus=0, env_pass=())
         worker = replace(server, command=("xinference-worker",), command_tail=(
@@ -484,12 +484,23 @@ class XinferenceTarget(Target):
 
     @staticmethod
     def _service(plan: Plan, o: XinferenceOptions, v: XinferenceVersion, env: list[tuple[str, str]],
-                 body: dict[str, Any], register: dict[str, Any] | None) -> container.Service:
+                 body: dict[str, Any], register: dict[str, Any] | None, ctx: BuildContext) -> container.Service:
         """xinference-local in XInference's image (xprobe/xinference:v<version>, the tag scheme of its docs'
         doc/source/getting_started/using_docker_image.rst), GET /status as its health route
         (xinference/api/restful_api.py: the unauthenticated "internal interface" /status); the model is
         loaded by launch.sh's steps against the running server, and lives only in its memory."""
         port = str(plan.server.port)
+        # The launch runs inside the server's container: local model and adapter folders are mounted
+        # read-only at fixed paths and the body names those, as the other targets' containers do.
+        mounts = container.LocalMounts(ctx)
+        body = dict(body)
+        if "model_path" in body:
+            body["model_path"] = mounts.ref(body["model_path"], "/deployc/model")
+        if "peft_model_config" in body:
+            peft = body["peft_model_config"]
+            body["peft_model_config"] = {**peft, "lora_list": [
+                {**lora, "local_path": mounts.ref(lora["local_path"], f"/deployc/adapters/{lora['lora_name']}")}
+                for lora in peft["lora_list"]]}
         steps = []
         if register is not None:
             steps.append(container.compose_literal(["xinference", "register", "--endpoint"]) + (container.SERVER_URL,)
@@ -506,7 +517,7 @@ class XinferenceTarget(Target):
             command=["xinference-local", "--host", "0.0.0.0", "--port", port], env_pass=["HF_TOKEN"],
             env_set={k: val for k, val in env if k not in o.env} | container.compose_env(o),
             container_cache="/root/.cache/huggingface", health_path="/status", gpu_count=plan.gpus_needed,
-            launch=container.Launch(steps=tuple(steps), files=files))
+            volumes=mounts.volumes, launch=container.Launch(steps=tuple(steps), files=files))
 
 
 # The shell variables of the multi-node scripts: the node addresses XInference processes bind and announce.
