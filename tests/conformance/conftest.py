@@ -31,8 +31,12 @@ def require(path: Path) -> Path:
 
 
 def dump(data: dict) -> str:
+    """Block-style YAML: flow style may hold plain scalars YAML 1.1 readers (libyaml, PyYAML) refuse,
+    such as `[--dist-init-addr, $(LWS_LEADER_ADDRESS):20000]`."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
     buf = io.StringIO()
-    YAML(typ="safe", pure=True).dump(data, buf)
+    yaml.dump(data, buf)
     return buf.getvalue()
 
 
