@@ -108,11 +108,11 @@ def _compile(spec: Path, target: str, out: Optional[Path]):
         raise typer.Exit(FAILURE)
     result = results[0]
     if result.lowered.service is None and compiled.plan.nodes > 1:
-        scripts = "serve.sh on node 0 and serve-worker.sh on the others" if target in ("vllm", "sglang") else \
-            f"{target}'s node scripts on each node"
+        scripts = ", ".join(a.path for a in result.lowered.artifacts if a.executable)
         raise cli._usage(f"{compiled.plan.name} spans {compiled.plan.nodes} nodes and `deployc up` starts one "
-                         f"container on this machine; run {scripts} (`deployc build --target {target}`), "
-                         f"or deploy it with `deployc build --target {target} --platform kubernetes`")
+                         f"container on this machine; run the node scripts `deployc build --target {target}` "
+                         f"writes ({scripts}) on each node, or deploy it with `deployc build --target {target} "
+                         "--platform kubernetes`")
     if result.lowered.service is None:
         startable = []
         for name in registry.names:

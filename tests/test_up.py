@@ -477,8 +477,8 @@ def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli
 def test_a_multi_node_spec_says_how_to_start_it_instead(cli):
     r = cli("up", Path(__file__).parent.parent / "samples" / "llama-3.1-70b-vllm-2x8" / "deploy.yaml", "--target", "vllm")
     assert r.exit_code == 2, r.output
-    assert ("spans 2 nodes and `deployc up` starts one container on this machine; run serve.sh on node 0 and "
-            "serve-worker.sh on the others (`deployc build --target vllm`), or deploy it with "
+    assert ("spans 2 nodes and `deployc up` starts one container on this machine; run the node scripts "
+            "`deployc build --target vllm` writes (serve.sh, serve-worker.sh) on each node, or deploy it with "
             "`deployc build --target vllm --platform kubernetes`") in r.stderr
 
 
