@@ -78,7 +78,9 @@ def _context(spec: Path, out_dir: Path, compiled):
 def _out_dir(spec: Path, out: Optional[Path], target: str, platform: str = "local") -> Path:
     """OUT/<target>, default deploy/<target> beside deploy.yaml, deploy/<NAME>/<target> for NAME.deploy.yaml;
     a platform other than local writes to a folder of its name inside (deploy/<target>/kubernetes)."""
-    sub = () if platform == "local" else (platform,)
+    from compiler.platforms import subfolder
+
+    sub = tuple(filter(None, [subfolder(platform)]))
     if out is not None:
         return out.joinpath(target, *sub)
     name = spec.name
@@ -100,14 +102,23 @@ def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional
                  platform: str = "local"):
     """Load one spec and lower the named targets (default: the ones it lists) for a platform.
     Returns (compiled, results)."""
-    from compiler.pipeline import check_target_keys, compile_target, load_spec
+    from compiler.pipeline import check_target_keys, load_spec
 
     compiled = load_spec(spec, str(spec))
-    results = []
     if not compiled.ok:
-        return compiled, results
+        return compiled, []
     compiled.diagnostics += check_target_keys(compiled, registry)
-    for name in names if names is not None else [n for n in compiled.plan.targets if n in registry.points]:
+    names = names if names is not None else [n for n in compiled.plan.targets if n in registry.points]
+    return compiled, _compile_targets(spec, compiled, registry, names, out, lower, platform)
+
+
+def _compile_targets(spec: Path, compiled, registry, names: List[str], out: Optional[Path], lower: bool = True,
+                     platform: str = "local") -> list:
+    """The named targets of an already loaded spec, lowered for a platform."""
+    from compiler.pipeline import compile_target
+
+    results = []
+    for name in names:
         ctx = _context(spec, _out_dir(spec, out, name, platform), compiled)
         result = compile_target(compiled, registry, name, ctx, lower=lower)
         if platform != "local" and lower:
@@ -115,7 +126,7 @@ def _compile_all(spec: Path, registry, names: Optional[List[str]], out: Optional
 
             result = platforms.lower(platform, compiled, result, registry, ctx)
         results.append(result)
-    return compiled, results
+    return results
 
 
 @app.command()
@@ -254,37 +265,33 @@ def check(
     for spec in paths:
         compiled, results = _compile_all(spec, registry, None, out)
         mine = list(compiled.diagnostics)
-        for r in results:
-            mine += r.diagnostics
-            if not r.ok:
-                continue
-            regen = f"deployc build {spec} --target {r.name}" + (f" --out {out}" if out is not None else "")
-            for drift in writer.compare(_out_dir(spec, out, r.name), r.name, r.version, r.lowered.artifacts, regen):
-                mine.append(drift.diagnostic)
-                drift_rows.append({"spec": str(spec), "target": r.name, "code": drift.diagnostic.code,
-                                   "file": drift.diagnostic.file, "regenerate": regen, "diff": drift.diff})
-                if drift.diff:
-                    diffs.append(drift.diff)
+
+        def compare(found, platform: str) -> None:
+            """Each result's diagnostics (a platform's repeat the target's own: those once), then how its
+            committed outputs drifted from the rebuilt ones."""
+            for r in found:
+                mine.extend(r.diagnostics if platform == "local" else [d for d in r.diagnostics if d not in mine])
+                if not r.ok:
+                    continue
+                regen = f"deployc build {spec} --target {r.name}" + (
+                    f" --platform {platform}" if platform != "local" else "") + (f" --out {out}" if out else "")
+                for drift in writer.compare(_out_dir(spec, out, r.name, platform), r.name, r.version,
+                                            r.lowered.artifacts, regen):
+                    mine.append(drift.diagnostic)
+                    drift_rows.append({"spec": str(spec), "target": r.name,
+                                       **({"platform": platform} if platform != "local" else {}),
+                                       "code": drift.diagnostic.code, "file": drift.diagnostic.file,
+                                       "regenerate": regen, "diff": drift.diff})
+                    if drift.diff:
+                        diffs.append(drift.diff)
+
+        compare(results, "local")
         # Platform outputs: checked when the spec configures the platform or one was committed.
         wanted = [r.name for r in results if r.ok and (
             compiled.spec.kubernetes is not None
             or (_out_dir(spec, out, r.name, "kubernetes") / writer.MANIFEST).exists())]
         if wanted:
-            _, k8s_results = _compile_all(spec, registry, wanted, out, platform="kubernetes")
-            for r in k8s_results:
-                mine += [d for d in r.diagnostics if d not in mine]
-                if not r.ok:
-                    continue
-                regen = f"deployc build {spec} --target {r.name} --platform kubernetes" + (
-                    f" --out {out}" if out is not None else "")
-                for drift in writer.compare(_out_dir(spec, out, r.name, "kubernetes"), r.name, r.version,
-                                            r.lowered.artifacts, regen):
-                    mine.append(drift.diagnostic)
-                    drift_rows.append({"spec": str(spec), "target": r.name, "platform": "kubernetes",
-                                       "code": drift.diagnostic.code, "file": drift.diagnostic.file,
-                                       "regenerate": regen, "diff": drift.diff})
-                    if drift.diff:
-                        diffs.append(drift.diff)
+            compare(_compile_targets(spec, compiled, registry, wanted, out, platform="kubernetes"), "kubernetes")
         every += mine
         checked.append({"spec": str(spec), "targets": [r.name for r in results], "ok": not has_errors(mine)})
         if fmt is CheckFormat.text and not has_errors(mine):
