@@ -29,6 +29,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from compiler.target_api import SERVER_ENV
+
 LABEL_SPEC = "io.deployc.spec"        # absolute path of the deploy.yaml
 LABEL_NAME = "io.deployc.name"        # the spec's name
 LABEL_TARGET = "io.deployc.target"
@@ -473,7 +475,6 @@ def wait_healthy(container, url: str, timeout: float, tick: Callable[[float, str
 # once the server answers, with DEPLOYC_SERVER set to the server's URL. Here they run inside the server
 # container (the Engine API's exec), from a folder holding the launch files.
 
-SERVER_ENV = "DEPLOYC_SERVER"          # what container.SERVER_URL (`${DEPLOYC_SERVER}`) refers to
 LAUNCH_DIR = "/tmp/deployc-launch"     # the launch files, and the steps' working folder
 LAUNCH_MARK = ".deployc-launched"      # in LAUNCH_DIR: the server's State.StartedAt when its launch succeeded
 

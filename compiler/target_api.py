@@ -160,6 +160,13 @@ class BuildContext:
     memory: "MemoryPlan | None" = None
 
 
+# Environment variables every platform sets in an engine container, for the references targets write
+# as ${NAME} in Service fields: the server's base URL where launch steps run, and the container's own
+# address as the other nodes of a multi-node deployment reach it.
+SERVER_ENV = "DEPLOYC_SERVER"
+NODE_ADDR_ENV = "DEPLOYC_NODE_ADDR"
+
+
 @dataclass(frozen=True)
 class Lowered:
     artifacts: tuple[Artifact, ...]

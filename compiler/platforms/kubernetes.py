@@ -55,7 +55,7 @@ from compiler.diagnostics import Diagnostic, error, warning
 from compiler.plan import Plan
 from compiler.render import comment_block, dump_yaml
 from compiler.spec import Kubernetes, is_local
-from compiler.target_api import Artifact, BuildContext
+from compiler.target_api import SERVER_ENV, Artifact, BuildContext
 
 PLATFORM = "kubernetes"
 FILE = "manifests.yaml"
@@ -303,10 +303,14 @@ def container(svc: Any, plan: Plan, opts: Kubernetes, startup_seconds: int, *, n
     if all_env:
         out["env"] = all_env
     out["resources"] = resources(svc, opts)
-    out["volumeMounts"] = [{"name": "model-cache", "mountPath": svc.cache.target},
-                           {"name": "dshm", "mountPath": "/dev/shm"}]
+    out["volumeMounts"] = mounts(svc)
     out |= probes(svc, startup_seconds)
     return out, keys
+
+
+def mounts(svc: Any) -> list[dict]:
+    """The model cache (the claim, at the Service's cache path) and the in-memory /dev/shm (volumes())."""
+    return [{"name": "model-cache", "mountPath": svc.cache.target}, {"name": "dshm", "mountPath": "/dev/shm"}]
 
 
 def init_containers(svc: Any, plan: Plan, opts: Kubernetes) -> list[dict]:
@@ -314,13 +318,13 @@ def init_containers(svc: Any, plan: Plan, opts: Kubernetes) -> list[dict]:
     steps = getattr(svc, "setup", ()) or ()
     out = []
     for i, argv in enumerate(steps):
+        # each container its own env objects: shared ones would be written as YAML anchors and aliases
         entries, _, _ = env(svc, secret_name(plan, opts))
         c: dict = {"name": f"setup-{i + 1}", "image": svc.image, "command": [literal(t) for t in argv]}
         if entries:
             c["env"] = entries
         c["resources"] = resources(svc, opts)
-        c["volumeMounts"] = [{"name": "model-cache", "mountPath": svc.cache.target},
-                             {"name": "dshm", "mountPath": "/dev/shm"}]
+        c["volumeMounts"] = mounts(svc)
         out.append(c)
     return out
 
@@ -331,7 +335,6 @@ def volumes(plan: Plan, svc: Any, opts: Kubernetes) -> list[dict]:
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}}]
 
 
-SERVER_ENV = "DEPLOYC_SERVER"
 LAUNCH_DIR = "/deployc/launch"
 
 

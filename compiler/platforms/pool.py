@@ -22,15 +22,13 @@ from compiler.diagnostics import error
 from compiler.plan import Plan
 from compiler.platforms import kubernetes as k8s
 from compiler.spec import Kubernetes
-from compiler.target_api import Artifact, BuildContext
-
-NODE_ADDR_ENV = "DEPLOYC_NODE_ADDR"
+from compiler.target_api import NODE_ADDR_ENV, SERVER_ENV, Artifact, BuildContext
 
 
 def _fill_refs(c: dict, keys: list[str], url: str) -> list[str]:
     """The platform's own references in a container's env: the coordinator's URL and the pod's IP,
     never Secret keys."""
-    own = {k8s.SERVER_ENV: {"name": k8s.SERVER_ENV, "value": url},
+    own = {SERVER_ENV: {"name": SERVER_ENV, "value": url},
            NODE_ADDR_ENV: {"name": NODE_ADDR_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}}
     env = [own.get(e["name"], e) for e in c.get("env", [])]
     if env:

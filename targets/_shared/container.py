@@ -20,7 +20,7 @@ from compiler.diagnostics import Diagnostic, error
 from compiler.plan import Plan
 from compiler.render import banner_lines, comment_block, compose_env_value, dump_yaml, render_template, sh_env_value
 from compiler.spec import is_local
-from compiler.target_api import BuildContext, TargetOptions
+from compiler.target_api import NODE_ADDR_ENV, SERVER_ENV, BuildContext, TargetOptions
 
 TEMPLATES = Path(__file__).parent / "templates"
 HF_CACHE_HOST = "${HF_HOME:-~/.cache/huggingface}"
@@ -127,10 +127,10 @@ class Volume:
         return f"{self.source}:{self.target}" + (":ro" if self.read_only else "")
 
 
-SERVER_URL = "${DEPLOYC_SERVER}"
+SERVER_URL = f"${{{SERVER_ENV}}}"
 # This container's own address, as the other nodes of a multi-node deployment reach it (a platform fills it
 # in: Kubernetes with the pod's IP). Only in command_tail, like every reference.
-NODE_ADDR = "${DEPLOYC_NODE_ADDR}"
+NODE_ADDR = f"${{{NODE_ADDR_ENV}}}"
 
 
 @dataclass(frozen=True)
