@@ -130,8 +130,7 @@ def _compile(spec: Path, target: str, out: Optional[Path]):
 def up(
     spec: Path = typer.Argument(DEFAULT_SPEC, help="The deploy.yaml to run."),
     target: str = typer.Option(..., "--target", "-t", help="A target with an engine container "
-                                                            "(vllm, sglang, tgi, ollama, tensorrt-llm, "
-                                                            "xinference)."),
+                                                            "(`deployc targets` lists them)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="The output folder the spec builds into "
                                        "(relative bind mounts start at OUT/<target>/, as in compose.yaml)."),
     timeout: float = typer.Option(DEFAULT_TIMEOUT, "--timeout", min=0,
@@ -183,9 +182,9 @@ def up(
             _foreign(client, name)
             _pull(client, svc.image)
             if setup:
-                runner.check_port_free(runner.publish_host(svc), svc.port)   # before a build that takes long
+                runner.check_port_free(svc.host_ip, svc.port)   # before a build that takes long
                 _steps("setup", lambda on_step, on_line: runner.run_setup(client, resolved, setup, on_step, on_line))
-            container = runner.create_and_start(client, resolved, host=runner.publish_host(svc), port=svc.port)
+            container = runner.create_and_start(client, resolved, host=svc.host_ip, port=svc.port)
             typer.echo(f"started {name}: {svc.image}, {target} {result.version}", err=True)
         elif setup:
             typer.echo(f"setup steps skipped: {name} already runs this spec (`--force-recreate` runs them again)",

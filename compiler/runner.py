@@ -165,14 +165,9 @@ def bind_source(source: str, env: Mapping[str, str], compose_dir: str, unset: li
     return os.path.normpath(path)
 
 
-def publish_host(svc: Any) -> str | None:
-    """The host address the port is published on (None: every interface)."""
-    return svc.host_ip
-
-
 def health_url(svc: Any) -> str:
     """The health route as the host reaches it through the published port."""
-    ip = publish_host(svc)
+    ip = svc.host_ip
     if ip is None:
         ip = "127.0.0.1"
     elif ":" in ip:
@@ -217,7 +212,7 @@ def container_config(svc: Any, *, env: Mapping[str, str], compose_dir: str, name
     if svc.entrypoint is not None:
         kwargs["entrypoint"] = list(svc.entrypoint)
     kwargs["command"] = list(svc.command) + [interpolate(t, env, unset) for t in svc.command_tail]
-    ip = publish_host(svc)
+    ip = svc.host_ip
     kwargs["ports"] = {f"{svc.port}/tcp": svc.port if ip is None else (ip, svc.port)}
     if svc.shm_size:
         kwargs["shm_size"] = size_bytes(svc.shm_size)

@@ -80,20 +80,25 @@ class LocalMounts:
         return self.path(value, container)
 
 
+def publish_ip(host: str) -> str | None:
+    """The host address a container's port is published on, for server.host: None for every interface
+    (0.0.0.0 or ::), 127.0.0.1 for localhost; ValueError for a name that is not an IP address."""
+    if host in ("0.0.0.0", "::"):
+        return None
+    return str(ipaddress.ip_address("127.0.0.1" if host == "localhost" else host))
+
+
 def port_binding(host: str, port: int) -> tuple[str | None, Diagnostic | None]:
     """Compose `ports` entry publishing the engine's port on server.host."""
-    if host in ("0.0.0.0", "::"):
-        return f"{port}:{port}", None
-    if host == "localhost":
-        host = "127.0.0.1"
     try:
-        addr = ipaddress.ip_address(host)
+        ip = publish_ip(host)
     except ValueError:
         return None, error("server-host-container", f"a container publishes its port on an IP address, not {host!r}",
                            hint="use 0.0.0.0 (all interfaces), 127.0.0.1, or another address of the host",
                            path=("server", "host"))
-    shown = f"[{addr}]" if addr.version == 6 else str(addr)
-    return f"{shown}:{port}:{port}", None
+    if ip is None:
+        return f"{port}:{port}", None
+    return f"{f'[{ip}]' if ':' in ip else ip}:{port}:{port}", None
 
 
 def client_url(host: str, port: int, path: str = "") -> str:
@@ -218,9 +223,7 @@ class Service:
     @property
     def host_ip(self) -> str | None:
         """The address the port is published on; None: every interface (server.host 0.0.0.0 or ::)."""
-        if self.host in ("0.0.0.0", "::"):
-            return None
-        return "127.0.0.1" if self.host == "localhost" else str(ipaddress.ip_address(self.host))
+        return publish_ip(self.host)
 
 
 def service(*, plan: Plan, image: str, command: Sequence[str], env_pass: Iterable[str] = (),
