@@ -34,26 +34,26 @@ def lower(platform: str, compiled: "Compiled", result: "TargetResult", registry:
     target, _ = registry.load(result.name)
     title = target.title if target is not None else result.name
     opts = kubernetes.options(compiled.spec.kubernetes)
+    plan, place = compiled.plan, compiled.source.place
+    common = dict(target=result.name, title=title, version=result.version or "", ctx=ctx)
     group = result.lowered.group
     if group is not None:  # one copy over several nodes: a LeaderWorkerSet, or a coordinator and its workers
         from compiler.platforms import lws, pool
 
         world = group.kind != "pool"
-        diags = [compiled.source.place(d) for d in kubernetes.check(compiled.plan, opts, group.leader, result.name)
-                 + (lws.check(compiled.plan, opts, group) if world else [])]
-        out = replace(result, diagnostics=result.diagnostics + diags)
-        if has_errors(diags):
-            return replace(out, lowered=None)
-        made = (lws if world else pool).lower(compiled.plan, group, compiled.spec.kubernetes, target=result.name,
-                                              title=title, version=result.version or "", ctx=ctx)
-        return replace(out, lowered=Lowered(artifacts=made.artifacts, command=made.command, group=group),
-                       diagnostics=out.diagnostics + [compiled.source.place(d) for d in made.diagnostics])
-    svc = result.lowered.service
-    diags = [compiled.source.place(d) for d in kubernetes.check(compiled.plan, opts, svc, result.name)]
+        checks = kubernetes.check(plan, opts, group.leader, result.name) + (
+            lws.check(plan, opts, group) if world else [])
+        make = lambda: (lws if world else pool).lower(plan, group, compiled.spec.kubernetes, **common)  # noqa: E731
+        keep: dict = {"group": group}
+    else:
+        svc = result.lowered.service
+        checks = kubernetes.check(plan, opts, svc, result.name)
+        make = lambda: kubernetes.lower(plan, svc, compiled.spec.kubernetes, **common)  # noqa: E731
+        keep = {"service": svc}
+    diags = [place(d) for d in checks]
     out = replace(result, diagnostics=result.diagnostics + diags)
     if has_errors(diags):
         return replace(out, lowered=None)
-    made = kubernetes.lower(compiled.plan, svc, compiled.spec.kubernetes, target=result.name, title=title,
-                            version=result.version or "", ctx=ctx)
-    return replace(out, lowered=Lowered(artifacts=made.artifacts, command=made.command, service=svc),
-                   diagnostics=out.diagnostics + [compiled.source.place(d) for d in made.diagnostics])
+    made = make()
+    return replace(out, lowered=Lowered(artifacts=made.artifacts, command=made.command, **keep),
+                   diagnostics=out.diagnostics + [place(d) for d in made.diagnostics])
