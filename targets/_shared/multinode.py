@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from compiler.plan import Plan
+from compiler.target_api import Artifact, BuildContext
+from targets._shared import container
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,29 @@ def shell_words(tokens: list[str]) -> list[str]:
     shell characters ever reach here)."""
     assert all(not set(t) & set('"\\`') for t in tokens)
     return [f'"{t}"' if "$" in t else t for t in tokens]
+
+
+def node_scripts(ctx: BuildContext, banner: list[str], plan: Plan, about: str, package: str, argv: list[str],
+                 leader_env: list[tuple[str, str]], worker_env: list[tuple[str, str]], leader_tail: list[str],
+                 worker_tail: list[str], leader_words: list[str] = ()) -> tuple[Artifact, Artifact]:
+    """serve.sh for node 0 and serve-worker.sh for nodes 1..N-1: the same engine argv, each with its
+    node flags (leader_tail, worker_tail: SCRIPT references) and its environment (after the checks of
+    LEADER_ADDR, and NODE_RANK on workers). about: the first line of serve.sh's description;
+    package: the pip requirement each node needs (`vllm==0.33.0`); leader_words: shell words after
+    the leader's node flags (an API key reference)."""
+    per, gpu = plan.gpus_per_node_used, plan.hardware.gpu.name
+    leader = container.serve_script(
+        ctx, banner, [about, f"One copy spans {plan.nodes} nodes of {per} {gpu} GPU(s) (`pip install {package}` "
+                             f"on each): run this script on node 0 with {LEADER_ENV} set to node 0's address, and "
+                             "serve-worker.sh on every other node; HF_TOKEN is read from the environment for gated "
+                             "models."],
+        argv, [leader_check(), *leader_env], shell_tail=shell_words(leader_tail) + list(leader_words))
+    worker = container.serve_script(
+        ctx, banner, [f"Worker node ({RANK_ENV} {ranks(plan)}) of {plan.model.served_name}: runs its share of the "
+                      "model and serves nothing; node 0 runs serve.sh.",
+                      f"Needs `pip install {package}` and {per} GPU(s) ({gpu})."],
+        argv, [leader_check(), rank_check(plan), *worker_env], shell_tail=shell_words(worker_tail))
+    return Artifact("serve.sh", leader, executable=True), Artifact("serve-worker.sh", worker, executable=True)
 
 
 def fill(tokens: list[str] | tuple[str, ...], leader: str, rank: int, refs: NodeRefs = SCRIPT) -> list[str]:

@@ -244,22 +244,11 @@ class SglangTarget(Target):
         n, per, key = plan.nodes, plan.gpus_per_node_used, plan.server.api_key_env
         argv = [*v.launcher, *options]
         leader_tail = node_args(plan, multinode.SCRIPT, "0")
-        worker_tail = node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank)
-        about = [about[0], f"One copy spans {n} nodes of {per} {plan.hardware.gpu.name} GPU(s) "
-                           f"(`pip install sglang=={v.version}` on each): run this script on node 0 with "
-                           f"{multinode.LEADER_ENV} set to node 0's address, and serve-worker.sh on every other "
-                           "node; HF_TOKEN is read from the environment for gated models."]
-        key_words = ["--api-key", f'"{container.api_key_ref(key)}"'] if key else []
-        leader = container.serve_script(ctx, banner, about, argv, [multinode.leader_check(),
-                                                                   *container.user_env_shell(opts)],
-                                        shell_tail=multinode.shell_words(leader_tail) + key_words)
-        worker_about = [f"Worker node ({multinode.RANK_ENV} {multinode.ranks(plan)}) of {plan.model.served_name}: "
-                        "runs its share of the model and serves nothing; node 0 runs serve.sh.",
-                        f"Needs `pip install sglang=={v.version}` and {per} GPU(s) ({plan.hardware.gpu.name})."]
-        worker = container.serve_script(
-            ctx, banner, worker_about, argv,
-            [multinode.leader_check(), multinode.rank_check(plan), *container.user_env_shell(opts)],
-            shell_tail=multinode.shell_words(worker_tail))
+        user_env = container.user_env_shell(opts)
+        scripts = multinode.node_scripts(
+            ctx, banner, plan, about[0], f"sglang=={v.version}", argv, user_env, user_env, leader_tail,
+            node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank),
+            leader_words=["--api-key", f'"{container.api_key_ref(key)}"'] if key else [])
 
         def svc(command: list[str], tail: list[str]) -> container.Service:
             return container.service(
@@ -274,10 +263,7 @@ class SglangTarget(Target):
             worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), []),
             internal_ports=(("dist", DIST_INIT_PORT),), node_args_at=len(in_container))
         command = argv + leader_tail + (["--api-key", f"${{{key}}}"] if key else [])
-        return Lowered(
-            artifacts=(Artifact("serve.sh", leader, executable=True),
-                       Artifact("serve-worker.sh", worker, executable=True)),
-            command=tuple(command), group=group)
+        return Lowered(artifacts=scripts, command=tuple(command), group=group)
 
 
 # --max-running-requests deployc derives when the spec gives none: the full-length sequences the KV

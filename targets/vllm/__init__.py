@@ -259,21 +259,10 @@ class VllmTarget(Target):
                      about: list[str], argv: list[str], in_container: list[str], mounts, env) -> Lowered:
         """serve.sh on node 0, serve-worker.sh on nodes 1..N-1; the LeaderWorkerSet containers."""
         n, per = plan.nodes, plan.gpus_per_node_used
-        about = [about[0], f"One copy spans {n} nodes of {per} {plan.hardware.gpu.name} GPU(s) "
-                           f"(`pip install vllm=={v.version}` on each): run this script on node 0 with "
-                           f"{multinode.LEADER_ENV} set to node 0's address, and serve-worker.sh on every other "
-                           "node; HF_TOKEN is read from the environment for gated models."]
         leader_tail = node_args(plan, multinode.SCRIPT, "0")
-        worker_tail = node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank)
-        leader = container.serve_script(ctx, banner, about, argv, [multinode.leader_check(), *env],
-                                        shell_tail=multinode.shell_words(leader_tail))
-        worker_about = [f"Worker node ({multinode.RANK_ENV} {multinode.ranks(plan)}) of {plan.model.served_name}: runs its "
-                        f"share of the model and serves nothing; node 0 runs serve.sh.",
-                        f"Needs `pip install vllm=={v.version}` and {per} GPU(s) ({plan.hardware.gpu.name})."]
-        worker = container.serve_script(
-            ctx, banner, worker_about, argv,
-            [multinode.leader_check(), multinode.rank_check(plan), *container.user_env_shell(opts)],
-            shell_tail=multinode.shell_words(worker_tail))
+        scripts = multinode.node_scripts(ctx, banner, plan, about[0], f"vllm=={v.version}", argv, env,
+                                         container.user_env_shell(opts), leader_tail,
+                                         node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank))
 
         def svc(command: list[str], api_key: bool) -> container.Service:
             return container.service(
@@ -287,10 +276,7 @@ class VllmTarget(Target):
             leader=svc(in_container + node_args(plan, multinode.LWS, "0"), True),
             worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), False),
             internal_ports=(("dist", MASTER_PORT),), node_args_at=len(in_container))
-        return Lowered(
-            artifacts=(Artifact("serve.sh", leader, executable=True),
-                       Artifact("serve-worker.sh", worker, executable=True)),
-            command=tuple(argv + leader_tail), group=group)
+        return Lowered(artifacts=scripts, command=tuple(argv + leader_tail), group=group)
 
 
 def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, where, seqs: int | None) -> list[str]:
