@@ -447,13 +447,14 @@ def test_setup_and_launch_steps_lifecycle(engine, cli, host_network, with_steps,
 def test_a_failing_setup_step_is_reported_and_nothing_is_left(engine, cli, host_network, with_steps, tmp_path,
                                                                 monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with_steps(setup=(("sh", "-c", "echo converting; echo 'No space left on device' >&2; exit 3"),))
+    # both lines on one stream: Docker keeps no order between a container's stdout and stderr
+    with_steps(setup=(("sh", "-c", "echo converting >&2; echo 'No space left on device' >&2; exit 3"),))
     spec = standin_spec(tmp_path / "spec", _free_port())
     r = cli("up", spec, "--target", "vllm", "--timeout", "60")
     assert r.exit_code == 1, r.output
     assert ("--- last lines of deployc-standin-chat-vllm-setup-1's log ---\nconverting\nNo space left on device\n---"
             in r.stderr)
-    assert ("deployc: error: setup step 1/1 failed with exit code 3: sh -c 'echo converting; echo '\"'\"'No space "
+    assert ("deployc: error: setup step 1/1 failed with exit code 3: sh -c 'echo converting >&2; echo '\"'\"'No space "
             "left on device'\"'\"' >&2; exit 3'; its container deployc-standin-chat-vllm-setup-1 was removed and the "
             "server was not started\n") in r.stderr
     assert "hint:" in r.stderr and "Traceback" not in r.output
