@@ -1,3 +1,3 @@
-from compiler.cli import main
+from deployc.compiler.cli import main
 
 main()

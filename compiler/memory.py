@@ -1,49 +1,49 @@
 """The memory plan: what one GPU of each replica holds, in the engine's own terms.
 
-Per GPU of the busiest pipeline stage:
+Per GPU (one rank of a Layout; every pipeline stage is planned and the engine sizes all of them
+to the smallest pool, vLLM's get_kv_cache_configs):
 
-- weights: parameters x bytes per parameter. Linear layers take the
-  quantized width (4-bit AWQ/GPTQ with group-128 scales and zeros: 4.16
-  bits; fp8/int8: 8 bits); embeddings and the LM head stay 16-bit. Tensor
-  parallelism shards everything (vocab-parallel embeddings included);
-  pipeline stages hold layers/pipeline layers, the first stage adds the
-  embeddings and the last the LM head. An exact safetensors size (a local
-  checkpoint) wins over the parameter count.
-- KV bytes per token: 2 x layers x max(1, kv_heads / tensor) x head_dim x
-  KV dtype bytes (a KV head is replicated when tensor > kv_heads). MLA
-  (DeepSeek): layers x (kv_lora_rank + rope dim) x bytes, one latent, the
-  same on every tensor rank. Sliding-window layers hold at most the window
-  per sequence.
-- the engine's budget (EngineMemory, data each target gives per version)
-  minus weights, activation peak, memory outside PyTorch and CUDA graphs is
-  the KV pool, rounded down to whole blocks; tokens = pool / bytes per
-  token; concurrency = pool / bytes of one max_model_len sequence.
+- weights: compiler/memory_weights.py (parameters in parts at their stored widths, sharded);
+- the KV cache: compiler/memory_kv.py (what each layer caches per rank, and how the engine pools
+  it: vLLM's hybrid KV cache manager, SGLang's separate pools, or every layer every token);
+- the engine's budget (EngineMemory, data each target gives per version) minus weights, the
+  profiling pass's activation peak, memory outside PyTorch and CUDA graphs is the KV pool.
 
 Semantics of the budget, by engine (each target's memory_model() cites its source):
 
 - TOTAL (vLLM): gpu_memory_utilization x total memory must hold everything.
-- STATIC (SGLang): mem_fraction_static x total holds weights + KV only;
-  activations and CUDA graphs live in the rest.
-- FREE (TensorRT-LLM): kv_cache_free_gpu_mem_fraction of the memory still
-  free after weights and activations.
+- STATIC (SGLang): mem_fraction_static x the memory free before the weights load holds weights +
+  KV only; activations and CUDA graphs live in the rest (0.4.10.post2 model_runner.py
+  profile_max_num_token: rest = free now - free at start x (1 - mem_fraction_static)).
+- FREE (TensorRT-LLM): kv_cache_free_gpu_mem_fraction of the memory still free after weights
+  and activations.
 - TGI is TOTAL too: after a warmup prefill it keeps free memory minus
   (1 - cuda_memory_fraction x TGI_WIGGLE_ROOM) x total for KV blocks
   (server/text_generation_server/utils/import_utils.py get_cuda_free_memory,
   models/flash_causal_lm.py warmup), i.e. a budget of fraction x 0.90 of total.
-- CONTEXT (Ollama): the KV cache is num_ctx x OLLAMA_NUM_PARALLEL tokens,
-  allocated up front; it fits or the model spills to the CPU.
+- CONTEXT (Ollama): the KV cache is num_ctx x OLLAMA_NUM_PARALLEL tokens, allocated up front;
+  it fits or the model spills to the CPU.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from math import ceil, floor
+from typing import TYPE_CHECKING, Any
 
-from compiler.diagnostics import Diagnostic, error, warning
-from compiler.facts import Facts
+from deployc.compiler import arch as archmod
+from deployc.compiler import memory_kv as kvmod
+from deployc.compiler.diagnostics import Diagnostic, error, warning
+from deployc.compiler.facts import Facts
+from deployc.compiler.memory_report import render
+from deployc.compiler.memory_weights import GIB, Layout, dtype_bytes, stages, weight_method, weights
 
-GIB = float(1 << 30)
+if TYPE_CHECKING:
+    from deployc.compiler.plan import Plan
+
+__all__ = ["Budget", "EngineMemory", "KvManager", "Layout", "MemoryPlan", "check",
+           "estimate", "weight_method", "weights_per_gpu"]
 
 
 class Budget(str, Enum):
@@ -51,6 +51,15 @@ class Budget(str, Enum):
     STATIC = "static"
     FREE = "free"
     CONTEXT = "context"
+
+
+class KvManager(str, Enum):
+    """How the engine turns its KV memory into tokens (compiler/memory_kv.py): every layer every token;
+    one block pool shared by groups of layers (vLLM's hybrid manager); a token pool per attention kind
+    (SGLang's full and sliding-window pools)."""
+    PER_LAYER = "per-layer"
+    BLOCK_GROUPS = "block-groups"
+    SPLIT_POOLS = "split-pools"
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,28 @@ class EngineMemory:
     cuda_graph_gib: float = 0.0  # CUDA graph pool the engine subtracts from the budget
     block_size: int = 16         # KV tokens per block; the pool is whole blocks
     context_tokens: int | None = None   # CONTEXT budget: tokens allocated up front
+    weight_bits: float | None = None    # bits per weight of a GGUF file the engine names by quant type (Q4_K_M)
     source: str = ""
+    kv_manager: KvManager = KvManager.PER_LAYER
+    token_report: str = "blocks"        # vLLM's token line: "groups" (to 0.19) or "concurrency" (0.21 on)
+    in_flight_batches: int = 1          # vLLM: batches a sliding window must also hold (2 with async scheduling)
+    tp_overhead_gib: float = 0.0        # per GPU, once tensor parallel >= 2 on an NVLS board (gpus.py: NCCL's
+                                        # NVLink SHARP buffers; PCIe boards keep the TP 1 runtime)
+    sampler_flat: bool = False          # the sampler pass is its own peak, full vocabulary on every rank (vLLM)
+    act_mlp: float = 1.0                # prefill activations per token: act_mlp x 2 x intermediate / tensor
+    act_hidden: float = 6.0             #   + act_hidden x hidden, 16-bit
+    sampler_bytes: float = 4.0          # bytes per vocabulary entry per sequence in the sampler's pass
+    startup_gib: float = 0.0            # STATIC: memory gone before the engine's free-memory baseline
+    swa_full_ratio: float = 0.8         # SGLang: sliding-window pool tokens per full-pool token
+    load_towers: bool = True            # False: vision/audio towers not loaded (--language-model-only)
+    state_blocks: int = 1               # blocks a request holds in a linear-attention group (block-groups pool)
+    notes: tuple[str, ...] = ()         # what the engine would do on its own, for the plan's notes
+    # The spec leaves the memory share (hardware.memory_utilization) / the running-sequence cap
+    # (limits.max_concurrency) to the engine: fraction / max_seqs are the engine's defaults, not written.
+    fraction_default: bool = False
+    max_seqs_default: bool = False
+    report: tuple[str, ...] = ()        # how the engine prints its figures (compiler/memory_report.py)
+    log_fields: tuple[tuple[str, str], ...] = ()   # where a startup log prints them: (field, regex)
 
 
 @dataclass(frozen=True)
@@ -86,170 +116,174 @@ class MemoryPlan:
     max_concurrency: float
     headroom_gib: float
     assumptions: tuple[str, ...] = field(default=())
+    kv_manager: str = "per-layer"
+    block_size: int = 16
+    kv_groups: int = 1
+    report_lines: tuple[str, ...] = ()              # the figures as the engine will print them
+    log_fields: tuple[tuple[str, str], ...] = ()    # how to read them back from its startup log
 
     @property
     def concurrency(self) -> int:
         """Whole sequences of max_model_len that fit at once."""
         return floor(self.max_concurrency + 1e-9)
 
-    def to_json(self) -> dict:
-        r = lambda x: round(x, 2)  # noqa: E731
+    def to_json(self) -> dict[str, Any]:
+        def r(x: float) -> float:
+            return round(x, 2)
+
         return {"engine": self.engine, "gpu": self.gpu, "gpu_memory_gib": r(self.gpu_memory_gib),
                 "budget_gib": r(self.budget_gib), "weights_gib_per_gpu": r(self.weights_gib_per_gpu),
                 "activation_gib": r(self.activation_gib), "overhead_gib": r(self.overhead_gib),
                 "kv_cache_gib_per_gpu": r(self.kv_cache_gib_per_gpu), "kv_bytes_per_token": self.kv_bytes_per_token,
                 "kv_cache_tokens": self.kv_cache_tokens, "max_model_len": self.max_model_len,
                 "max_concurrency": r(self.max_concurrency), "headroom_gib": r(self.headroom_gib),
-                "assumptions": list(self.assumptions)}
+                "block_size": self.block_size, "kv_groups": self.kv_groups,
+                "engine_log": list(self.report_lines), "assumptions": list(self.assumptions)}
 
 
-# bits per weight of the quantized linear layers; group-wise 4-bit adds a 16-bit scale and a 4-bit zero per 128
-_BITS = {"awq": 4 + 20 / 128, "gptq": 4 + 20 / 128, "int4": 4 + 20 / 128, "awq_marlin": 4 + 20 / 128,
-         "gptq_marlin": 4 + 20 / 128, "bitsandbytes": 4 + 32 / 64, "fp8": 8.0, "int8": 8.0, "fbgemm_fp8": 8.0,
-         "modelopt": 8.0, "mxfp4": 4 + 8 / 32, "gguf": 4.85}
-
-
-def weight_method(plan, facts: Facts) -> str | None:
-    """The quantization the weights are stored in: the spec's, else the checkpoint's own."""
-    q = plan.precision.quantization
-    return q if q != "none" else facts.quant_method
-
-
-def _dtype_bytes(plan) -> int:
-    return 4 if plan.precision.dtype == "float32" else 2
-
-
-def weights_per_gpu(plan, facts: Facts) -> tuple[float, list[str]]:
+def weights_per_gpu(plan: Plan, facts: Facts, layout: Layout | None = None) -> tuple[float, list[str]]:
     """Bytes of weights on one GPU of the busiest pipeline stage."""
-    notes: list[str] = []
-    tp, pp = plan.parallelism.tensor, plan.parallelism.pipeline
-    dbytes = _dtype_bytes(plan)
-    embed = (facts.vocab_size or 0) * (facts.hidden_size or 0)
-    head = 0 if facts.tie_word_embeddings else embed
-    method = weight_method(plan, facts)
-    if plan.precision.quantization == "gguf" and facts.gguf_bytes:
-        total = float(facts.gguf_bytes)
-        body = total - embed * dbytes - head * dbytes
-        notes.append(f"weights: the .gguf file, {total / GIB:.2f} GiB")
-    elif facts.checkpoint_bytes and (plan.precision.quantization in ("none", facts.quant_method)):
-        total = float(facts.checkpoint_bytes)
-        body = total - (embed + head) * dbytes
-        notes.append(f"weights: {total / GIB:.2f} GiB of safetensors in the checkpoint")
-    else:
-        params = facts.parameters or 0.0
-        bits = 16.0 if method is None else _BITS.get(method, facts.quant_bits or 16.0)
-        if method is not None and facts.quant_bits and method in ("awq", "gptq", "compressed-tensors"):
-            bits = facts.quant_bits + (20 / 128 if facts.quant_bits <= 4 else 0)
-        body = max(0.0, params - embed - head) * bits / 8
-        total = body + (embed + head) * dbytes
-        notes.append(f"weights: {params / 1e9:.2f}B parameters"
-                     + (f", linear layers at {bits:.2f} bits ({method})" if method else f" at {dbytes * 8} bits")
-                     + ", embeddings and LM head 16-bit")
-    layers = facts.layers or 1
-    per_layer = body / layers
-    stage_layers = ceil(layers / pp)
-    first = stage_layers * per_layer + embed * dbytes
-    last = (layers - stage_layers * (pp - 1)) * per_layer + head * dbytes if pp > 1 else first + head * dbytes
-    worst = max(first, last)
-    if pp > 1:
-        notes.append(f"pipeline: {stage_layers} layers per stage; embeddings on the first, LM head on the last")
-    return worst / tp, notes
+    w = weights(plan, facts, layout or Layout.of(plan))
+    return w.worst, list(w.notes)
 
 
-def kv_bytes(plan, facts: Facts) -> tuple[int, int, list[str]]:
-    """(bytes per token of the full-attention layers, of the sliding-window layers) on one GPU."""
-    notes: list[str] = []
-    tp, pp = plan.parallelism.tensor, plan.parallelism.pipeline
-    kvb = 1 if plan.precision.kv_cache_dtype == "fp8" else _dtype_bytes(plan)
-    layers = ceil((facts.layers or 0) / pp)
-    sliding = ceil((facts.sliding_layers or 0) / pp) if facts.sliding_window else 0
-    if facts.mla:
-        per_layer = (facts.kv_lora_rank + (facts.qk_rope_head_dim or 64)) * kvb
-        notes.append(f"MLA: one latent of {facts.kv_lora_rank}+{facts.qk_rope_head_dim or 64} per layer, "
-                     "replicated on every tensor rank")
-    else:
-        heads = max(1, (facts.kv_heads or 1) // tp) if (facts.kv_heads or 1) >= tp else 1
-        per_layer = 2 * heads * (facts.head_dim or 0) * kvb
-        if (facts.kv_heads or 1) < tp:
-            notes.append(f"{facts.kv_heads} KV heads on {tp} tensor ranks: each rank keeps a replica")
-    if sliding:
-        notes.append(f"{sliding} of {layers} layers use a {facts.sliding_window}-token window")
-    return per_layer * (layers - sliding), per_layer * sliding, notes
+def activation_bytes(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout) -> float:
+    """Peak of the profiling pass: a prefill of batch_tokens tokens, and the sampler's pass over
+    max_seqs rows of logits.
 
-
-def activation_bytes(plan, facts: Facts, eng: EngineMemory) -> float:
-    """Peak of a prefill pass over batch_tokens tokens plus the sampler's logits for max_seqs sequences.
-
-    Per token: the gated MLP's gate/up output (2 x intermediate / tensor) and about six hidden-size
-    buffers (residual, norm, attention in/out), 16-bit; the sampler holds one fp32 row of logits per
-    sequence. Calibrated on vLLM's own log lines (benchmarks/plan_accuracy.py): 2.07 GiB logged vs
-    1.98 planned for Llama-3.1-8B at 20000 tokens (vllm#10517), 1.26 vs 1.09 for Qwen2.5-32B TP2 at
-    10000 (vllm#15815).
+    Per token: the gated MLP's gate/up output (2 x intermediate, or top-k x 2 x the expert width in
+    a MoE layer, sharded over tensor ranks) and a few hidden-size buffers (residual, norm, attention
+    in/out, not sharded), 16-bit, weighted by eng.act_mlp and eng.act_hidden. The sampler holds max_seqs rows of the whole vocabulary:
+    with sampler_flat (vLLM's profile_run: _dummy_run, then _dummy_sampler_run on gathered logits)
+    on every rank, eng.sampler_bytes per entry (fp32 logits, probabilities, the top-p/top-k sort),
+    after the forward pass has freed its buffers, so the peak is the larger of the two; otherwise
+    fp32 logits sharded with the vocabulary, on top of the forward pass.
     """
-    tp = plan.parallelism.tensor
-    inter = (facts.intermediate_size or 4 * (facts.hidden_size or 0))
+    tp = layout.tensor
+    hidden = facts.hidden_size or 0
+    inter = facts.intermediate_size or 4 * hidden
     if facts.experts and facts.experts_per_token:
         inter = inter * min(facts.experts_per_token, 2)
-    per_token = 2 * (2 * inter / tp + 6 * (facts.hidden_size or 0))
-    logits = 4 * eng.max_seqs * (facts.vocab_size or 0) / tp
-    return eng.batch_tokens * per_token + logits
+    forward = eng.batch_tokens * 2 * (eng.act_mlp * 2 * inter / tp + eng.act_hidden * hidden)
+    rows = eng.max_seqs * (facts.vocab_size or 0)
+    if eng.sampler_flat:
+        return float(max(forward, eng.sampler_bytes * rows))
+    return float(forward + eng.sampler_bytes * rows / tp)
 
 
-def estimate(plan, facts: Facts, eng: EngineMemory) -> MemoryPlan | None:
+def _arch(facts: Facts) -> archmod.Arch:
+    if facts.arch is not None:
+        return facts.arch
+    return archmod.simple(facts.layers or 0, facts.kv_heads or 1, facts.head_dim or 0, facts.sliding_window,
+                          facts.sliding_layers, facts.kv_lora_rank, facts.qk_rope_head_dim)
+
+
+def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None = None) -> MemoryPlan | None:
     """The plan for one GPU, or None when the facts are too thin (missing() says which)."""
     if facts.missing("layers", "head_dim", "hidden_size", "vocab_size") or (
-            facts.parameters is None and facts.checkpoint_bytes is None):
-        return None
+            facts.parameters is None and facts.checkpoint_bytes is None) or (facts.kv_heads is None and not facts.mla):
+        return None   # (without kv_heads the KV cache would be sized for one head)
+    layout = layout or Layout.of(plan)
     gpu = plan.hardware.gpu
     total = gpu.memory_gib * GIB
     L = plan.limits.max_model_len or facts.context or facts.max_position_embeddings or 0
-    weights, notes = weights_per_gpu(plan, facts)
-    full, slide, kv_notes = kv_bytes(plan, facts)
-    notes += kv_notes
-    act = activation_bytes(plan, facts, eng)
-    overhead = (eng.non_torch_gib + eng.cuda_graph_gib) * GIB
+    arch = _arch(facts)
+    w = weights(plan, facts, layout, towers=eng.load_towers, gguf_bits=eng.weight_bits)
+    notes = list(w.notes)
+    if layout.attention_data > 1:
+        notes.append(f"data-parallel attention: attention, dense layers and embeddings held by each of the "
+                     f"{layout.attention_data} data ranks (sharded over {layout.attention_tensor} GPU(s)), the routed "
+                     f"experts split over all {layout.tensor} GPUs"
+                     + (f" (expert parallel {layout.expert})" if layout.expert > 1 else "")
+                     + "; the KV cache and concurrency below are per data rank")
+    act = activation_bytes(plan, facts, eng, layout)
+    tp_extra = eng.tp_overhead_gib if layout.tensor > 1 and gpu.nvls else 0.0
+    overhead = (eng.non_torch_gib + eng.cuda_graph_gib + tp_extra) * GIB
+    kvb = 1 if plan.precision.kv_cache_dtype == "fp8" else dtype_bytes(plan)
+    plans = []
+    for stage, layers in zip(w.per_stage, stages(len(arch.kinds), layout.pipeline)):
+        caches = kvmod.layer_caches(arch, arch.kinds[layers.start:layers.stop], layout.attention_tensor, kvb,
+                                    dtype_bytes(plan))
+        plans.append(_stage(eng, caches, stage, act, overhead, total, L))
+    budget, _, headroom, kv = min(plans, key=lambda p: (p[3].concurrency, p[3].tokens))
+    notes += _kv_notes(arch, layout)
+    notes += list(kv.notes) + list(eng.notes)
+    notes.append(f"{eng.engine}: {eng.fraction_flag} {eng.fraction:g}"
+                 + (" (the engine's default: hardware.memory_utilization is unset, nothing is written)"
+                    if eng.fraction_default else "")
+                 + f"; batch {eng.batch_tokens} tokens, {eng.max_seqs} sequences"
+                 + (" at most (the engine's default: limits.max_concurrency is unset)" if eng.max_seqs_default else "")
+                 + f"; {eng.non_torch_gib:g} GiB runtime outside the weights and KV cache"
+                 + (f" (+{tp_extra:g} GiB of NCCL NVLink SHARP buffers with tensor parallelism on "
+                    f"{gpu.name})" if tp_extra else "")
+                 + (f", {eng.cuda_graph_gib:g} GiB CUDA graphs" if eng.cuda_graph_gib else ""))
+    if eng.max_seqs_default and kv.concurrency >= 1 and eng.max_seqs > kv.concurrency + 1e-9:
+        notes.append(f"{eng.engine} admits up to {eng.max_seqs} running sequences by default, while the KV cache "
+                     f"holds {floor(kv.concurrency + 1e-9)} of the full max_model_len {L}: shorter requests share it, "
+                     "and when it fills the engine queues or preempts (set limits.max_concurrency to cap it)")
+    mp = MemoryPlan(
+        engine=eng.engine, gpu=gpu.name, gpu_memory_gib=gpu.memory_gib, budget_gib=budget / GIB,
+        weights_gib_per_gpu=w.worst / GIB, activation_gib=act / GIB, overhead_gib=overhead / GIB,
+        kv_cache_gib_per_gpu=max(kv.kv_bytes, 0.0) / GIB, kv_bytes_per_token=int(kv.per_token),
+        kv_cache_tokens=kv.tokens, max_model_len=L, sequence_bytes=int(kv.per_seq), max_concurrency=kv.concurrency,
+        headroom_gib=headroom / GIB, assumptions=tuple(notes), kv_manager=eng.kv_manager.value,
+        block_size=kv.block_size, kv_groups=kv.groups, log_fields=eng.log_fields)
+    return replace(mp, report_lines=tuple(render(eng.report, mp)))
+
+
+def _stage(eng: EngineMemory, caches: list[kvmod.LayerCache], weights_b: float, act: float, overhead: float,
+           total: float, L: int) -> tuple[float, float, float, kvmod.Pool]:
+    """(budget, pool bytes, headroom, Pool) of one pipeline stage."""
     if eng.budget is Budget.TOTAL:
         budget = total * eng.fraction
-        pool = budget - weights - act - overhead
+        pool = budget - weights_b - act - overhead
         headroom = total - budget
     elif eng.budget is Budget.STATIC:
-        budget = total * eng.fraction
-        pool = budget - weights
+        budget = (total - eng.startup_gib * GIB) * eng.fraction
+        pool = budget - weights_b
         headroom = total - budget - act - overhead
     elif eng.budget is Budget.FREE:
-        free = total - weights - act - overhead
+        free = total - weights_b - act - overhead
         budget = total
         pool = free * eng.fraction
         headroom = free - pool
     else:  # CONTEXT: the cache is allocated up front for context_tokens; the rest of the budget is spare
         budget = total * eng.fraction
         tokens = eng.context_tokens or L
-        pool = full * tokens + slide * min(tokens, facts.sliding_window or tokens)
-        headroom = budget - weights - act - overhead - pool
-    notes.append(f"{eng.engine}: {eng.fraction_flag} {eng.fraction:g}; batch {eng.batch_tokens} tokens, "
-                 f"{eng.max_seqs} sequences; {eng.non_torch_gib:g} GiB runtime outside the weights and KV cache"
-                 + (f", {eng.cuda_graph_gib:g} GiB CUDA graphs" if eng.cuda_graph_gib else ""))
-    per_token = full + slide
-    seq = full * L + slide * min(L, facts.sliding_window or L)
-    if pool > 0 and per_token > 0 and eng.budget is not Budget.CONTEXT:
-        block = per_token * eng.block_size
-        pool = floor(pool / block) * block if block else pool
-    # CONTEXT: concurrency is how many num_ctx slots the free budget could hold, not what is allocated
-    room = pool if eng.budget is not Budget.CONTEXT else budget - weights - act - overhead
-    concurrency = room / seq if seq > 0 and room > 0 else 0.0
-    if eng.budget is Budget.CONTEXT:
-        tokens = eng.context_tokens or L
+        per_token = sum(c.per_token for c in caches)
+        seq = sum(c.per_token * min(L, c.span or L) + c.per_seq for c in caches)
+        room = budget - weights_b - act - overhead
+        used = sum(c.per_token * min(tokens, c.span or tokens) for c in caches)
+        return budget, used, room - used, kvmod.Pool(used, tokens, room / seq if seq and room > 0 else 0.0,
+                                                 per_token, seq, eng.block_size)
+    kv: kvmod.Pool
+    if eng.kv_manager is KvManager.BLOCK_GROUPS:
+        kv = kvmod.vllm_pool(caches, pool, L, eng.block_size, eng.in_flight_batches * eng.batch_tokens,
+                             eng.token_report, eng.state_blocks)
+    elif eng.kv_manager is KvManager.SPLIT_POOLS:
+        kv = kvmod.sglang_pool(caches, pool, L, eng.swa_full_ratio)
     else:
-        tokens = int(concurrency * L) if slide else (int(pool // full) if full > 0 and pool > 0 else 0)
-    return MemoryPlan(
-        engine=eng.engine, gpu=gpu.name, gpu_memory_gib=gpu.memory_gib, budget_gib=budget / GIB,
-        weights_gib_per_gpu=weights / GIB, activation_gib=act / GIB, overhead_gib=overhead / GIB,
-        kv_cache_gib_per_gpu=max(pool, 0.0) / GIB, kv_bytes_per_token=int(per_token), kv_cache_tokens=tokens,
-        max_model_len=L, sequence_bytes=int(seq), max_concurrency=concurrency, headroom_gib=headroom / GIB,
-        assumptions=tuple(notes))
+        kv = kvmod.simple_pool(caches, pool, L, eng.block_size)
+    return budget, pool, headroom, kv
 
 
-def check(plan, mp: MemoryPlan, eng: EngineMemory) -> list[Diagnostic]:
+def _kv_notes(arch: archmod.Arch, layout: Layout) -> list[str]:
+    notes = []
+    n = len(arch.kinds)
+    if arch.mla:
+        notes.append(f"MLA: one latent of {arch.mla[0]}+{arch.mla[1]} per layer, replicated on every tensor rank"
+                     + (f"; DSA indexer keys of {arch.indexer_dim}" if arch.indexer_dim else ""))
+    elif arch.kv_heads < layout.attention_tensor:
+        notes.append(f"{arch.kv_heads} KV heads on {layout.attention_tensor} tensor ranks: each rank keeps a replica")
+    for kind, what in ((archmod.SLIDING, f"a {arch.window}-token window"), (archmod.CHUNKED, f"{arch.chunk}-token chunks"),
+                       (archmod.LINEAR, "a fixed linear-attention state per sequence"),
+                       (archmod.SHARED, "an earlier layer's KV (no cache of their own)")):
+        if arch.count(kind):
+            notes.append(f"{arch.count(kind)} of {n} layers use {what}")
+    return notes
+
+
+def check(plan: Plan, mp: MemoryPlan, eng: EngineMemory) -> list[Diagnostic]:
     """The three questions: do the weights fit, does one sequence fit, does max_concurrency fit."""
     out: list[Diagnostic] = []
     tp = plan.parallelism.tensor
@@ -295,15 +329,6 @@ def check(plan, mp: MemoryPlan, eng: EngineMemory) -> list[Diagnostic]:
                  "are much shorter than max_model_len (the engine queues or preempts when the cache is full)",
             path=("limits", "max_concurrency")))
     return out
-
-
-def derived_concurrency(plan, mp: MemoryPlan | None, engine_default: int) -> int | None:
-    """What a target passes as its running-sequence cap when the spec gives none."""
-    if plan.limits.max_concurrency is not None:
-        return plan.limits.max_concurrency
-    if mp is None or mp.concurrency < 1:
-        return None
-    return min(mp.concurrency, engine_default)
 
 
 def _next_pow2(n: int) -> int:

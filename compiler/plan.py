@@ -8,20 +8,34 @@ arithmetic, dtype support) run here and point at the YAML key at fault.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from collections.abc import Mapping
 
-from compiler import gpus
-from compiler.diagnostics import Diagnostic, error, warning
-from compiler.facts import Facts, from_user
-from compiler.spec import GpuSpec, Limits, Model, Parallelism, Precision, Server, Spec, is_local
+from deployc.compiler import gpus
+from deployc.compiler.diagnostics import Diagnostic, error, warning
+from deployc.compiler.facts import Facts, from_user
+from deployc.compiler.memory_weights import checkpoint_family
+from deployc.compiler.spec import (
+    Cache,
+    GpuSpec,
+    Limits,
+    Model,
+    Parallelism,
+    Precision,
+    RopeScaling,
+    Server,
+    Spec,
+    Speculative,
+    is_local,
+)
 
 
 @dataclass(frozen=True)
 class HardwarePlan:
     gpu: gpus.Gpu
     count: int
-    memory_utilization: float
+    memory_utilization: float | None   # None: each engine's own default
     gpus_per_node: int = 8
 
 
@@ -35,8 +49,45 @@ class Plan:
     server: Server
     hardware: HardwarePlan
     targets: Mapping[str, Mapping[str, Any]]
-    facts: Facts = Facts()  # merged from model.facts, config.json and the catalog (compiler/facts.py)
+    facts: Facts = field(default_factory=Facts)  # merged from model.facts, config.json and the catalog (compiler/facts.py)
     nodes: int = 1          # machines one copy of the model spans (parallelism.nodes, or derived)
+    # The settings the spec states itself (YAML paths, before any default is filled in): a value a target
+    # writes for a path outside it is deployc's, and the target says why (api.Derived).
+    stated: frozenset[tuple[str, ...]] = frozenset()
+
+    def states(self, path: tuple[str, ...] | str) -> bool:
+        """The spec itself sets path (or a key under it)."""
+        p = tuple(path.split(".")) if isinstance(path, str) else tuple(path)
+        return any(s[:len(p)] == p for s in self.stated)
+    cache: Cache = field(default_factory=Cache)   # issue 20: prefix caching / chunked prefill toggles
+    speculative: Speculative | None = None         # issue 20: speculative decoding
+
+    @property
+    def context(self) -> int | None:
+        """The context window the engines serve: limits.max_model_len, else the model's own."""
+        return self.limits.max_model_len or self.facts.context
+
+    @property
+    def moe(self) -> bool:
+        """The model has routed experts (facts.experts > 1)."""
+        return (self.facts.experts or 0) > 1
+
+    @property
+    def data_mode(self) -> str:
+        """parallelism.data_mode, else replicas (a MoE model with data > 1 must choose: _check_parallel_modes)."""
+        return self.parallelism.data_mode or "replicas"
+
+    @property
+    def attention_dp(self) -> bool:
+        """One engine with data-parallel attention over parallelism.data ranks (issue 20, item 1)."""
+        return self.data_mode == "attention" and self.parallelism.data > 1
+
+    @property
+    def weight_format(self) -> str:
+        """How the weights are stored: precision.quantization, else the family the checkpoint declares
+        (nvfp4 for a ModelOpt NVFP4 checkpoint), else none."""
+        q = self.precision.quantization
+        return q if q != "none" else (checkpoint_family(self.facts) or "none")
 
     @property
     def model_is_local(self) -> bool:
@@ -68,7 +119,7 @@ def default_served_name(source: str) -> str:
 def _gpu(value: str | GpuSpec) -> gpus.Gpu:
     if isinstance(value, GpuSpec):
         sm = float(value.compute_capability)
-        return gpus.Gpu(value.name, value.memory_gib, value.compute_capability,
+        return gpus.Gpu(value.name, value.memory_gib, str(value.compute_capability),
                         bf16=value.bf16 if value.bf16 is not None else sm >= 8.0,
                         fp8=value.fp8 if value.fp8 is not None else sm >= 8.9)
     found = gpus.lookup(value)
@@ -96,16 +147,179 @@ def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnost
 
     nodes = par.nodes if par.nodes is not None else derive_nodes(par.tensor * par.pipeline,
                                                                  spec.hardware.gpus_per_node)
+    rope_diags: list[Diagnostic] = []
+    if spec.model.rope_scaling is not None:
+        facts, rope_diags = _rope_facts(facts, spec.model.rope_scaling)
     plan = Plan(spec.name, model, precision, par, spec.limits, spec.server,
                 HardwarePlan(gpu, count, spec.hardware.memory_utilization, spec.hardware.gpus_per_node),
-                spec.targets, facts, nodes)
+                spec.targets, facts, nodes, stated_paths(spec), cache=spec.cache,
+                speculative=spec.speculative)
+    diags += rope_diags
     diags += _check_hardware(plan, spec)
     diags += _check_nodes(plan, spec)
     diags += _check_model(plan)
     diags += _check_server(plan)
     diags += _check_checkpoint(plan)
     diags += _check_limits(plan)
+    diags += _check_parallel_modes(plan)
+    diags += _check_parsers(plan)
+    diags += _check_cache(plan) + _check_max_loras(plan) + _check_speculative(plan)
     return plan, diags
+
+
+def _check_parallel_modes(plan: Plan) -> list[Diagnostic]:
+    """parallelism.data_mode and parallelism.expert against the model (issue 20, item 1); each engine's own
+    rules (vLLM's expert size 1 or tensor x data, TensorRT-LLM's tensor 1) are its target's."""
+    par, f = plan.parallelism, plan.facts
+    out = []
+    name = plan.model.source
+    if plan.moe and par.data > 1 and par.data_mode is None:
+        out.append(error(
+            "parallelism-data-mode", f"{name} is a mixture-of-experts model ({f.experts} experts): with data "
+            f"{par.data}, say whether the {par.data} ranks are whole copies or attention ranks of one engine",
+            hint=f"data_mode: attention (one engine: attention data-parallel on {par.data} ranks, the experts over all "
+                 f"{plan.gpus_needed} GPUs, what DeepSeek-style MoE recipes run) or data_mode: replicas "
+                 f"({par.data} independent copies)", path=("parallelism", "data")))
+    per_node = plan.hardware.gpus_per_node
+    if plan.attention_dp and plan.gpus_needed > per_node:
+        out.append(error(
+            "parallelism-attention-nodes", f"data-parallel attention over {plan.gpus_needed} GPUs needs more than one "
+            f"machine of {per_node}: deployc does not write multi-node wide expert parallelism yet (vLLM's "
+            "--data-parallel-size-local/--data-parallel-address/--headless, SGLang's --nnodes with --attn-dp-size)",
+            hint=f"keep tensor x data within {per_node} GPUs (one machine), or pass the per-node flags in "
+                 "targets.<name>.args on a spec for one node", path=("parallelism", "data")))
+    if par.expert > 1:
+        if f.layers is not None and not plan.moe:
+            out.append(warning(
+                "parallelism-expert-dense", f"expert {par.expert}: {name} has no routed experts (facts from "
+                f"{f.origin}), so expert parallelism changes nothing",
+                hint="remove parallelism.expert; tensor and data parallelism split a dense model",
+                path=("parallelism", "expert")))
+        span = par.tensor * par.data if plan.attention_dp else par.tensor
+        what = f"tensor x data = {span}" if plan.attention_dp else f"tensor {span}"
+        if span % par.expert:
+            ok = [d for d in _divisors(span, span) if d > 1]
+            out.append(error(
+                "parallelism-expert", f"expert-parallel size {par.expert} does not divide the GPUs the MoE layers "
+                f"span ({what})", hint=(f"use expert: {', '.join(map(str, ok))}" if ok else "use expert: 1")
+                + ("" if plan.attention_dp else "; with data_mode: attention the experts span tensor x data GPUs"),
+                path=("parallelism", "expert")))
+    return out
+
+
+def stated_paths(model: Any, prefix: tuple[str, ...] = ()) -> frozenset[tuple[str, ...]]:
+    """The leaf paths a validated spec sets explicitly (pydantic's fields set), target options included."""
+    out: set[tuple[str, ...]] = set()
+    for name in getattr(model, "model_fields_set", ()):
+        value = getattr(model, name)
+        here = prefix + (name,)
+        if hasattr(value, "model_fields_set"):
+            out |= stated_paths(value, here)
+        elif name == "targets" and isinstance(value, dict):
+            out |= {here + (key, k) for key, sub in value.items() if isinstance(sub, dict) for k in sub}
+        else:
+            out.add(here)
+    return frozenset(out)
+
+
+def _check_speculative(plan: Plan) -> list[Diagnostic]:
+    """What every engine needs of a speculative method: a draft model for eagle/eagle3/draft, none for mtp and
+    ngram, a prompt-lookup window only for ngram."""
+    s = plan.speculative
+    if s is None:
+        return []
+    out = []
+    if s.method in ("eagle", "eagle3", "draft") and s.model is None:
+        out.append(error("speculative-model", f"speculative method {s.method} needs the draft model or head it runs",
+                         hint="set speculative.model to its hub id or local path", path=("speculative", "method")))
+    if s.method in ("mtp", "ngram") and s.model is not None:
+        out.append(error("speculative-model", f"speculative method {s.method} runs no separate model",
+                         hint="remove speculative.model, or use method: draft / eagle3 for a separate model",
+                         path=("speculative", "model")))
+    if s.method != "ngram" and (s.ngram.min is not None or s.ngram.max is not None):
+        out.append(error("speculative-ngram", "speculative.ngram is the prompt-lookup window of method ngram",
+                         hint="remove speculative.ngram", path=("speculative", "ngram")))
+    if s.ngram.min is not None and s.ngram.max is not None and s.ngram.min > s.ngram.max:
+        out.append(error("speculative-ngram", f"ngram.min {s.ngram.min} exceeds ngram.max {s.ngram.max}",
+                         hint="swap them", path=("speculative", "ngram", "min")))
+    if s.revision is not None and s.model is None:
+        out.append(error("speculative-revision", "speculative.revision needs speculative.model",
+                         hint="remove speculative.revision", path=("speculative", "revision")))
+    return out
+
+
+def _check_max_loras(plan: Plan) -> list[Diagnostic]:
+    if plan.limits.max_loras is None or plan.model.adapters:
+        return []
+    return [error("limits-max-loras", "limits.max_loras bounds the LoRA adapters served in one batch, but "
+                  "model.adapters lists none", hint="add the adapters under model.adapters, or remove "
+                  "limits.max_loras", path=("limits", "max_loras"))]
+
+
+def _check_cache(plan: Plan) -> list[Diagnostic]:
+    """chunked_prefill: false means a whole prompt in one step: the step's token budget must hold the context."""
+    if plan.cache.chunked_prefill is not False or plan.context is None:
+        return []
+    batch = plan.limits.max_batch_tokens
+    if batch is not None and batch >= plan.context:
+        return []
+    return [error("cache-chunked-prefill", f"chunked_prefill: false prefills each prompt in one step, so "
+                  f"limits.max_batch_tokens must hold the context ({plan.context} tokens)"
+                  + (f"; it is {batch}" if batch is not None else "; it is unset"),
+                  hint=f"set limits.max_batch_tokens: {plan.context} (or more), or lower limits.max_model_len",
+                  path=("cache", "chunked_prefill"))]
+
+
+def _check_parsers(plan: Plan) -> list[Diagnostic]:
+    """A bare parser name (not auto) is one engine's spelling: with several targets listed, each needs its own."""
+    out = []
+    for kind in ("tool", "reasoning"):
+        bare = getattr(plan.model, f"{kind}_parser")
+        if bare in (None, "auto") or len(plan.targets) < 2:
+            continue
+        missing = [t for t, o in plan.targets.items() if not (isinstance(o, Mapping) and o.get(f"{kind}_parser"))]
+        if missing:
+            out.append(error(
+                "parser-bare-name", f"model.{kind}_parser names one engine's parser ({bare!r}), but several targets "
+                "are listed and parser names differ between engines (DeepSeek-V3.1's tool parser is deepseek_v31 in "
+                "vLLM, deepseekv31 in SGLang)", path=("model", f"{kind}_parser"),
+                hint=f"use {kind}_parser: auto, or give " + ", ".join(missing)
+                + f" its own targets.<name>.{kind}_parser"))
+    return out
+
+
+def rope_base(facts: Facts, rope: RopeScaling) -> int | None:
+    """The context a rope factor multiplies: yarn and llama3 scale the original (training) length, linear and
+    dynamic the model's max_position_embeddings (vLLM's and SGLang's own derivations of the context)."""
+    if rope.rope_type in ("yarn", "llama3"):
+        return rope.original_max_position_embeddings or facts.max_position_embeddings
+    return facts.max_position_embeddings
+
+
+def extended_context(facts: Facts, rope: RopeScaling) -> int | None:
+    base = rope_base(facts, rope)
+    return int(base * rope.factor) if base else None
+
+
+def _rope_facts(facts: Facts, rope: RopeScaling) -> tuple[Facts, list[Diagnostic]]:
+    """The facts with model.rope_scaling applied: the context the engines serve and the plan uses."""
+    out = []
+    at = ("model", "rope_scaling")
+    if rope.rope_type != "llama3" and (rope.low_freq_factor is not None or rope.high_freq_factor is not None):
+        out.append(error("model-rope-fields", f"low_freq_factor and high_freq_factor belong to llama3 scaling, not "
+                         f"{rope.rope_type}", hint="remove them, or use rope_type: llama3", path=at))
+    if facts.rope_scaling and facts.from_checkpoint:
+        out.append(warning("model-rope-replaces", f"the checkpoint already declares {facts.rope_scaling} rope scaling; "
+                           "model.rope_scaling replaces it in every engine", path=at,
+                           hint="remove model.rope_scaling to keep the checkpoint's own"))
+    context = extended_context(facts, rope)
+    if context is None:
+        out.append(warning("model-rope-context", "model.rope_scaling: the model's max_position_embeddings is unknown, "
+                           "so the extended context is too", path=at,
+                           hint="set model.facts.max_position_embeddings, or rope_scaling.original_max_position_"
+                                "embeddings, or limits.max_model_len"))
+        return facts, out
+    return replace(facts, context=context, rope_scaling=f"{rope.rope_type} x{rope.factor:g} (model.rope_scaling)"), out
 
 
 def derive_nodes(gpus: int, per_node: int) -> int:
@@ -237,33 +451,43 @@ def _check_server(plan: Plan) -> list[Diagnostic]:
         path=("server", "host"))]
 
 
-# The checkpoint's quant_method -> the spec quantization that describes it.
-_CHECKPOINT_METHOD = {"awq": "awq", "gptq": "gptq", "fp8": "fp8", "fbgemm_fp8": "fp8", "bitsandbytes": "bitsandbytes",
-                      "gguf": "gguf"}
+
+
+def unquantized_checkpoint(plan: Plan) -> Diagnostic | None:
+    """awq or gptq asked of a checkpoint that says it is 16-bit: engines cannot quantize to either while
+    loading. Checked per target (compiler/check.py core_rules), since a target with an offline
+    quantization step (Target.quantizes_offline) makes one from the 16-bit checkpoint."""
+    f, q = plan.facts, plan.precision.quantization
+    if not f.from_checkpoint or f.quant_method is not None or q not in ("awq", "gptq", "mxfp4", "nvfp4"):
+        return None
+    report = warning if f.derived else error
+    return report(
+        "precision-quant-checkpoint",
+        f"quantization {q} needs a checkpoint quantized with {q.upper()}, but "
+        + ("its name says it is 16-bit" if f.derived else f"{f.origin} has no quantization_config")
+        + ": engines cannot quantize to it while loading",
+        hint=f"serve a pre-quantized {q.upper()} checkpoint, or use quantization: fp8 (quantized while "
+             "loading, on GPUs with compute capability 8.9+)", path=("precision", "quantization"))
 
 
 def _check_checkpoint(plan: Plan) -> list[Diagnostic]:
-    """The spec's quantization against what the checkpoint says it is (config.json quantization_config)."""
+    """The spec's quantization against what the checkpoint says it is (config.json quantization_config);
+    a 16-bit checkpoint is unquantized_checkpoint's, per target."""
     f, q = plan.facts, plan.precision.quantization
     if not f.from_checkpoint or q in ("none", "gguf"):
         return []
     have = f.quant_method
+    # A quantization read from the checkpoint's name (a derivative of a catalog model) is a guess: a warning
+    report, says = (warning, "its name says") if f.derived else (error, f"{f.origin} says")
     if have is None:
-        if q in ("awq", "gptq"):
-            return [error(
-                "precision-quant-checkpoint",
-                f"quantization {q} needs a checkpoint quantized with {q.upper()}, but {f.origin} has no "
-                "quantization_config: engines cannot quantize to it while loading",
-                hint=f"serve a pre-quantized {q.upper()} checkpoint, or use quantization: fp8 (quantized while "
-                     "loading, on GPUs with compute capability 8.9+)", path=("precision", "quantization"))]
         return []
-    expected = _CHECKPOINT_METHOD.get(have)
-    if expected == q or (have == "compressed-tensors" and q in ("fp8", "int8", "int4")):
+    expected = checkpoint_family(f)
+    if expected == q or (have == "compressed-tensors" and expected is None and q in ("fp8", "int8", "int4", "nvfp4")):
         return []
-    return [error(
+    return [report(
         "precision-quant-checkpoint",
-        f"quantization {q} contradicts the checkpoint, which {f.origin} says is {have}"
-        + (f" ({f.quant_bits}-bit)" if f.quant_bits else "")
+        f"quantization {q} contradicts the checkpoint, which {says} is {have}"
+        + (f" ({f.quant_algo})" if f.quant_algo else f" ({f.quant_bits}-bit)" if f.quant_bits else "")
         + ": engines fail at startup when the two disagree",
         hint=(f"use quantization: {expected}" if expected else "use quantization: none")
         + " (engines read the checkpoint's own method), or point model.source at a checkpoint quantized with "
@@ -296,8 +520,8 @@ def _check_limits(plan: Plan) -> list[Diagnostic]:
                 "limits-context",
                 f"max_model_len {lim.max_model_len} exceeds the model's {f.context}{scaled}; "
                 f"facts from {f.origin}",
-                hint=f"use max_model_len: {f.context} or less; longer needs rope scaling (e.g. yarn) "
-                     "in the model's config.json", path=("limits", "max_model_len")))
+                hint=f"use max_model_len: {f.context} or less; longer needs rope scaling: model.rope_scaling "
+                     "(e.g. {rope_type: yarn, factor: 4.0})", path=("limits", "max_model_len")))
     elif lim.max_input_tokens is not None and f.context is not None \
             and lim.max_input_tokens >= f.context:
         out.append(error("limits-input", f"max_input_tokens ({lim.max_input_tokens}) must be less than the "

@@ -8,11 +8,13 @@ import, is not a Target, or reuses a name becomes a diagnostic, not a crash.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
-from compiler.diagnostics import Diagnostic, error
-from compiler.target_api import Target
+from deployc.compiler.diagnostics import Diagnostic, error
+from deployc.compiler.api.target import Target
 
 GROUP = "deployc.targets"
 
@@ -21,7 +23,7 @@ GROUP = "deployc.targets"
 class Registry:
     points: dict[str, EntryPoint]
     problems: list[Diagnostic] = field(default_factory=list)
-    _loaded: dict[str, Target] = field(default_factory=dict)
+    _loaded: dict[str, Target[Any, Any]] = field(default_factory=dict)
 
     @classmethod
     def discover(cls) -> Registry:
@@ -40,7 +42,7 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self.points)
 
-    def load(self, name: str) -> tuple[Target | None, Diagnostic | None]:
+    def load(self, name: str) -> tuple[Target[Any, Any] | None, Diagnostic | None]:
         if name in self._loaded:
             return self._loaded[name], None
         ep = self.points.get(name)

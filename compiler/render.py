@@ -12,9 +12,13 @@ from __future__ import annotations
 import io
 import re
 import shlex
-from functools import lru_cache
+from functools import lru_cache, cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+
+if TYPE_CHECKING:
+    import jinja2
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -94,7 +98,7 @@ class _Unsupported(Exception):
     """A value the direct emitter leaves to ruamel."""
 
 
-def _mapping(node: dict, indent: int, out: list[str], inline_first: bool = False) -> None:
+def _mapping(node: dict[str, Any], indent: int, out: list[str], inline_first: bool = False) -> None:
     pad = " " * indent
     for i, (key, value) in enumerate(node.items()):
         if not isinstance(key, str):
@@ -110,7 +114,7 @@ def _mapping(node: dict, indent: int, out: list[str], inline_first: bool = False
             out.append(" " + _leaf(value) + "\n")
 
 
-def _sequence(node: list, dash: int, out: list[str]) -> None:
+def _sequence(node: list[Any], dash: int, out: list[str]) -> None:
     pad = " " * dash + "- "
     for item in node:
         out.append(pad)
@@ -163,8 +167,8 @@ def _string(text: str) -> str:
     return "'" + text + "'"
 
 
-@lru_cache(maxsize=None)
-def environment(template_dir: str):
+@cache
+def environment(template_dir: str) -> jinja2.Environment:
     """A Jinja environment over one folder of templates; StrictUndefined, no autoescape (not HTML)."""
     import jinja2
 
@@ -214,4 +218,5 @@ def _bytecode_cache() -> Any:
 
 
 def render_template(template_dir: Path, name: str, **values: Any) -> str:
-    return environment(str(template_dir)).get_template(name).render(**values)
+    text: str = environment(str(template_dir)).get_template(name).render(**values)
+    return text

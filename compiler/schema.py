@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from compiler.registry import Registry
-from compiler.spec import Spec
+from deployc.compiler.registry import Registry
+from deployc.compiler.spec import Spec
 
 SCHEMA_ID = "https://deployc.dev/schemas/deploy.schema.json"
 
@@ -33,6 +33,7 @@ def build_schema(registry: Registry) -> dict[str, Any]:
     targets.pop("additionalProperties", None)
     targets["properties"] = props
     targets["additionalProperties"] = False
+    targets["type"] = ["object", "null"]   # `targets:` with every entry commented out: none yet
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

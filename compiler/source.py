@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.diagnostics import Diagnostic, SpecPath, error
+from deployc.compiler.diagnostics import Diagnostic, SpecPath, error
 
 # A spec is a few dozen nodes; anything near this is an alias bomb or junk.
 MAX_NODES = 20_000
@@ -77,7 +77,25 @@ def load(path: Path, display: str | None = None) -> Source:
 
 
 def loads(raw: bytes, name: str = "deploy.yaml", fast: bool = True) -> Source:
-    """fast=False: always the round-trip loader (tests compare the two)."""
+    """fast=False: always the round-trip loader (tests compare the two). Any exception the YAML
+    library raises on some input becomes a diagnostic (yaml-invalid at the start when no node can
+    be blamed): a loader bug is reported, never a traceback."""
+    try:
+        return _loads(raw, name, fast)
+    except RecursionError:
+        return Source(name, None, [error("yaml-too-deep", "the document nests too deeply").at(name, 1, 1)])
+    except Exception as exc:  # the generic guard
+        return Source(name, None, [_invalid(exc).at(name, 1, 1)])
+
+
+def _invalid(exc: BaseException) -> Diagnostic:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return error("yaml-invalid", f"the YAML library cannot read this file ({type(exc).__name__}"
+                 + (f": {text}" if text else "") + ")",
+                 hint="simplify the YAML around this point: plain keys and values, no tags, anchors or directives")
+
+
+def _loads(raw: bytes, name: str, fast: bool) -> Source:
     src = Source(name, None, [])
 
     def fail(code: str, message: str, line: int = 1, col: int = 1, hint: str | None = None) -> Source:
@@ -123,13 +141,8 @@ def loads(raw: bytes, name: str = "deploy.yaml", fast: bool = True) -> Source:
         return fail("yaml-syntax", str(exc).splitlines()[0] if str(exc) else "invalid YAML")
     except RecursionError:
         return fail("yaml-too-deep", "the document nests too deeply")
-    except TypeError:  # a mapping used as a mapping key (`? {a: 1} : x`) cannot be hashed
-        line, col = _complex_key(text)
-        return fail("yaml-key", "mapping keys must be strings, not a mapping", line, col, hint="quote the key")
-    except (ValueError, OverflowError):  # `!!float enable`, `!!int x`: a core tag its value cannot fill
-        line, col, tag, value = _bad_tagged_scalar(text)
-        return fail("yaml-tag", f"{value!r} cannot be read as {tag}", line, col,
-                    hint="remove the tag, or give a value of that type")
+    except Exception as exc:  # whatever the constructor raises: find the node, never a traceback
+        return _construction_failure(src, text, exc)
     if len(docs) != 1:
         return fail("yaml-documents", f"expected one YAML document, found {len(docs)}",
                     hint="remove the extra `---` separators")
@@ -155,7 +168,9 @@ def _digest(data: dict[str, Any]) -> str:
 
 
 # Anchors, aliases, tags and merge keys: what the fast path leaves to the round-trip loader.
-_UNUSUAL = re.compile(r"[&*!]|<<")
+# Anchors, aliases, tags, merge keys and tabs go to the round-trip loader (libyaml reads a tab inside a plain
+# key, `s\tource:`, where the round-trip loader reports it).
+_UNUSUAL = re.compile(r"[&*!\t]|<<")
 _fast_yaml: Any = None
 
 
@@ -177,7 +192,7 @@ def _fast_load(text: str) -> tuple[dict[str, Any], dict[SpecPath, Position], dic
         return None
     try:
         docs = list(_fast_yaml.compose_all(text))
-    except Exception:  # noqa: BLE001 - any trouble: the round-trip loader gives the diagnostic
+    except Exception:  # any trouble: the round-trip loader gives the diagnostic
         return None
     if len(docs) != 1 or type(docs[0]).__name__ != "MappingNode":
         return None
@@ -232,45 +247,78 @@ class _Slow(Exception):
     """The fast path declines: the round-trip loader decides."""
 
 
-def _complex_key(text: str) -> Position:
-    """Where the first non-scalar mapping key starts; the composer builds nodes without hashing them."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S*)", re.M)
+
+
+def _bad_directive(text: str) -> tuple[int, str] | None:
+    """The first `%YAML` directive naming a version other than 1.1 or 1.2: (line, version)."""
+    for m in _DIRECTIVE.finditer(text):
+        if m[1] not in ("1.1", "1.2"):
+            return text.count("\n", 0, m.start()) + 1, m[1]
+    return None
+
+
+def _construction_failure(src: Source, text: str, exc: Exception) -> Source:
+    """The round-trip loader raised something other than a YAML error while building the data: find
+    the node to blame. In order: a syntax error anywhere in the stream (the file is not YAML), a
+    %YAML directive of another version, a mapping used as a key, a mapping that merges itself, a
+    scalar its core tag cannot read; else yaml-invalid at the start."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
     from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-    stack = list(YAML(typ="rt").compose_all(text))
+    def at(diag: Diagnostic, line: int, col: int) -> Source:
+        src.diagnostics.append(diag.at(src.name, line, col))
+        return src
+
+    if (bad := _bad_directive(text)) is not None:
+        return at(_directive_error(bad[1]), bad[0], 1)
+    try:
+        docs = list(YAML(typ="rt").compose_all(text))
+    except MarkedYAMLError as syntax:
+        return _yaml_error(src, syntax)
+    except Exception:  # cannot even compose: the generic diagnostic
+        return at(_invalid(exc), 1, 1)
+    constructor = YAML(typ="safe", pure=True).constructor
+    seen: set[int] = set()
+    stack: list[tuple[Any, tuple[int, ...]]] = [(d, ()) for d in reversed(docs)]
     while stack:
-        node = stack.pop(0)
+        node, ancestors = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        mark = node.start_mark
         if isinstance(node, MappingNode):
+            inner = ancestors + (id(node),)
             for key, value in node.value:
+                kmark = key.start_mark
                 if not isinstance(key, ScalarNode):
-                    return key.start_mark.line + 1, key.start_mark.column + 1
-                stack.append(value)
+                    return at(error("yaml-key", "mapping keys must be strings, not "
+                                    + ("a mapping" if isinstance(key, MappingNode) else "a list"),
+                                    hint="quote the key"), kmark.line + 1, kmark.column + 1)
+                if key.tag == _MERGE_TAG or key.value == "<<":
+                    merged = value.value if isinstance(value, SequenceNode) else [value]
+                    if any(id(m) in inner for m in merged):
+                        return at(error("yaml-merge", "this mapping merges itself (`<<: *anchor` inside the "
+                                        "anchored mapping)", hint="merge another mapping, or write the keys out"),
+                                  kmark.line + 1, kmark.column + 1)
+                stack += [(value, inner), (key, inner)]
         elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
-    return 1, 1
-
-
-def _bad_tagged_scalar(text: str) -> tuple[int, int, str, str]:
-    """The first scalar whose explicit core tag (!!float, !!int, ...) its value does not fit."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-    yaml = YAML(typ="safe", pure=True)
-    stack = list(yaml.compose_all(text))
-    while stack:
-        node = stack.pop(0)
-        if isinstance(node, MappingNode):
-            for key, value in node.value:
-                stack += [key, value]
-        elif isinstance(node, SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, ScalarNode) and node.tag.startswith("tag:yaml.org,2002:"):
+            stack += [(item, ancestors + (id(node),)) for item in reversed(node.value)]
+        elif isinstance(node, ScalarNode) and str(node.tag).startswith("tag:yaml.org,2002:"):
             try:
-                yaml.constructor.construct_object(node, deep=True)
-            except Exception:  # noqa: BLE001 - any failure of the constructor is the answer
-                return (node.start_mark.line + 1, node.start_mark.column + 1,
-                        "!!" + node.tag.rsplit(":", 1)[1], str(node.value))
-    return 1, 1, "its tag", ""
+                constructor.construct_object(node, deep=True)
+            except Exception:  # any failure of the constructor is the answer
+                tag = "!!" + str(node.tag).rsplit(":", 1)[1]
+                return at(error("yaml-tag", f"{node.value!r} cannot be read as {tag}",
+                                hint="remove the tag, or give a value of that type"), mark.line + 1, mark.column + 1)
+    return at(_invalid(exc), 1, 1)
+
+
+def _directive_error(version: str) -> Diagnostic:
+    return error("yaml-directive", f"%YAML {version} is not a YAML version deployc reads (1.1 or 1.2)",
+                 hint="remove the %YAML line; a deploy.yaml needs no directive")
 
 
 def _key_kind(key: Any) -> str:
@@ -293,6 +341,12 @@ def _yaml_error(src: Source, exc: Any) -> Source:
     if "\\t" in problem or "'\\t'" in problem or "\t" in problem:
         code, problem = "yaml-tab", "tab character used for indentation"
         hint = "YAML indents with spaces; replace the tab with spaces"
+    elif "incompatible YAML document" in problem and isinstance(getattr(mark, "buffer", None), str):
+        bad = _bad_directive(mark.buffer)
+        if bad is not None:
+            d = _directive_error(bad[1])
+            src.diagnostics.append(d.at(src.name, bad[0], 1))
+            return src
     elif "duplicate key" in problem:
         code = "yaml-duplicate-key"
         first = exc.context_mark

@@ -4,15 +4,14 @@ scripts and compose.yaml; `kubernetes` turns the same container (Lowered.service
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from compiler.diagnostics import has_errors
-from compiler.target_api import BuildContext, Lowered
+from deployc.compiler.diagnostics import Diagnostic, has_errors
+from deployc.compiler.api.container import GroupKind
+from deployc.compiler.api.target import BuildContext, Lowered
 
 if TYPE_CHECKING:
-    from compiler.pipeline import Compiled, TargetResult
-    from compiler.registry import Registry
+    from deployc.compiler.results import Compiled
 
 PLATFORMS = ("local", "kubernetes")
 DEFAULT = "local"
@@ -23,37 +22,33 @@ def subfolder(platform: str) -> str | None:
     return None if platform == DEFAULT else platform
 
 
-def lower(platform: str, compiled: "Compiled", result: "TargetResult", registry: "Registry",
-          ctx: BuildContext) -> "TargetResult":
-    """A target's result for the platform: the platform's artifacts in place of the target's own."""
-    if platform == DEFAULT or not result.ok:
-        return result
-    from compiler.platforms import kubernetes
+def transform(platform: str, compiled: Compiled, lowered: Lowered, name: str, title: str, version: str,
+              ctx: BuildContext) -> tuple[Lowered | None, list[Diagnostic]]:
+    """A target's lowered result for another platform: the platform's artifacts in place of the target's
+    own, built from the same engine container(s), never by lowering again. Returns None (and the
+    platform's errors) when the platform cannot run it; the diagnostics are placed."""
+    from deployc.compiler.platforms import kubernetes
 
-    assert compiled.plan is not None and compiled.spec is not None and result.lowered is not None
-    target, _ = registry.load(result.name)
-    title = target.title if target is not None else result.name
+    assert platform != DEFAULT and compiled.plan is not None and compiled.spec is not None
     opts = kubernetes.options(compiled.spec.kubernetes)
     plan, place = compiled.plan, compiled.source.place
-    common = dict(target=result.name, title=title, version=result.version or "", ctx=ctx)
-    group = result.lowered.group
+    group, svc = lowered.group, lowered.service
     if group is not None:  # one copy over several nodes: a LeaderWorkerSet, or a coordinator and its workers
-        from compiler.platforms import lws, pool
+        from deployc.compiler.platforms import lws, pool
 
-        world = group.kind != "pool"
-        checks = kubernetes.check(plan, opts, group.leader, result.name) + (
-            lws.check(plan, opts, group) if world else [])
-        make = lambda: (lws if world else pool).lower(plan, group, compiled.spec.kubernetes, **common)  # noqa: E731
-        keep: dict = {"group": group}
+        world = group.kind is GroupKind.WORLD
+        checks = kubernetes.check(plan, opts, group.leader, name) + (lws.check(plan, opts, group) if world else [])
+        diags = [place(d) for d in checks]
+        if has_errors(diags):
+            return None, diags
+        made = (lws if world else pool).lower(plan, group, compiled.spec.kubernetes, target=name, title=title,
+                                              version=version, ctx=ctx)
+        out = Lowered(artifacts=made.artifacts, command=made.command, group=group, derived=lowered.derived)
     else:
-        svc = result.lowered.service
-        checks = kubernetes.check(plan, opts, svc, result.name)
-        make = lambda: kubernetes.lower(plan, svc, compiled.spec.kubernetes, **common)  # noqa: E731
-        keep = {"service": svc}
-    diags = [place(d) for d in checks]
-    out = replace(result, diagnostics=result.diagnostics + diags)
-    if has_errors(diags):
-        return replace(out, lowered=None)
-    made = make()
-    return replace(out, lowered=Lowered(artifacts=made.artifacts, command=made.command, **keep),
-                   diagnostics=out.diagnostics + [place(d) for d in made.diagnostics])
+        diags = [place(d) for d in kubernetes.check(plan, opts, svc, name)]
+        if has_errors(diags) or svc is None:
+            return None, diags
+        made = kubernetes.lower(plan, svc, compiled.spec.kubernetes, target=name, title=title, version=version,
+                               ctx=ctx)
+        out = Lowered(artifacts=made.artifacts, command=made.command, service=svc, derived=lowered.derived)
+    return out, diags + [place(d) for d in made.diagnostics]

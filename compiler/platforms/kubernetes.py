@@ -49,15 +49,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
-from compiler.diagnostics import Diagnostic, error, warning
-from compiler.plan import Plan
-from compiler.render import comment_block, dump_yaml
-from compiler.spec import Kubernetes, is_local
-from compiler.target_api import SERVER_ENV, Artifact, BuildContext
+from deployc.compiler.diagnostics import Diagnostic, SpecPath, error, warning
+from deployc.compiler.plan import Plan
+from deployc.compiler.render import comment_block, dump_yaml
+from deployc.compiler.spec import Kubernetes, is_local
+from deployc.compiler.api.container import SERVER_ENV, Service
+from deployc.compiler.api.target import Artifact, BuildContext
 
-PLATFORM = "kubernetes"
 FILE = "manifests.yaml"
 PORT_NAME = "http"
 GIB = 1 << 30
@@ -89,12 +90,12 @@ def weights_bytes(plan: Plan) -> float:
     """All the weights of one copy of the model; without model facts, what the GPUs could hold at most."""
     f = plan.facts
     if f.parameters or f.checkpoint_bytes or f.gguf_bytes:
-        from compiler.memory import weights_per_gpu
+        from deployc.compiler.memory import weights_per_gpu
 
         per_gpu, _ = weights_per_gpu(plan, f)
         return per_gpu * plan.parallelism.tensor * plan.parallelism.pipeline
     hw = plan.hardware
-    return plan.gpus_per_replica * hw.gpu.memory_gib * hw.memory_utilization * GIB
+    return plan.gpus_per_replica * hw.gpu.memory_gib * (hw.memory_utilization or 1.0) * GIB
 
 
 def load_seconds(plan: Plan) -> int:
@@ -122,13 +123,14 @@ def quantity(docker_size: str) -> str:
 # checks on the spec
 
 
-def check(plan: Plan, opts: Kubernetes, svc: Any, target: str) -> list[Diagnostic]:
+def check(plan: Plan, opts: Kubernetes, svc: Service | None, target: str) -> list[Diagnostic]:
     """What a Kubernetes pod cannot do that the spec asks for, placed at the spec key."""
     out: list[Diagnostic] = []
     if svc is None:
         out.append(error(
             "kubernetes-unsupported", f"the {target} target runs no engine container deployc can put in a pod",
-            hint="build it with the default platform, or pick a target with a container (vllm, sglang, tgi, ollama)",
+            hint="build it with the default platform, or pick a target that runs a container (`deployc targets` "
+                 "says which)",
             path=("targets", target), anchor="key"))
         return out
     if not re.match(r"^[a-z]", plan.name):
@@ -136,7 +138,7 @@ def check(plan: Plan, opts: Kubernetes, svc: Any, target: str) -> list[Diagnosti
                          "start with a letter (RFC 1035 label)", hint="rename the deployment, e.g. m-" + plan.name,
                          path=("name",)))
     m = plan.model
-    local = [(("model", "source"), m.source)] if is_local(m.source) else []
+    local: list[tuple[SpecPath, str]] = [(("model", "source"), m.source)] if is_local(m.source) else []
     local += [(("model", "tokenizer"), m.tokenizer)] if m.tokenizer and is_local(m.tokenizer) else []
     local += [(("model", k), getattr(m, k)) for k in ("chat_template", "gguf") if getattr(m, k)]
     local += [(("model", "adapters", i, "source"), a.source) for i, a in enumerate(m.adapters) if is_local(a.source)]
@@ -152,7 +154,7 @@ def check(plan: Plan, opts: Kubernetes, svc: Any, target: str) -> list[Diagnosti
             "pod mid-load, again and again",
             hint=f"remove it (default {need}) or raise it; deployc assumes 100 MiB/s plus 300 s of engine start",
             path=("kubernetes", "startup_seconds")))
-    launch = getattr(svc, "launch", None)
+    launch = svc.launch
     if launch is not None and not launch.persistent:
         if opts.replicas > 1:
             out.append(error(
@@ -195,8 +197,8 @@ def selector(plan: Plan, target: str, component: str = "server") -> dict[str, st
             "app.kubernetes.io/component": component}
 
 
-def metadata(name: str, opts: Kubernetes, lbls: Mapping[str, str]) -> dict:
-    meta: dict = {"name": name}
+def metadata(name: str, opts: Kubernetes, lbls: Mapping[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
     if opts.namespace:
         meta["namespace"] = opts.namespace
     meta["labels"] = dict(lbls)
@@ -213,7 +215,7 @@ class Env:
     """A container's env list: secret references first, so later values may expand them as $(NAME)."""
 
     secret: str
-    entries: list[dict] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
 
     def _names(self) -> set[str]:
         return {e["name"] for e in self.entries}
@@ -251,7 +253,7 @@ class Env:
         return sorted({e["valueFrom"]["secretKeyRef"]["key"] for e in self.entries if "valueFrom" in e})
 
 
-def env(svc: Any, secret: str) -> tuple[list[dict], list[str], list[str]]:
+def env(svc: Service, secret: str) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """(env list, the argv tail as Kubernetes text, the Secret keys read)."""
     e = Env(secret)
     if not svc.env_pass and not svc.env_set and not svc.command_tail:
@@ -265,7 +267,7 @@ def env(svc: Any, secret: str) -> tuple[list[dict], list[str], list[str]]:
     return e.entries, tail, e.secret_keys
 
 
-def probes(svc: Any, startup_seconds: int) -> dict:
+def probes(svc: Service, startup_seconds: int) -> dict[str, Any]:
     get = {"httpGet": {"path": svc.health_path, "port": PORT_NAME}}
     return {
         "startupProbe": {**get, "periodSeconds": PROBE_PERIOD, "timeoutSeconds": 5,
@@ -275,13 +277,13 @@ def probes(svc: Any, startup_seconds: int) -> dict:
     }
 
 
-def gpu_resource(svc: Any) -> str:
+def gpu_resource(svc: Service) -> str:
     return "amd.com/gpu" if svc.amd else "nvidia.com/gpu"
 
 
-def resources(svc: Any, opts: Kubernetes) -> dict:
-    limits: dict = {gpu_resource(svc): svc.gpus}
-    requests: dict = {}
+def resources(svc: Service, opts: Kubernetes) -> dict[str, Any]:
+    limits: dict[str, Any] = {gpu_resource(svc): svc.gpus}
+    requests: dict[str, Any] = {}
     if opts.cpu:
         requests["cpu"] = opts.cpu
     if opts.memory:
@@ -290,11 +292,11 @@ def resources(svc: Any, opts: Kubernetes) -> dict:
     return {"limits": limits, **({"requests": requests} if requests else {})}
 
 
-def container(svc: Any, plan: Plan, opts: Kubernetes, startup_seconds: int, *, name: str | None = None,
-              argv: Sequence[str] | None = None, extra_env: Iterable[dict] = ()) -> tuple[dict, list[str]]:
+def container(svc: Service, plan: Plan, opts: Kubernetes, startup_seconds: int, *, name: str | None = None,
+              argv: Sequence[str] | None = None, extra_env: Iterable[dict[str, Any]] = ()) -> tuple[dict[str, Any], list[str]]:
     """The engine container from a Service; (container, Secret keys it reads). argv replaces svc.command."""
     entries, tail, keys = env(svc, secret_name(plan, opts))
-    out: dict = {"name": name or "engine", "image": svc.image}
+    out: dict[str, Any] = {"name": name or "engine", "image": svc.image}
     if svc.entrypoint is not None:
         out["command"] = [literal(t) for t in svc.entrypoint]
     out["args"] = [literal(t) for t in (svc.command if argv is None else argv)] + tail
@@ -308,19 +310,19 @@ def container(svc: Any, plan: Plan, opts: Kubernetes, startup_seconds: int, *, n
     return out, keys
 
 
-def mounts(svc: Any) -> list[dict]:
+def mounts(svc: Service) -> list[dict[str, Any]]:
     """The model cache (the claim, at the Service's cache path) and the in-memory /dev/shm (volumes())."""
     return [{"name": "model-cache", "mountPath": svc.cache.target}, {"name": "dshm", "mountPath": "/dev/shm"}]
 
 
-def init_containers(svc: Any, plan: Plan, opts: Kubernetes) -> list[dict]:
+def init_containers(svc: Service, plan: Plan, opts: Kubernetes) -> list[dict[str, Any]]:
     """Service.setup steps (argv lists run to completion before the engine starts), if the Service has any."""
-    steps = getattr(svc, "setup", ()) or ()
+    steps = svc.setup
     out = []
     for i, argv in enumerate(steps):
         # each container its own env objects: shared ones would be written as YAML anchors and aliases
         entries, _, _ = env(svc, secret_name(plan, opts))
-        c: dict = {"name": f"setup-{i + 1}", "image": svc.image, "command": [literal(t) for t in argv]}
+        c: dict[str, Any] = {"name": f"setup-{i + 1}", "image": svc.image, "command": [literal(t) for t in argv]}
         if entries:
             c["env"] = entries
         c["resources"] = resources(svc, opts)
@@ -329,7 +331,7 @@ def init_containers(svc: Any, plan: Plan, opts: Kubernetes) -> list[dict]:
     return out
 
 
-def volumes(plan: Plan, svc: Any, opts: Kubernetes) -> list[dict]:
+def volumes(plan: Plan, svc: Service, opts: Kubernetes) -> list[dict[str, Any]]:
     shm = opts.shm_size or (quantity(svc.shm_size) if svc.shm_size else DEFAULT_SHM)
     return [{"name": "model-cache", "persistentVolumeClaim": {"claimName": f"{plan.name}-cache"}},
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}}]
@@ -348,11 +350,12 @@ def backoff_limit(seconds: int) -> int:
     return n + 2
 
 
-def launch_objects(plan: Plan, svc: Any, opts: Kubernetes, target: str, version: str,
-                   startup_seconds: int) -> tuple[list[dict], list[str]]:
+def launch_objects(plan: Plan, svc: Service, opts: Kubernetes, target: str, version: str,
+                   startup_seconds: int) -> tuple[list[dict[str, Any]], list[str]]:
     """For a server that starts empty (Service.launch): a ConfigMap of the launch files and a Job that runs the
     steps against the Service, retrying while the server loads. (objects, Secret keys read)."""
     launch = svc.launch
+    assert launch is not None
     lbls = labels(plan, target, version, "launch")
     url = f"http://{plan.name}:{opts.service_port or plan.server.port}"
     e = Env(secret_name(plan, opts), [{"name": SERVER_ENV, "value": url}])
@@ -362,14 +365,14 @@ def launch_objects(plan: Plan, svc: Any, opts: Kubernetes, target: str, version:
     mounts = [{"name": "launch", "mountPath": LAUNCH_DIR, "readOnly": True}] if launch.files else []
     containers = []
     for i, argv in enumerate(steps):
-        c: dict = {"name": f"launch-{i + 1}", "image": svc.image, "command": argv}
+        c: dict[str, Any] = {"name": f"launch-{i + 1}", "image": svc.image, "command": argv}
         if mounts:
             c["workingDir"] = LAUNCH_DIR
         c["env"] = e.entries
         if mounts:
             c["volumeMounts"] = mounts
         containers.append(c)
-    pod: dict = {"restartPolicy": "OnFailure", "enableServiceLinks": False, "automountServiceAccountToken": False}
+    pod: dict[str, Any] = {"restartPolicy": "OnFailure", "enableServiceLinks": False, "automountServiceAccountToken": False}
     if len(containers) > 1:
         pod["initContainers"] = containers[:-1]
     pod["containers"] = containers[-1:]
@@ -388,8 +391,8 @@ def launch_objects(plan: Plan, svc: Any, opts: Kubernetes, target: str, version:
     return objects, e.secret_keys
 
 
-def pod_spec(plan: Plan, svc: Any, opts: Kubernetes, containers: list[dict], init: Sequence[dict] = ()) -> dict:
-    spec: dict = {"enableServiceLinks": False, "automountServiceAccountToken": False}
+def pod_spec(plan: Plan, svc: Service, opts: Kubernetes, containers: list[dict[str, Any]], init: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    spec: dict[str, Any] = {"enableServiceLinks": False, "automountServiceAccountToken": False}
     if init:
         spec["initContainers"] = list(init)
     spec["containers"] = containers
@@ -403,8 +406,8 @@ def pod_spec(plan: Plan, svc: Any, opts: Kubernetes, containers: list[dict], ini
     return spec
 
 
-def pvc(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], copies: int = 2) -> dict:
-    spec: dict = {"accessModes": ["ReadWriteMany" if opts.replicas > 1 else "ReadWriteOnce"]}
+def pvc(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], copies: int = 2) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteMany" if opts.replicas > 1 else "ReadWriteOnce"]}
     if opts.storage_class:
         spec["storageClassName"] = opts.storage_class
     spec["resources"] = {"requests": {"storage": cache_size(plan, opts, copies)}}
@@ -412,7 +415,7 @@ def pvc(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], copies: int = 2) 
             "metadata": metadata(f"{plan.name}-cache", opts, lbls), "spec": spec}
 
 
-def deployment(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], sel: Mapping[str, str], pod: dict) -> dict:
+def deployment(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], sel: Mapping[str, str], pod: dict[str, Any]) -> dict[str, Any]:
     strategy = {"type": "Recreate"} if opts.replicas == 1 else {
         "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(plan.name, opts, lbls),
@@ -420,14 +423,14 @@ def deployment(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], sel: Mappi
                      "template": {"metadata": {"labels": dict(lbls)}, "spec": pod}}}
 
 
-def service(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], sel: Mapping[str, str]) -> dict:
+def service(plan: Plan, opts: Kubernetes, lbls: Mapping[str, str], sel: Mapping[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(plan.name, opts, lbls),
             "spec": {"type": opts.service_type, "selector": dict(sel),
                      "ports": [{"name": PORT_NAME, "port": opts.service_port or plan.server.port,
                                 "targetPort": PORT_NAME, "protocol": "TCP"}]}}
 
 
-def documents(header: Sequence[str], docs: Sequence[dict]) -> str:
+def documents(header: Sequence[str], docs: Sequence[dict[str, Any]]) -> str:
     """One multi-document YAML file, a comment header first."""
     import json
 
@@ -440,7 +443,7 @@ def documents(header: Sequence[str], docs: Sequence[dict]) -> str:
 # deployc's own checks of produced manifests: what a schema cannot see
 
 
-def _pod_specs(doc: Mapping) -> list[tuple[str, Mapping, Mapping]]:
+def _pod_specs(doc: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
     """(where, pod spec, pod labels) of every pod template in a Deployment, Job or LeaderWorkerSet."""
     spec = doc.get("spec") or {}
     found = []
@@ -458,15 +461,15 @@ def _pod_specs(doc: Mapping) -> list[tuple[str, Mapping, Mapping]]:
 INJECTED_LABELS = ("leaderworkerset.sigs.k8s.io/",)
 
 
-def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
+def lint(docs: Sequence[Mapping[str, Any]], min_startup_seconds: int) -> list[str]:
     """Problems schemas miss: GPUs only in requests or not an integer, requests != limits, startup
     budgets shorter than the load time, a Service port that reaches no container port, secrets by value."""
     problems: list[str] = []
-    pods_by_labels: list[tuple[Mapping, set]] = []
+    pods_by_labels: list[tuple[Mapping[str, Any], set[str]]] = []
     for doc in docs:
         kind, name = doc.get("kind"), (doc.get("metadata") or {}).get("name")
         for where, pod, labels_ in _pod_specs(doc):
-            named: set = set()
+            named: set[str] = set()
             for c in list(pod.get("initContainers") or []) + list(pod.get("containers") or []):
                 at = f"{kind}/{name} {where} container {c.get('name')}"
                 res = c.get("resources") or {}
@@ -519,8 +522,8 @@ class PlatformOutput:
 
 
 def header(plan: Plan, ctx: BuildContext, target: str, title: str, version: str, opts: Kubernetes,
-           keys: Sequence[str], svc: Any = None) -> list[str]:
-    from compiler.render import banner_lines
+           keys: Sequence[str], svc: Service | None = None) -> list[str]:
+    from deployc.compiler.render import banner_lines
 
     ns = f" -n {opts.namespace}" if opts.namespace else ""
     secret = secret_name(plan, opts)
@@ -534,10 +537,10 @@ def header(plan: Plan, ctx: BuildContext, target: str, title: str, version: str,
         f"2. kubectl{ns} apply -f manifests.yaml   (this file, not the folder: it also holds deployc-manifest.json)",
     ] + ([f"3. Job {plan.name}-launch loads the model once the server answers (it retries while the server "
           "starts): kubectl" + ns + f" wait --for=condition=complete job/{plan.name}-launch --timeout=2h"]
-         if getattr(svc, "launch", None) is not None else [])
+         if svc is not None and svc.launch is not None else [])
 
 
-def lower(plan: Plan, svc: Any, k8s: Kubernetes | None, *, target: str, title: str, version: str,
+def lower(plan: Plan, svc: Service, k8s: Kubernetes | None, *, target: str, title: str, version: str,
           ctx: BuildContext) -> PlatformOutput:
     """The manifests of one target (single node: PVC, Deployment, Service)."""
     opts = options(k8s)
@@ -547,7 +550,7 @@ def lower(plan: Plan, svc: Any, k8s: Kubernetes | None, *, target: str, title: s
     init = init_containers(svc, plan, opts)
     pod = pod_spec(plan, svc, opts, [engine], init)
     docs = [pvc(plan, opts, lbls, 3 if init else 2), deployment(plan, opts, lbls, sel, pod), service(plan, opts, lbls, sel)]
-    if getattr(svc, "launch", None) is not None:
+    if svc.launch is not None:
         more, launch_keys = launch_objects(plan, svc, opts, target, version, startup)
         docs += more
         keys = sorted(set(keys) | set(launch_keys))

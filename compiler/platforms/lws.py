@@ -46,13 +46,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
-from compiler.diagnostics import Diagnostic, error
-from compiler.plan import Plan
-from compiler.platforms import kubernetes as k8s
-from compiler.spec import Kubernetes
-from compiler.target_api import Artifact, BuildContext
+from deployc.compiler.diagnostics import Diagnostic, error
+from deployc.compiler.plan import Plan
+from deployc.compiler.platforms import kubernetes as k8s
+from deployc.compiler.spec import Kubernetes
+from deployc.compiler.api.container import NodeGroup, Service
+from deployc.compiler.api.target import Artifact, BuildContext
 
 API_VERSION = "leaderworkerset.x-k8s.io/v1"
 KIND = "LeaderWorkerSet"
@@ -75,11 +77,12 @@ def max_name_length(groups: int) -> int:
     return MAX_STATEFULSET_NAME - 1 - len(str(max(groups - 1, 0)))
 
 
-def schema() -> dict:
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+def schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return data
 
 
-def check(plan: Plan, opts: Kubernetes, group: Any) -> list[Diagnostic]:
+def check(plan: Plan, opts: Kubernetes, group: NodeGroup) -> list[Diagnostic]:
     """What the LWS controller would refuse or break on that a schema cannot see."""
     out: list[Diagnostic] = []
     groups = group.replicas * opts.replicas
@@ -101,7 +104,7 @@ def _lws_args(tokens: Sequence[str], node_args_at: int) -> list[str]:
             for i, t in enumerate(tokens)]
 
 
-def _engine(svc: Any, plan: Plan, opts: Kubernetes, startup: int, worker: bool, group: Any) -> tuple[dict, list[str]]:
+def _engine(svc: Service, plan: Plan, opts: Kubernetes, startup: int, worker: bool, group: NodeGroup) -> tuple[dict[str, Any], list[str]]:
     c, keys = k8s.container(svc, plan, opts, startup)
     tail = c["args"][len(svc.command):]
     c["args"] = _lws_args(svc.command, group.node_args_at) + tail
@@ -115,22 +118,22 @@ def _engine(svc: Any, plan: Plan, opts: Kubernetes, startup: int, worker: bool, 
     return c, keys
 
 
-def _template(plan: Plan, svc: Any, opts: Kubernetes, container: dict, lbls: Mapping[str, str]) -> dict:
+def _template(plan: Plan, svc: Service, opts: Kubernetes, container: dict[str, Any], lbls: Mapping[str, str]) -> dict[str, Any]:
     pod = k8s.pod_spec(plan, svc, opts, [container], k8s.init_containers(svc, plan, opts))
     pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "model-cache"]  # from volumeClaimTemplates
     return {"metadata": {"labels": dict(lbls)}, "spec": pod}
 
 
-def claim_template(plan: Plan, opts: Kubernetes) -> dict:
-    spec: dict = {"accessModes": ["ReadWriteOnce"]}
+def claim_template(plan: Plan, opts: Kubernetes) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"]}
     if opts.storage_class:
         spec["storageClassName"] = opts.storage_class
     spec["resources"] = {"requests": {"storage": k8s.cache_size(plan, opts)}}
     return {"metadata": {"name": "model-cache"}, "spec": spec}
 
 
-def leader_worker_set(plan: Plan, group: Any, opts: Kubernetes, *, target: str, version: str,
-                      startup: int) -> tuple[dict, list[str]]:
+def leader_worker_set(plan: Plan, group: NodeGroup, opts: Kubernetes, *, target: str, version: str,
+                      startup: int) -> tuple[dict[str, Any], list[str]]:
     lbls = k8s.labels(plan, target, version)
     leader, keys = _engine(group.leader, plan, opts, startup, False, group)
     worker, worker_keys = _engine(group.worker, plan, opts, startup, True, group)
@@ -156,13 +159,13 @@ def leader_selector(plan: Plan, target: str) -> dict[str, str]:
     return {**k8s.selector(plan, target, "leader"), NAME_LABEL: plan.name, WORKER_INDEX_LABEL: "0"}
 
 
-def leader_service(plan: Plan, opts: Kubernetes, target: str, version: str) -> dict:
+def leader_service(plan: Plan, opts: Kubernetes, target: str, version: str) -> dict[str, Any]:
     doc = k8s.service(plan, opts, k8s.labels(plan, target, version), leader_selector(plan, target))
     doc["metadata"]["name"] = f"{plan.name}-leader"
     return doc
 
 
-def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
+def lint(docs: Sequence[Mapping[str, Any]], min_startup_seconds: int) -> list[str]:
     """The single-node checks on every pod template, plus: the leader Service reaches the leader's HTTP port."""
     problems = k8s.lint([d for d in docs if d.get("kind") != "Service"], min_startup_seconds)
     lws = next(d for d in docs if d.get("kind") == KIND)
@@ -181,8 +184,8 @@ def lint(docs: Sequence[Mapping], min_startup_seconds: int) -> list[str]:
     return problems
 
 
-def lower(plan: Plan, group: Any, k8s_opts: Kubernetes | None, *, target: str, title: str, version: str,
-          ctx: BuildContext) -> "k8s.PlatformOutput":
+def lower(plan: Plan, group: NodeGroup, k8s_opts: Kubernetes | None, *, target: str, title: str, version: str,
+          ctx: BuildContext) -> k8s.PlatformOutput:
     opts = k8s.options(k8s_opts)
     startup = opts.startup_seconds or k8s.load_seconds(plan)
     lws, keys = leader_worker_set(plan, group, opts, target=target, version=version, startup=startup)

@@ -16,16 +16,18 @@ compiler/platforms/kubernetes.py:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
-from compiler.diagnostics import error
-from compiler.plan import Plan
-from compiler.platforms import kubernetes as k8s
-from compiler.spec import Kubernetes
-from compiler.target_api import NODE_ADDR_ENV, SERVER_ENV, Artifact, BuildContext
+from deployc.compiler.diagnostics import error
+from deployc.compiler.plan import Plan
+from deployc.compiler.platforms import kubernetes as k8s
+from deployc.compiler.spec import Kubernetes
+from deployc.compiler.api.container import NODE_ADDR_ENV, SERVER_ENV, NodeGroup, Service
+from deployc.compiler.api.target import Artifact, BuildContext
 
 
-def _fill_refs(c: dict, keys: list[str], url: str) -> list[str]:
+def _fill_refs(c: dict[str, Any], keys: list[str], url: str) -> list[str]:
     """The platform's own references in a container's env: the coordinator's URL and the pod's IP,
     never Secret keys."""
     own = {SERVER_ENV: {"name": SERVER_ENV, "value": url},
@@ -36,7 +38,7 @@ def _fill_refs(c: dict, keys: list[str], url: str) -> list[str]:
     return [k for k in keys if k not in own]
 
 
-def _container(svc: Any, plan: Plan, opts: Kubernetes, startup: int, url: str, probes: bool) -> tuple[dict, list[str]]:
+def _container(svc: Service, plan: Plan, opts: Kubernetes, startup: int, url: str, probes: bool) -> tuple[dict[str, Any], list[str]]:
     c, keys = k8s.container(svc, plan, opts, startup)
     keys = _fill_refs(c, keys, url)
     if svc.gpus == 0:
@@ -53,7 +55,7 @@ def _container(svc: Any, plan: Plan, opts: Kubernetes, startup: int, url: str, p
     return c, keys
 
 
-def _pod(plan: Plan, svc: Any, opts: Kubernetes, c: dict) -> dict:
+def _pod(plan: Plan, svc: Service, opts: Kubernetes, c: dict[str, Any]) -> dict[str, Any]:
     pod = k8s.pod_spec(plan, svc, opts, [c])
     if svc.gpus == 0:
         pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "model-cache"]
@@ -61,7 +63,7 @@ def _pod(plan: Plan, svc: Any, opts: Kubernetes, c: dict) -> dict:
 
 
 def _deployment(name: str, replicas: int, opts: Kubernetes, lbls: Mapping[str, str], sel: Mapping[str, str],
-                pod: dict) -> dict:
+                pod: dict[str, Any]) -> dict[str, Any]:
     strategy = {"type": "Recreate"} if replicas == 1 else {
         "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": k8s.metadata(name, opts, lbls),
@@ -69,8 +71,8 @@ def _deployment(name: str, replicas: int, opts: Kubernetes, lbls: Mapping[str, s
                      "template": {"metadata": {"labels": dict(lbls)}, "spec": pod}}}
 
 
-def lower(plan: Plan, group: Any, k8s_opts: Kubernetes | None, *, target: str, title: str, version: str,
-          ctx: BuildContext) -> "k8s.PlatformOutput":
+def lower(plan: Plan, group: NodeGroup, k8s_opts: Kubernetes | None, *, target: str, title: str, version: str,
+          ctx: BuildContext) -> k8s.PlatformOutput:
     opts = k8s.options(k8s_opts)
     startup = opts.startup_seconds or k8s.load_seconds(plan)
     url = f"http://{plan.name}:{opts.service_port or plan.server.port}"
