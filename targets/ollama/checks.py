@@ -1,38 +1,16 @@
-"""The Ollama target's rules: what FROM names, which quantize level, and the checks behind each
-diagnostic (sources: targets/ollama/versions.py)."""
+"""The Ollama target's checks behind each diagnostic (sources: targets/ollama/versions.py)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
-from compiler.diagnostics import Diagnostic, error
-from compiler.plan import Plan
-from compiler.spec import is_local
-from compiler.target_api import BuildContext
-from targets.ollama import modelfile
-from targets.ollama.versions import OllamaVersion
+from deployc.compiler.api import Diagnostic, Plan, args_conflict, env_conflicts, error, is_local, warning
+from deployc.targets.ollama import modelfile
+from deployc.targets.ollama.model import (GGUF_REPO, SPEC_LEVEL, counterpart, from_ref, gguf_tag, normalize_level, num_ctx,
+                                          quantized_source)
+from deployc.targets.ollama.options import CREATE, OWNED_PARAMETERS, OllamaOptions, owned_env
+from deployc.targets.ollama.versions import OllamaVersion
 
-if TYPE_CHECKING:
-    from targets.ollama import OllamaOptions
-
-# PARAMETERs deployc writes from the spec, and the spec path that owns each.
-OWNED_PARAMETERS = {
-    "num_ctx": ("limits", "max_model_len"),
-    "num_predict": ("limits", "max_output_tokens"),
-    "num_batch": ("limits", "max_batch_tokens"),
-    "stop": ("targets", "ollama", "stop"),
-}
-
-
-# `ollama create` flags deployc sets (cobra/pflag: exact long names, `-qLEVEL` glued shorthands).
-OWNED_FLAGS = {"--file": ("targets", "ollama"), "-f": ("targets", "ollama"),
-               "--quantize": ("targets", "ollama", "quantize"), "-q": ("targets", "ollama", "quantize")}
-
-_DTYPE_LEVEL = {"float16": "F16", "bfloat16": "BF16", "float32": "F32"}
-_SPEC_LEVEL = {"int8": "Q8_0", "int4": "Q4_K_M"}
-GGUF_REPO = re.compile(r"-gguf$", re.IGNORECASE)
 # types/model/name.go isValidPart: [namespace/]model[:tag]
 _MODEL_NAME = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_-]{0,79}/)?[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
                          r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,79})?$")
@@ -40,21 +18,60 @@ _MODEL_NAME = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_-]{0,79}/)?[A-Za-z0-9_][A-
 _OUR_FILES = ("modelfile", "create.sh", "serve.env", "compose.yaml", "deployc-manifest.json")
 
 
-def from_ref(plan: Plan) -> tuple[tuple[str, str] | None, Diagnostic | None]:
-    """(kind, reference) of what FROM names: a gguf file, a local folder, or a hf.co GGUF repo."""
-    m = plan.model
-    if m.gguf is not None:
-        return ("file", m.gguf), None
-    if is_local(m.source):
-        return ("file", m.source), None
-    if GGUF_REPO.search(m.source):
-        return ("hub", f"hf.co/{m.source}"), None
-    return None, error(
-        "ollama-model-source", f"Ollama cannot import the hub model {m.source}: it loads a GGUF file, a local "
-        "safetensors folder, or a Hugging Face repo of GGUF files (hf.co/org/name-GGUF)",
-        hint=f"set model.gguf to a .gguf file, or download the model (`hf download {m.source} --local-dir "
-             f"./models/{m.source.rsplit('/', 1)[-1]}`) and point model.source at that folder",
-        path=("model", "source"))
+def check(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    m, lim, p = plan.model, plan.limits, plan.precision
+    source, problem = from_ref(plan, opts)
+    if problem:
+        out.append(problem)
+    elif source is not None and source[0] != "file" and opts.library is None and counterpart(m.source) is not None:
+        row = counterpart(m.source) or {}
+        if source[0] == "library":
+            what = (f"the Ollama library's {source[1]} ({row['library_source']}), in the quantization the library "
+                    "publishes for that tag")
+            hint = ("pick another tag of that page in targets.ollama.library (e.g. an -fp16 or -q8_0 one), or "
+                    + (f"targets.ollama.quantize: one of {', '.join(row['quantizations'])} for {row['gguf']}"
+                       if "gguf" in row else "set model.gguf to a .gguf file"))
+        else:
+            what = (f"{source[1]}, a GGUF repo of it ({row['source']} in the XInference registry "
+                    "counterparts.json was read from)")
+            hint = "name the quantization with targets.ollama.quantize (" + ", ".join(row["quantizations"]) + ")" \
+                if ":" not in source[1].removeprefix("hf.co/") else "set model.gguf to use another file"
+        out.append(warning("ollama-counterpart", f"Ollama cannot import {m.source} itself; FROM names {what}",
+                           hint=hint, path=("model", "source")))
+    s = plan.speculative
+    if s is not None and s.method != "draft":
+        out.append(error("ollama-speculative-method", f"Ollama {v.version} speculates only with a draft model "
+                         f"(the Modelfile's DRAFT), not {s.method}", hint="use speculative.method: draft with a "
+                         "local GGUF file or folder as speculative.model", path=("speculative", "method")))
+    elif s is not None and s.model is not None and not is_local(s.model):
+        out.append(error("ollama-speculative-model", "Ollama's DRAFT imports a local GGUF file or folder, like FROM",
+                         hint="download the draft model and point speculative.model at it (./...)",
+                         path=("speculative", "model")))
+    if s is not None and (s.topk is not None or s.tensor is not None or s.revision is not None):
+        out.append(error("ollama-speculative-fields", "Ollama takes only the draft model and num_tokens "
+                         "(draft_num_predict)", hint="remove speculative.topk, tensor and revision for ollama",
+                         path=("speculative", "method")))
+    if p.quantization == "gguf" and m.gguf is None and not GGUF_REPO.search(m.source) and opts.library is None:
+        out.append(error("ollama-gguf", "quantization gguf needs the .gguf file Ollama loads",
+                         hint="set model.gguf to the file's path", path=("precision", "quantization")))
+    out += check_weights(plan, opts, v)
+    if num_ctx(plan) is None:
+        out.append(error(
+            "ollama-context", f"Ollama {v.version} needs an explicit context: without num_ctx it uses "
+            f"{v.default_context} and silently truncates longer prompts",
+            hint="set limits.max_model_len (or model.facts.max_position_embeddings)",
+            path=("limits", "max_model_len") if lim.model_fields_set else ("model", "source")))
+    out += check_names(plan)
+    out += check_parameters(opts, v)
+    for key in ("system", "template"):
+        value = getattr(opts, key)
+        if value is not None and modelfile.encode(value) is None:
+            out.append(unwritable(("targets", "ollama", key), value))
+    for i, stop in enumerate(opts.stop):
+        if modelfile.encode(stop) is None:
+            out.append(unwritable(("targets", "ollama", "stop", i), stop))
+    return out + check_args(opts.args, v, plan.speculative is not None and plan.speculative.model is not None) + env_conflicts(opts.env, owned_env(plan), "ollama")
 
 
 def check_names(plan: Plan) -> list[Diagnostic]:
@@ -81,43 +98,13 @@ def check_names(plan: Plan) -> list[Diagnostic]:
     return out
 
 
-def modelfile_path(source: tuple[str, str], ctx: BuildContext) -> str:
-    """FROM value: Ollama resolves relative paths against the Modelfile's own folder."""
-    kind, ref = source
-    if kind == "hub" or ref.startswith(("/", "~")):
-        return ref
-    return (PurePosixPath(ctx.spec_dir) / ref).as_posix()
-
-
-def num_ctx(plan: Plan) -> int | None:
-    return plan.limits.max_model_len or plan.facts.context
-
-
-def quantized_source(plan: Plan) -> bool:
-    return plan.precision.quantization == "gguf" or (plan.model.gguf is None and not is_local(plan.model.source))
-
-
-def normalize_level(value: str, v: OllamaVersion) -> str | None:
-    up = value.upper()
-    up = v.quantize_aliases.get(up, up)
-    return up if up in v.quantize_levels else None
-
-
-def quantize_level(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> str | None:
-    """The --quantize level: targets.ollama.quantize, int8/int4, or an explicit dtype of a 16-bit source."""
-    if opts.quantize is not None:
-        return normalize_level(opts.quantize, v)
-    if plan.precision.quantization in _SPEC_LEVEL:
-        return _SPEC_LEVEL[plan.precision.quantization]
-    if not quantized_source(plan):
-        return _DTYPE_LEVEL.get(plan.precision.dtype)
-    return None
-
-
 def check_weights(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]:
-    out = []
+    """The --quantize level against the source's weights and the spec's dtype."""
+    out: list[Diagnostic] = []
     quant, dtype = plan.precision.quantization, plan.precision.dtype
-    wanted = _SPEC_LEVEL.get(quant)
+    wanted = SPEC_LEVEL.get(quant)
+    if gguf_tag(plan, opts) is not None:
+        return out   # quantize names the file of the counterpart GGUF repo (model.py from_ref)
     if opts.quantize is not None:
         level = normalize_level(opts.quantize, v)
         where = ("targets", "ollama", "quantize")
@@ -131,7 +118,14 @@ def check_weights(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Dia
                              hint=f"remove one of them, or set quantize: {wanted}", path=where))
     else:
         level, where = wanted, ("precision", "quantization")
-    if level is not None and quantized_source(plan):
+    source, _ = from_ref(plan, opts)
+    if level is not None and source is not None and source[0] == "library":
+        out.append(error(
+            "ollama-quantize", f"FROM {source[1]} is an Ollama library build, already quantized; Ollama "
+            f"{v.version} quantizes only {'/'.join(v.quantize_from)} models", hint="name the library tag of the "
+            "quantization you want in targets.ollama.library (the model's library page lists them), and drop "
+            "the quantize level", path=where))
+    elif level is not None and quantized_source(plan, opts):
         out.append(error(
             "ollama-quantize", f"Ollama {v.version} quantizes only {'/'.join(v.quantize_from)} models; "
             "a quantized GGUF keeps its own type", hint="quantize from the 16-bit checkpoint (a local "
@@ -140,7 +134,7 @@ def check_weights(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Dia
         out.append(error("ollama-dtype", f"--quantize {level} sets the stored weight type; Ollama has no separate "
                          f"{dtype} setting", hint="use dtype: auto with a quantize level",
                          path=("precision", "dtype")))
-    elif level is None and quantized_source(plan) and dtype in ("bfloat16", "float32"):
+    elif level is None and quantized_source(plan, opts) and dtype in ("bfloat16", "float32"):
         out.append(error("ollama-dtype", f"a quantized GGUF keeps its own weight type; Ollama has no {dtype} "
                          "setting", hint="use dtype: auto", path=("precision", "dtype")))
     return out
@@ -188,10 +182,11 @@ def unwritable(path, value: str) -> Diagnostic:
                  f"{modelfile.why_not(value)}", hint="change the text (Ollama's parser has no escapes)", path=path)
 
 
-def check_args(args, v: OllamaVersion) -> list[Diagnostic]:
+def check_args(args, v: OllamaVersion, draft: bool = False) -> list[Diagnostic]:
     """cobra/pflag parsing of `ollama create MODEL`: exact long names (`--quantize=x` or `--quantize x`),
     glued shorthands (`-qx`), unknown flags and extra positional arguments are errors (ExactArgs(1))."""
     out = []
+    owners = CREATE.owners(v)
     value_next = False
     for i, token in enumerate(args):
         where = ("targets", "ollama", "args", i)
@@ -207,17 +202,15 @@ def check_args(args, v: OllamaVersion) -> list[Diagnostic]:
                              "exactly one", hint="pass flags only", path=where))
             continue
         kind = v.create_flags.get(flag)
-        if flag in OWNED_FLAGS:
-            owner = ".".join(OWNED_FLAGS[flag])
-            out.append(error("target-args-conflict", f"{flag} in targets.ollama.args restates {owner}, which "
-                             "deployc derives from the spec", hint=f"set {owner} instead and remove it from args",
-                             path=where))
+        owner = CREATE.parser.match(token, owners)
+        if owner is not None:
+            out.append(args_conflict(flag, owner, "ollama", i))
         elif kind is None:
             out.append(error("ollama-args", f"`ollama create` of Ollama {v.version} has no flag {flag}",
                              hint="flags: " + ", ".join(sorted(f for f in v.create_flags if f.startswith("--"))),
                              path=where))
-        elif flag == "--draft-quantize":
-            out.append(error("ollama-args", "--draft-quantize needs a DRAFT model, which deployc does not write",
-                             hint="remove it", path=where))
+        elif flag == "--draft-quantize" and not draft:
+            out.append(error("ollama-args", "--draft-quantize needs a DRAFT model (speculative.method: draft)",
+                             hint="remove it, or set speculative", path=where))
         value_next = kind == "string" and not glued
     return out

@@ -94,9 +94,6 @@ class Modelfile:
         assert text is not None, f"unchecked value for PARAMETER {name}"
         self.lines.append(f"PARAMETER {name} {text}")
 
-    def blank(self) -> None:
-        self.lines.append("")
-
     def render(self) -> str:
         head = "".join(f"# {line}".rstrip() + "\n" for line in self.header)
         return head + "\n" + "\n".join(self.lines).rstrip("\n") + "\n"

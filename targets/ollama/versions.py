@@ -51,7 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.target_api import Capability
+from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
 
 # PARAMETER name -> value kind, from the json tags of api.Options and api.Runner.
 _PARAMS_COMMON = {
@@ -78,18 +78,24 @@ _COMMANDS_COMMON = ("from", "license", "template", "system", "adapter", "rendere
 _CREATE_FLAGS = {"--file": "string", "-f": "string", "--quantize": "string", "-q": "string",
                  "--help": "bool", "-h": "bool"}
 
+# Issue 20, item 3, stated explicitly: Ollama parses tool calls and thinking itself, from the model's
+# template (auto writes nothing; a name is refused).
+_RECIPES = frozenset({Capability.TOOL_PARSER, Capability.REASONING_PARSER})
+
 # Spec features Ollama cannot express, in every pinned version.
 _UNSUPPORTED = frozenset({
+    Capability.MAX_INPUT_TOKENS,  # prompts share num_ctx with the completion
     Capability.MULTI_NODE,  # one server process per machine; no distributed inference
     Capability.TENSOR_PARALLEL, Capability.PIPELINE_PARALLEL, Capability.DATA_PARALLEL, Capability.REVISION,
     Capability.CUSTOM_TOKENIZER, Capability.REMOTE_CODE, Capability.CHAT_TEMPLATE, Capability.API_KEY,
     Capability.QUANT_FP8, Capability.QUANT_AWQ, Capability.QUANT_GPTQ, Capability.QUANT_BITSANDBYTES,
+    Capability.QUANT_MXFP4, Capability.QUANT_NVFP4,   # safetensors FP4 checkpoints: Ollama imports GGUF
+    Capability.ATTENTION_DATA_PARALLEL, Capability.EXPERT_PARALLEL,   # one process, no parallel modes
 })
 
 
 @dataclass(frozen=True)
-class OllamaVersion:
-    version: str
+class OllamaVersion(EngineVersion):
     commit: str
     image: str
     commands: tuple[str, ...]          # isValidCommand
@@ -103,7 +109,6 @@ class OllamaVersion:
     create_flags: dict[str, str]       # `ollama create` flag -> string | bool (cobra; -h/--help added by cobra)
     default_keep_alive: str
     default_context: str               # what Ollama uses when num_ctx is not set (for messages)
-    capabilities: frozenset[Capability]
 
 
 VERSIONS: dict[str, OllamaVersion] = {
@@ -111,6 +116,7 @@ VERSIONS: dict[str, OllamaVersion] = {
         version="0.32.15",
         commit="b7871fc0d1d82fe109536efa3e0e8e411c766c75",
         image="ollama/ollama:0.32.15",
+        rocm_image="ollama/ollama:0.32.15-rocm",
         # + draft, requires (parser/parser.go:697-704)
         commands=_COMMANDS_COMMON + ("draft", "requires"),
         parameters={**_PARAMS_COMMON, "draft_num_predict": "int"},  # api/types.go:595
@@ -124,12 +130,15 @@ VERSIONS: dict[str, OllamaVersion] = {
         default_keep_alive="5m",
         # envconfig/config.go:230 ContextLength default 0 -> "4k/32k/256k based on VRAM" (:336)
         default_context="4k, 32k or 256k tokens depending on VRAM",
-        capabilities=frozenset(Capability) - _UNSUPPORTED,
+        # item 2: the Modelfile's DRAFT command (a draft model) and draft_num_predict
+        capabilities=(frozenset(Capability) - RECIPE_CAPABILITIES - _UNSUPPORTED) | _RECIPES
+        | {Capability.SPECULATIVE},
     ),
     "0.12.11": OllamaVersion(
         version="0.12.11",
         commit="c1149875234a51aa1e5e60b74f3807f5982c60fa",
         image="ollama/ollama:0.12.11",
+        rocm_image="ollama/ollama:0.12.11-rocm",
         commands=_COMMANDS_COMMON,  # parser/parser.go:614-621
         parameters=dict(_PARAMS_COMMON),
         deprecated=_DEPRECATED,
@@ -141,6 +150,6 @@ VERSIONS: dict[str, OllamaVersion] = {
         create_flags=dict(_CREATE_FLAGS),
         default_keep_alive="5m",
         default_context="4096 tokens",  # envconfig/config.go:204
-        capabilities=frozenset(Capability) - _UNSUPPORTED,
+        capabilities=(frozenset(Capability) - RECIPE_CAPABILITIES - _UNSUPPORTED) | _RECIPES,
     ),
 }

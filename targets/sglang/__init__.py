@@ -7,6 +7,8 @@ Spellings and value choices are read from SGLang's own source at each pinned rel
                 python/sglang/cli/serve.py            the `sglang serve` subcommand
 and the conformance tier (tests/conformance/test_sglang_parser.py) parses every sample's argv
 with the real prepare_server_args of each pinned version and compares the parsed values.
+The spec -> option mapping is one table (targets/sglang/options.py): the argv and the check
+of extra `args` both derive from it.
 
 Spec -> SGLang, decisions worth knowing:
 - The launcher: 0.5.23 runs `sglang serve --model-type llm --model-path ...`, the entry point
@@ -63,256 +65,210 @@ Spec -> SGLang, decisions worth knowing:
 
 from __future__ import annotations
 
-from pydantic import Field
+from dataclasses import replace
 
-from compiler import memory
-from compiler.diagnostics import Diagnostic, error, warning
-from compiler.memory import Budget, EngineMemory
-from compiler.plan import Plan
-from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
-from targets._shared import container, multinode
-from targets._shared.multinode import NodeRefs
-from targets.sglang.versions import KV_FP8, VERSIONS, SglangVersion
+from deployc.compiler import api
+from deployc.compiler.api import (
+    Artifact,
+    Budget,
+    BuildContext,
+    Capability,
+    Diagnostic,
+    EngineMemory,
+    KvManager,
+    Lowered,
+    Plan,
+    Target,
+    error,
+    warning,
+)
+from deployc.targets.sglang.options import (
+    ACTIVATION_SHARE,
+    DIST_INIT_PORT,
+    PARSER,
+    TABLE,
+    Lowering,
+    SglangOptions,
+    engine_table,
+    mem_fraction,
+    node_args,
+    node_derived,
+    server_options,
+)
+from deployc.targets.sglang.versions import LOG_FIELDS, MEMORY, REPORT, VERSIONS, SglangVersion, auto_mem_fraction
 
-# Share of the GPU kept out of --mem-fraction-static for activations and CUDA graphs.
-ACTIVATION_SHARE = 0.10
-
-# Flags deployc derives from the spec (every spelling of each, both versions), and the spec path
-# that owns each (for `args` conflicts).
-OWNED: dict[str, tuple[str, ...]] = {
-    "--model-path": ("model", "source"),
-    "--model": ("model", "source"),
-    "--model-type": ("model", "source"),
-    "--revision": ("model", "revision"),
-    "--tokenizer-path": ("model", "tokenizer"),
-    "--trust-remote-code": ("model", "trust_remote_code"),
-    "--chat-template": ("model", "chat_template"),
-    "--served-model-name": ("model", "served_name"),
-    "--enable-lora": ("model", "adapters"),
-    "--lora-paths": ("model", "adapters"),
-    "--max-loras-per-batch": ("model", "adapters"),
-    "--dtype": ("precision", "dtype"),
-    "--quantization": ("precision", "quantization"),
-    "--kv-cache-dtype": ("precision", "kv_cache_dtype"),
-    "--tp-size": ("parallelism", "tensor"),
-    "--tensor-parallel-size": ("parallelism", "tensor"),
-    "--pp-size": ("parallelism", "pipeline"),
-    "--pipeline-parallel-size": ("parallelism", "pipeline"),
-    "--dp-size": ("parallelism", "data"),
-    "--data-parallel-size": ("parallelism", "data"),
-    "--context-length": ("limits", "max_model_len"),
-    "--max-running-requests": ("limits", "max_concurrency"),
-    "--chunked-prefill-size": ("limits", "max_batch_tokens"),
-    "--mem-fraction-static": ("hardware", "memory_utilization"),
-    "--host": ("server", "host"),
-    "--port": ("server", "port"),
-    "--api-key": ("server", "api_key_env"),
-    "--nnodes": ("parallelism", "nodes"),
-    "--node-rank": ("parallelism", "nodes"),
-    "--dist-init-addr": ("parallelism", "nodes"),
-    "--nccl-init-addr": ("parallelism", "nodes"),
-}
-
-# The port node 0 opens for torch.distributed initialization (--dist-init-addr LEADER:PORT).
-DIST_INIT_PORT = 20000
+__all__ = ["SglangOptions", "SglangTarget"]
 
 
-def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
-    """The flags that make one SGLang launcher node rank `rank` of plan.nodes (rank "0" serves HTTP)."""
-    return ["--nnodes", str(plan.nodes), "--node-rank", rank, "--dist-init-addr", f"{refs.leader}:{DIST_INIT_PORT}"]
-
-
-class SglangOptions(TargetOptions):
-    """targets.sglang: the common options, and the static memory fraction."""
-
-    mem_fraction_static: float | None = Field(
-        default=None, gt=0, lt=1,
-        description="SGLang's --mem-fraction-static (weights plus KV cache pool, as a share of each GPU). "
-                    "Default: hardware.memory_utilization - 0.10, keeping a tenth of the GPU for activations.")
-
-
-class SglangTarget(Target):
+class SglangTarget(Target[SglangOptions, SglangVersion]):
     name = "sglang"
     title = "SGLang"
-    versions = tuple(VERSIONS)
+    runs_container = True
+    versions = VERSIONS
+    # SGLang changes its options within a minor (0.5.x added --attn-dp-size, split --disable-cuda-graph): a
+    # spec pins one of the versions deployc has read.
+    patch_releases = False
     options = SglangOptions
 
-    def capabilities(self, version: str) -> frozenset[Capability]:
-        return VERSIONS[version].capabilities
-
-    def unsupported_hint(self, capability: Capability, version: str) -> str | None:
+    def unsupported_hint(self, capability: Capability, v: SglangVersion) -> str | None:
         if capability is Capability.MAX_OUTPUT_TOKENS:
             return ("SGLang has no server-wide cap on max_tokens: remove limits.max_output_tokens and let "
                     "clients send max_tokens (context_length still bounds prompt + completion)")
+        if capability is Capability.QUANT_MXFP4:
+            return "SGLang 0.4.10.post2 has no MXFP4 kernels: pin targets.sglang.version: 0.5.23"
         if capability in (Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF):
             return ("deployc does not lower SGLang's load-format quantizations: serve a pre-quantized awq, gptq "
                     "or fp8 checkpoint, or use the vllm target with version 0.11.2")
         return None
 
-    def check(self, plan: Plan, opts: TargetOptions, version: str) -> list[Diagnostic]:
-        assert isinstance(opts, SglangOptions)
-        out: list[Diagnostic] = []
-        lim = plan.limits
-        if lim.max_input_tokens is not None and (lim.max_model_len is None
-                                                 or lim.max_input_tokens != lim.max_model_len - 1):
-            out.append(error(
-                "sglang-max-input", "SGLang has no prompt-length limit of its own: it rejects prompts of "
-                "context_length tokens or more",
-                hint="remove limits.max_input_tokens for sglang, or set it to max_model_len - 1",
-                path=("limits", "max_input_tokens")))
-        if opts.mem_fraction_static is None and mem_fraction(plan, opts) < 0.1:
+    def check(self, plan: Plan, opts: SglangOptions, v: SglangVersion) -> list[Diagnostic]:
+        out: list[Diagnostic] = self._speculative_checks(plan, v)
+        fraction = mem_fraction(plan, opts)
+        if opts.mem_fraction_static is None and fraction is not None and fraction < 0.1:
             out.append(error(
                 "sglang-memory", f"memory_utilization {plan.hardware.memory_utilization:g} leaves SGLang "
-                f"{mem_fraction(plan, opts):.2f} of each GPU for weights and KV cache after the "
+                f"{fraction:.2f} of each GPU for weights and KV cache after the "
                 f"{ACTIVATION_SHARE:g} it keeps for activations",
                 hint="raise hardware.memory_utilization, or set targets.sglang.mem_fraction_static",
                 path=("hardware", "memory_utilization")))
         share = plan.hardware.memory_utilization
-        if opts.mem_fraction_static is not None and opts.mem_fraction_static >= share:
+        if opts.mem_fraction_static is not None and share is not None and opts.mem_fraction_static >= share:
             out.append(warning(
                 "sglang-memory-override", f"mem_fraction_static {opts.mem_fraction_static:g} covers only weights "
                 f"and KV cache, yet already reaches memory_utilization {share:g}: with activations SGLang takes "
                 "more of each GPU than the spec allows",
                 hint=f"use mem_fraction_static: {max(share - ACTIVATION_SHARE, 0.05):.2f} or less, or raise "
                      "hardware.memory_utilization", path=("targets", "sglang", "mem_fraction_static")))
-        if plan.hardware.gpu.vendor == "amd" and opts.image is None:
-            out.append(error(
-                "sglang-rocm-image", f"{plan.hardware.gpu.name} needs SGLang's ROCm build; deployc pins only "
-                "the CUDA image", hint="set targets.sglang.image to a ROCm SGLang image pinned by tag",
-                path=("hardware", "gpu")))
-        _, problem = container.port_binding(plan.server.host, plan.server.port)
-        if problem:
-            out.append(problem)
+        out += api.quant_gpu(plan, f"SGLang {v.version}", v.quant_min_sm, v.quant_fallback)
         if plan.multi_node and plan.server.port == DIST_INIT_PORT:
             out.append(error("sglang-port-nodes", f"port {DIST_INIT_PORT} is where node 0 of a multi-node copy opens "
                              "torch.distributed (--dist-init-addr); the HTTP server cannot take it too",
                              hint="choose another server.port", path=("server", "port")))
-        out += container.arg_conflicts(opts.args, OWNED, self.name, shortest_prefix=len("--tp"))
+        others = [engine_table(k) for k in VERSIONS if k != v.data_version]
+        out += api.check_args(opts.args, engine_table(v.data_version), self.title, self.name, PARSER,
+                              TABLE.owners(v), others)
         return out
 
-    def memory_model(self, plan: Plan, opts: TargetOptions, version: str) -> EngineMemory:
-        """SGLang's --mem-fraction-static x total memory holds weights and the KV pool only; activations,
-        CUDA graphs and the runtime live in the rest (srt/model_executor/model_runner.py
-        profile_max_num_token: rest_memory = available - total x (1 - mem_fraction_static)). Pages of
-        one token (page_size 1)."""
-        assert isinstance(opts, SglangOptions)
-        return EngineMemory(
-            engine=f"SGLang {version}", budget=Budget.STATIC, fraction=mem_fraction(plan, opts),
-            fraction_flag="--mem-fraction-static", batch_tokens=plan.limits.max_batch_tokens or 8192,
-            max_seqs=plan.limits.max_concurrency or 256, non_torch_gib=0.5, block_size=1, source="targets/sglang")
+    @staticmethod
+    def _speculative_checks(plan: Plan, v: SglangVersion) -> list[Diagnostic]:
+        from deployc.targets.sglang.options import SPEC_ALGORITHMS, speculative_algorithms
+        s = plan.speculative
+        if s is None:
+            return []
+        out: list[Diagnostic] = []
+        algorithm = SPEC_ALGORITHMS[s.method]
+        if algorithm not in speculative_algorithms(v.data_version):
+            out.append(error("sglang-speculative-method", f"SGLang {v.version} has no speculative algorithm {algorithm} "
+                             f"(method {s.method})", hint="pick another speculative.method, or another SGLang version",
+                             path=("speculative", "method")))
+        if s.topk is not None and s.topk > 1:
+            out.append(error("sglang-speculative-topk", "an SGLang draft tree needs its token budget "
+                             "(--speculative-num-draft-tokens) as well, which deploy.yaml does not carry",
+                             hint="remove speculative.topk (SGLang picks the tree itself when num_tokens is unset too), "
+                                  "or set topk: 1", path=("speculative", "topk")))
+        if s.tensor is not None and s.tensor != plan.parallelism.tensor:
+            out.append(error("sglang-speculative-tensor", f"SGLang runs the draft model on the target's tensor "
+                             f"parallel size ({plan.parallelism.tensor})", hint="remove speculative.tensor for sglang",
+                             path=("speculative", "tensor")))
+        if s.ngram.min is not None or s.ngram.max is not None:
+            out.append(error("sglang-speculative-ngram", f"SGLang {v.version} takes no prompt-lookup window",
+                             hint="remove speculative.ngram for sglang", path=("speculative", "ngram")))
+        if s.revision is not None and "--speculative-draft-model-revision" not in engine_table(v.data_version).by_spelling:
+            out.append(error("sglang-speculative-revision", f"SGLang {v.version} takes no draft model revision",
+                             hint="remove speculative.revision, or pin SGLang 0.5.23", path=("speculative", "revision")))
+        return out
 
-    def lower(self, plan: Plan, opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
-        assert isinstance(opts, SglangOptions)
-        v = VERSIONS[version]
-        seqs = memory.derived_concurrency(plan, ctx.memory, RUNNING_REQUESTS_CAP)
-        options = server_options(plan, opts, v, plan.server.host, lambda ref, _where: ref, seqs)
+    def parsers(self, v: SglangVersion) -> api.ParserSupport:
+        from deployc.targets.sglang import parsers
+        return parsers.support(v.data_version, v.version)
+
+    def memory_model(self, plan: Plan, opts: SglangOptions, v: SglangVersion) -> EngineMemory:
+        """SGLang's --mem-fraction-static x the memory free before the weights load holds weights and the
+        KV pools only; activations, CUDA graphs and the runtime live in the rest. Full-attention and
+        sliding-window layers have separate token pools, page size 1 (versions.py MEMORY, with source
+        lines). The plan also says what SGLang would pick by itself (auto_mem_fraction)."""
+        m = MEMORY.get(v.data_version) or MEMORY[max(MEMORY)]
+        gpu = plan.hardware.gpu
+        tp = plan.parallelism.tensor * (plan.parallelism.data if plan.attention_dp else 1)   # SGLang's --tp-size
+        auto = auto_mem_fraction(m.auto_rule, gpu.memory_gib * 1024, tp,
+                                 plan.parallelism.pipeline, plan.limits.max_batch_tokens)
+        given = mem_fraction(plan, opts)
+        return EngineMemory(
+            engine=f"SGLang {v.version}", budget=Budget.STATIC, fraction=auto if given is None else given,
+            fraction_flag="--mem-fraction-static", fraction_default=given is None,
+            batch_tokens=plan.limits.max_batch_tokens or 8192,
+            max_seqs=plan.limits.max_concurrency or 256,
+            non_torch_gib=0.5, block_size=1, source="targets/sglang",
+            kv_manager=KvManager.SPLIT_POOLS, startup_gib=m.startup_gib, swa_full_ratio=m.swa_full_ratio,
+            notes=(f"SGLang {v.version} picks --mem-fraction-static {auto:g} by itself on {gpu.name} "
+                   + ("(memory_hook.py / server_args.py: the GPU less what it reserves for activations and CUDA "
+                      "graphs)" if given is None else f"(deployc passes {given:g})"),)
+            + (("limits.max_concurrency is unset: SGLang caps running requests by itself from the size of its KV "
+                "pool (no --max-running-requests written)",) if plan.limits.max_concurrency is None else ()),
+            report=REPORT, log_fields=LOG_FIELDS)
+
+    def lower(self, plan: Plan, opts: SglangOptions, v: SglangVersion, ctx: BuildContext) -> Lowered:
+        here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)
+        options = server_options(here)
+        derived = api.derived_of(TABLE, here, v, plan)
         key = plan.server.api_key_env
         argv = [*v.launcher, *options]
         command = argv + (["--api-key", f"${{{key}}}"] if key else [])
-        mounts = container.LocalMounts(ctx)
-        in_container = server_options(plan, opts, v, "0.0.0.0", mounts.ref, seqs)
-        key_tail = ["--api-key", container.api_key_ref(key)] if key else []   # SGLang reads no env variable
-        banner = container.banner(ctx, self.name, self.title, version)
+        mounts = api.LocalMounts(ctx)
+        in_container = server_options(Lowering(plan, opts, v, "0.0.0.0", mounts.ref))
+        key_tail = ["--api-key", api.api_key_ref(key)] if key else []   # SGLang reads no env variable
+        banner = api.banner(ctx, self.name, self.title, v.version)
         model = plan.model
         about = [
             f"Serves {model.served_name} ({model.source}) on {plan.server.host}:{plan.server.port} "
-            f"with SGLang {version}, OpenAI-compatible API under /v1.",
-            f"Needs `pip install sglang=={version}` and {plan.gpus_needed} GPU(s) "
+            f"with SGLang {v.version}, OpenAI-compatible API under /v1.",
+            f"Needs `pip install sglang=={v.version}` and {plan.gpus_needed} GPU(s) "
             f"({plan.hardware.gpu.name}); HF_TOKEN is read from the environment for gated models.",
         ]
+        if key:   # SGLang reads no environment variable for the key (versions.py)
+            about.append(f"SGLang takes the API key only as --api-key: other users of this machine can read "
+                         f"${key} in the process list while the server runs.")
         if plan.multi_node:
-            return self._lower_nodes(plan, opts, v, ctx, banner, about, options, in_container, mounts)
-        tail = [f'"{container.api_key_ref(key)}"'] if key else []
-        script = container.serve_script(ctx, banner, about, argv + (["--api-key"] if key else []),
-                                        container.user_env_shell(opts), shell_tail=tail)
-        svc = container.service(
+            return replace(self._lower_nodes(plan, opts, v, ctx, banner, about, options, in_container, mounts),
+                           derived=derived + node_derived(plan))
+        tail = [f'"{api.api_key_ref(key)}"'] if key else []
+        script = api.serve_script(ctx, banner, about, argv + (["--api-key"] if key else []),
+                                  api.user_env_shell(opts), shell_tail=tail)
+        svc = api.service(
             plan=plan, image=opts.image or v.image, entrypoint=v.launcher, command=in_container,
-            command_tail=key_tail, env_pass=["HF_TOKEN"], env_set=container.compose_env(opts),
+            command_tail=key_tail, env_pass=["HF_TOKEN"], env_set=api.compose_env(opts),
             volumes=mounts.volumes, container_cache="/root/.cache/huggingface")
-        compose = container.compose_file(banner + ["", f"docker compose up -d; the API is at "
-                                                       f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
-                                                       "once the health check passes."], svc)
+        compose = api.compose_file(banner + ["", f"docker compose up -d; the API is at "
+                                                 f"{api.client_url(plan.server.host, plan.server.port, '/v1')} "
+                                                 "once the health check passes."], svc)
         return Lowered(
             artifacts=(Artifact("serve.sh", script, executable=True), Artifact("compose.yaml", compose)),
-            command=tuple(command), service=svc)
-
+            command=tuple(command), service=svc, derived=derived)
 
     def _lower_nodes(self, plan: Plan, opts: SglangOptions, v: SglangVersion, ctx: BuildContext,
                      banner: list[str], about: list[str], options: list[str], in_container: list[str],
-                     mounts) -> Lowered:
+                     mounts: api.LocalMounts) -> Lowered:
         """serve.sh on node 0, serve-worker.sh on nodes 1..N-1; the LeaderWorkerSet containers."""
         n, per, key = plan.nodes, plan.gpus_per_node_used, plan.server.api_key_env
         argv = [*v.launcher, *options]
-        leader_tail = node_args(plan, multinode.SCRIPT, "0")
-        user_env = container.user_env_shell(opts)
-        scripts = multinode.node_scripts(
+        leader_tail = node_args(plan, api.SCRIPT, "0")
+        user_env = api.user_env_shell(opts)
+        scripts = api.node_scripts(
             ctx, banner, plan, about[0], f"sglang=={v.version}", argv, user_env, user_env, leader_tail,
-            node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank),
-            leader_words=["--api-key", f'"{container.api_key_ref(key)}"'] if key else [])
+            node_args(plan, api.SCRIPT, api.SCRIPT.rank),
+            leader_words=["--api-key", f'"{api.api_key_ref(key)}"'] if key else [])
 
-        def svc(command: list[str], tail: list[str]) -> container.Service:
-            return container.service(
+        def svc(command: list[str], tail: list[str]) -> api.Service:
+            return api.service(
                 plan=plan, image=opts.image or v.image, entrypoint=v.launcher, command=command, command_tail=tail,
-                env_pass=["HF_TOKEN"], env_set=container.compose_env(opts), volumes=mounts.volumes,
+                env_pass=["HF_TOKEN"], env_set=api.compose_env(opts), volumes=mounts.volumes,
                 container_cache="/root/.cache/huggingface", gpu_count=per)
 
-        group = multinode.NodeGroup(
+        group = api.NodeGroup(
             size=n, replicas=plan.parallelism.data,
-            leader=svc(in_container + node_args(plan, multinode.LWS, "0"),
-                       ["--api-key", container.api_key_ref(key)] if key else []),
-            worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), []),
+            leader=svc(in_container + node_args(plan, api.LWS, "0"),
+                       ["--api-key", api.api_key_ref(key)] if key else []),
+            worker=svc(in_container + node_args(plan, api.LWS, api.LWS.rank), []),
             internal_ports=(("dist", DIST_INIT_PORT),), node_args_at=len(in_container))
         command = argv + leader_tail + (["--api-key", f"${{{key}}}"] if key else [])
         return Lowered(artifacts=scripts, command=tuple(command), group=group)
-
-
-# --max-running-requests deployc derives when the spec gives none: the full-length sequences the KV
-# pool holds, at most this many (SGLang's own default grows with the pool and has no fixed cap).
-RUNNING_REQUESTS_CAP = 1024
-
-
-def mem_fraction(plan: Plan, opts: SglangOptions) -> float:
-    if opts.mem_fraction_static is not None:
-        return opts.mem_fraction_static
-    return round(plan.hardware.memory_utilization - ACTIVATION_SHARE, 4)
-
-
-def server_options(plan: Plan, opts: SglangOptions, v: SglangVersion, host: str, where,
-                   seqs: int | None = None) -> list[str]:
-    """Everything after the launcher. where(ref, container_path) maps local paths for containers;
-    seqs is --max-running-requests: the spec's max_concurrency, else what the memory plan fits."""
-    m, p, par, lim = plan.model, plan.precision, plan.parallelism, plan.limits
-    args = ["--model-path", where(m.source, "/deployc/model")]
-    if m.tokenizer:
-        args += ["--tokenizer-path", where(m.tokenizer, "/deployc/tokenizer")]
-    if m.revision:
-        args += ["--revision", m.revision]
-    if m.trust_remote_code:
-        args.append("--trust-remote-code")
-    if m.chat_template:
-        args += ["--chat-template", where(m.chat_template, "/deployc/chat_template.jinja")]
-    args += ["--served-model-name", m.served_name]
-    args += ["--dtype", p.dtype]
-    if p.quantization == "fp8":
-        args += ["--quantization", "fp8"]
-    if p.kv_cache_dtype == "fp8":
-        args += ["--kv-cache-dtype", KV_FP8]
-    args += ["--tp-size", str(par.tensor)]
-    if par.pipeline > 1:
-        args += ["--pp-size", str(par.pipeline)]
-    if par.data > 1 and not plan.multi_node:  # multi-node: each copy is its own group of nodes
-        args += ["--dp-size", str(par.data)]
-    if lim.max_model_len is not None:
-        args += ["--context-length", str(lim.max_model_len)]
-    if seqs is not None:
-        args += ["--max-running-requests", str(seqs)]
-    if lim.max_batch_tokens is not None:
-        args += ["--chunked-prefill-size", str(lim.max_batch_tokens)]
-    args += ["--mem-fraction-static", f"{mem_fraction(plan, opts):g}"]
-    if m.adapters:
-        args += ["--enable-lora", "--lora-paths"]
-        args += [f"{a.name}={where(a.source, f'/deployc/adapters/{a.name}')}" for a in m.adapters]
-        if len(m.adapters) + 1 > v.default_max_loras_per_batch:
-            args += ["--max-loras-per-batch", str(len(m.adapters) + 1)]
-    args += ["--host", host, "--port", str(plan.server.port)]
-    return args + list(opts.args)

@@ -62,11 +62,23 @@ sets `entrypoint: python3 -m sglang.launch_server`, ipc: host, a healthcheck on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from compiler.target_api import Capability
+from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
 
-_ALL = frozenset(Capability)
+# Prompt-length limits: SGLang rejects a prompt of context_length tokens or more, nothing shorter.
+# Issue 20, item 3, stated explicitly: both pinned versions take --tool-call-parser and --reasoning-parser
+# (engine_options/<version>.json; targets/sglang/parsers.py).
+_PARSERS = frozenset({Capability.TOOL_PARSER, Capability.REASONING_PARSER})
+# Issue 20, item 4, both versions: --disable-radix-cache (prefix caching is on by default: ServerArgs
+# disable_radix_cache False), --chunked-prefill-size -1 with --max-prefill-tokens (chunking off),
+# --json-model-override-args (rope scaling), --max-loras-per-batch. Multimodal items per request
+# (--limit-mm-data-per-request) only in 0.5.23 (arg_groups/fields/mm.py).
+_CACHE_ROPE = frozenset({Capability.PREFIX_CACHING, Capability.CHUNKED_PREFILL, Capability.ROPE_SCALING,
+                         Capability.MAX_LORAS,
+                         # item 2: --speculative-algorithm and its numbers (methods per version: options.py)
+                         Capability.SPECULATIVE})
+_ALL = (frozenset(Capability) - RECIPE_CAPABILITIES - {Capability.MAX_INPUT_TOKENS}) | _PARSERS | _CACHE_ROPE
 
 # Spec kv_cache_dtype fp8 -> SGLang's spelling. fp8_e4m3 is what vLLM's "fp8" means on CUDA
 # (its cache docs: fp8 and fp8_e4m3 are the same) and the format FP8 checkpoints ship KV
@@ -75,13 +87,84 @@ KV_FP8 = "fp8_e4m3"
 
 
 @dataclass(frozen=True)
-class SglangVersion:
-    version: str
+class SglangMemory:
+    """How one SGLang release sizes its KV pool (memory_model() hands this to compiler/memory.py).
+
+    The pool is mem_fraction_static x the memory free before the weights load, minus the weights
+    (0.4.10.post2 srt/model_executor/model_runner.py:955-990 profile_max_num_token: rest =
+    free now - free at start x (1 - mem_fraction_static); 0.5.23
+    srt/mem_cache/kv_cache_configurator.py:2990-3060 _profile_available_bytes, the same slack).
+    Full-attention (or MLA) layers share one token pool; sliding-window layers get their own,
+    swa_full_tokens_ratio times as many tokens (0.4.10.post2 model_runner.py:1049-1070,
+    0.5.23 model_executor/pool_configurator.py:786-895), the default 0.8 (0.4 server_args.py:88,
+    0.5 arg_groups/fields/schedule.py:150-162). Post-capture KV resizing, which would take CUDA graphs
+    out of the pool, is off unless SGLANG_ENABLE_POST_CAPTURE_KV_SIZING is set (0.5.23 environ.py:640).
+    """
+    startup_gib: float          # gone before the free-memory baseline: the CUDA context (not fitted, see below)
+    swa_full_ratio: float       # swa_full_tokens_ratio
+    auto_rule: str              # which automatic mem_fraction_static rule applies (auto_mem_fraction)
+
+
+# startup_gib is not fitted: the one calibration run SGLang's plan can be checked on (Qwen3-235B-FP8 on
+# 4 x H100) prints neither its weights nor its free memory at start; 0.5 GiB is the CUDA context and
+# cuBLAS workspace a process holds before it allocates anything.
+MEMORY: dict[str, SglangMemory] = {
+    "0.4.10.post2": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.4"),
+    "0.5.23": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.5"),
+}
+
+
+# How SGLang prints the pool (0.4.10.post2 mem_cache/memory_pool.py:211 and :774, 0.5.23 :2087-2098;
+# managers/scheduler.py max_total_num_tokens) and where a startup log has it (compiler/memory_report.py).
+REPORT = ("KV Cache is allocated. #tokens: {tokens}, K size: {k_gib:.2f} GB, V size: {v_gib:.2f} GB",
+          "max_total_num_tokens={tokens}, context_len={max_model_len}")
+LOG_FIELDS: tuple[tuple[str, str], ...] = (
+    ("tokens", r"#tokens: (\d+)"),
+    ("tokens", r"max_total_num_tokens=(\d+)"),
+    ("k_gib", r"\bK size: ([\d.]+) GB"),
+    ("v_gib", r"(?<!K)V size: ([\d.]+) GB"),
+    ("kv_gib", r"KV size: ([\d.]+) GB"),
+    ("weights_gib", r"Load weight end\..*?mem usage=([\d.]+) GB"),
+    ("max_model_len", r"context_len=(\d+)"),
+)
+
+
+def auto_mem_fraction(rule: str, gpu_mib: float, tp: int, pp: int, chunk: int | None) -> float:
+    """What SGLang picks for mem_fraction_static when none is given.
+
+    0.4: 0.4.10.post2 server_args.py:310-351, reserved memory by GPU size: under 35 GiB
+    (2.8 + tp x pp / 10) GiB, under 90 GiB (9.5 + tp x pp / 2), under 160 GiB (12 + tp x pp / 2),
+    else 32 GiB. 0.5: 0.5.23 arg_groups/memory_hook.py:291-325, 512 MiB + 1.5 MiB per prefill-chunk
+    token (at least 2048) + tp x pp / 8 GiB, at least 10 GiB on GPUs over 60 GiB; its CUDA-graph and
+    vision-model adjustments are left out here. mem_fraction_static = (gpu - reserved) / gpu.
+    """
+    n = tp * pp
+    if rule == "0.4":
+        if gpu_mib < 35 * 1024:
+            reserved = (2.8 + n / 10) * 1024
+        elif gpu_mib < 90 * 1024:
+            reserved = (9.5 + n / 2) * 1024
+        elif gpu_mib < 160 * 1024:
+            reserved = (12 + n / 2) * 1024
+        else:
+            reserved = 32 * 1024
+    else:
+        reserved = 512 + max(chunk or 2048, 2048) * 1.5 + n / 8 * 1024
+        if gpu_mib > 60 * 1024:
+            reserved = max(reserved, 10 * 1024)
+    return round((gpu_mib - reserved) / gpu_mib, 3)
+
+
+@dataclass(frozen=True)
+class SglangVersion(EngineVersion):
     source: str                 # the release artifact read (see the module docstring)
     image: str
     launcher: tuple[str, ...]   # argv before the server options
-    capabilities: frozenset[Capability]
     default_max_loras_per_batch: int = 8
+    # Lowest compute capability of each weight format's kernels (get_min_capability), and formats run
+    # through another kernel below their native capability: format -> (native capability, what SGLang does).
+    quant_min_sm: dict[str, float] = field(default_factory=dict)
+    quant_fallback: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
 VERSIONS: dict[str, SglangVersion] = {
@@ -94,8 +177,17 @@ VERSIONS: dict[str, SglangVersion] = {
         # No server-wide cap on a request's max_tokens (no --override-generation-config
         # counterpart; fields/serving.py sampling_defaults only picks defaults); GGUF and
         # bitsandbytes need --load-format as well and are not lowered by deployc yet.
-        capabilities=_ALL - {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_GGUF,
-                             Capability.QUANT_BITSANDBYTES},
+        # mxfp4 and nvfp4: srt/layers/quantization/__init__.py registers mxfp4 (:155) and modelopt_fp4 (:70).
+        capabilities=(_ALL - {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_GGUF,
+                              Capability.QUANT_BITSANDBYTES}) | {Capability.MM_PER_PROMPT},
+        quant_min_sm={"fp8": 8.0,     # srt/layers/quantization/fp8.py:339
+                      "nvfp4": 8.0,   # modelopt_quant.py:1549-1550 ModelOptFp4Config
+                      "mxfp4": 8.0},  # mxfp4.py:338-339
+        quant_fallback={
+            "fp8": (8.9, "it runs FP8 weights weight-only through Marlin (fp8_utils.py:2794-2798 "
+                         "can_auto_enable_marlin_fp8, cc 8.0-8.8)"),
+            "nvfp4": (10.0, "its --fp4-gemm-backend auto picks Marlin W4A16 (fp4_utils.py:154-158, cc 8.0-9.x; "
+                            "modelopt_quant.py:1919-1928)")},
     ),
     "0.4.10.post2": SglangVersion(
         version="0.4.10.post2",
@@ -103,7 +195,10 @@ VERSIONS: dict[str, SglangVersion] = {
                "c5333304fb440c412b43dbdc56be0a22",
         image="lmsysorg/sglang:v0.4.10.post2-cu126",
         launcher=("python3", "-m", "sglang.launch_server"),
+        # No mxfp4 method (srt/layers/quantization/__init__.py lists none); modelopt_fp4 only on Blackwell.
         capabilities=_ALL - {Capability.MAX_OUTPUT_TOKENS, Capability.QUANT_GGUF,
-                             Capability.QUANT_BITSANDBYTES},
+                             Capability.QUANT_BITSANDBYTES, Capability.QUANT_MXFP4},
+        quant_min_sm={"fp8": 8.0,      # srt/layers/quantization/fp8.py:151-152
+                      "nvfp4": 10.0},  # modelopt_quant.py:474-475 ModelOptFp4Config
     ),
 }

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -1,63 +1,26 @@
-"""The commands the tensorrt-llm target writes: build.sh steps, launch.sh's mpirun, serve.sh.
+"""The scripts the tensorrt-llm target writes: build.sh (download, convert, build the engine), launch.sh
+(Triton under mpirun) and serve.sh (trtllm-serve).
 
-Commands are argv lists, rendered with shlex.join; the only shell the scripts add around
+Commands are argv lists (options.py), rendered with shlex.join; the only shell the scripts add around
 them is fixed text (the converter lookup, the stamps). Sources: see versions.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import posixpath
 import shlex
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
 
-from compiler.plan import Plan
-from compiler.spec import is_local
-from compiler.target_api import BuildContext
-from targets.tensorrt_llm import triton
-from targets.tensorrt_llm.versions import FAMILIES
+from deployc.compiler import api
+from deployc.compiler.api import Plan, render_template
+from deployc.targets.tensorrt_llm import triton
+from deployc.targets.tensorrt_llm.engine import TITLE, Paths
+from deployc.targets.tensorrt_llm.engine import repository_name
+from deployc.targets.tensorrt_llm.options import Lowering, TensorRtLlmOptions, checkpoint_argv, serve_argv, triton_ports
+from deployc.targets.tensorrt_llm.versions import FAMILIES, TrtLlmVersion
 
-
-@dataclass(frozen=True)
-class Shapes:
-    """The engine's build-time limits."""
-
-    max_batch_size: int
-    max_input_len: int | None   # None: trtllm-build's default (1024)
-    max_seq_len: int | None     # None: trtllm-build reads it from config.json
-    max_num_tokens: int
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Every path the scripts and configs use, relative to the output folder (or absolute)."""
-
-    model: str
-    tokenizer: str
-    checkpoint: str
-    engine: str
-    work: str
-    download_model: bool
-    download_tokenizer: bool
-
-    @classmethod
-    def of(cls, plan: Plan, workdir: str, ctx: BuildContext) -> "Paths":
-        work = workdir.rstrip("/") or "/"
-        m = plan.model
-
-        def local(p: str) -> str:
-            return p if p.startswith("/") else posixpath.normpath(posixpath.join(ctx.spec_dir, p))
-
-        model = local(m.source) if is_local(m.source) else f"{work}/hf/model"
-        if m.tokenizer is None:
-            tokenizer = model
-        else:
-            tokenizer = local(m.tokenizer) if is_local(m.tokenizer) else f"{work}/hf/tokenizer"
-        return cls(model=model, tokenizer=tokenizer, checkpoint=f"{work}/checkpoint",
-                   engine=f"{work}/engines/{m.served_name}", work=work,
-                   download_model=not is_local(m.source),
-                   download_tokenizer=m.tokenizer is not None and not is_local(m.tokenizer))
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -68,48 +31,33 @@ class Step:
     lines: tuple[str, ...]
 
 
-def _sh(argv: list[str]) -> str:
-    return shlex.join(argv)
-
-
-def checkpoint_command(plan: Plan, family: str, paths: Paths) -> tuple[str, list[str]]:
-    """(script prefix, args) of the conversion step: the family's converter or quantize.py."""
-    p, par = plan.precision, plan.parallelism
-    common = ["--model_dir", paths.model, "--output_dir", paths.checkpoint, "--dtype", p.dtype,
-              "--tp_size", str(par.tensor), "--pp_size", str(par.pipeline)]
-    kv8 = p.kv_cache_dtype == "fp8"
-    if p.quantization == "fp8" or (p.quantization == "none" and kv8):
-        args = common + ["--qformat", "fp8" if p.quantization == "fp8" else "full_prec"]
-        if kv8:
-            args += ["--kv_cache_dtype", "fp8"]
-        return "quantize.py", args
-    args = list(common)
-    if p.quantization in ("int8", "int4"):
-        args += ["--use_weight_only", "--weight_only_precision", p.quantization]
-    if kv8:
-        args.append("--fp8_kv_cache")
-    return f"convert_checkpoint.py:{FAMILIES[family].converter}", args
-
-
-def build_steps(plan: Plan, family: str, paths: Paths, build_argv: list[str]) -> list[Step]:
+def downloads(plan: Plan, paths: Paths) -> list[tuple[str, str, list[str]]]:
+    """(title, marker, huggingface-cli argv) of each download: the hub model, a hub tokenizer."""
     m = plan.model
+    out = []
+    if paths.download_model:
+        revision = ["--revision", m.revision] if m.revision else []
+        out.append((f"Download: {m.source}" + (f" at {m.revision}" if m.revision else ""), "download-model",
+                    ["huggingface-cli", "download", m.source, *revision, "--local-dir", paths.model]))
+    if paths.download_tokenizer:
+        out.append((f"Download: tokenizer {m.tokenizer}", "download-tokenizer",
+                    ["huggingface-cli", "download", str(m.tokenizer), "--local-dir", paths.tokenizer]))
+    return out
+
+
+def build_steps(c: Lowering, family: str, v: TrtLlmVersion, build: list[str]) -> list[Step]:
+    """build.sh's steps; each stamp hashes its lines and the steps before it."""
     steps: list[Step] = []
     chain = ""
 
     def add(title: str, marker: str, lines: list[str]) -> None:
         nonlocal chain
         chain = hashlib.sha256((chain + "\n" + "\n".join(lines)).encode()).hexdigest()[:16]
-        steps.append(Step(title, f"{paths.work}/.deployc-{marker}", chain, tuple(lines)))
+        steps.append(Step(title, f"{c.paths.work}/.deployc-{marker}", chain, tuple(lines)))
 
-    if paths.download_model:
-        argv = ["huggingface-cli", "download", m.source, "--local-dir", paths.model]
-        if m.revision:
-            argv[3:3] = ["--revision", m.revision]
-        add(f"Download: {m.source}" + (f" at {m.revision}" if m.revision else ""), "download-model", [_sh(argv)])
-    if paths.download_tokenizer:
-        add(f"Download: tokenizer {m.tokenizer}", "download-tokenizer",
-            [_sh(["huggingface-cli", "download", m.tokenizer, "--local-dir", paths.tokenizer])])
-    tool, args = checkpoint_command(plan, family, paths)
+    for title, marker, argv in downloads(c.plan, c.paths):
+        add(title, marker, [shlex.join(argv)])
+    tool, args = checkpoint_argv(c, family, v)
     if tool == "quantize.py":
         script = ['SCRIPT="$EXAMPLES/quantization/quantize.py"']
         title = "Quantize: ModelOpt quantize.py (calibration data cnn_dailymail comes from the Hub)"
@@ -119,24 +67,28 @@ def build_steps(plan: Plan, family: str, paths: Paths, build_argv: list[str]) ->
         script = [f'SCRIPT="$EXAMPLES/models/core/{conv}/convert_checkpoint.py"',
                   f'[ -f "$SCRIPT" ] || SCRIPT="$EXAMPLES/{conv}/convert_checkpoint.py"']
         title = f"Convert: the {conv} convert_checkpoint.py"
-    add(title, "checkpoint", [*script, _sh(["rm", "-rf", "--", paths.checkpoint]),
-                              'python3 "$SCRIPT" ' + _sh(args)])
-    add("Build: trtllm-build", "engine", [_sh(["rm", "-rf", "--", paths.engine]), _sh(build_argv)])
+    add(title, "checkpoint", [*script, shlex.join(["rm", "-rf", "--", c.paths.checkpoint]),
+                              'python3 "$SCRIPT" ' + shlex.join(args)])
+    add("Build: trtllm-build", "engine", [shlex.join(["rm", "-rf", "--", c.paths.engine]), shlex.join(build)])
     return steps
 
 
-def build_command(plan: Plan, extra: Sequence[str], s: Shapes, paths: Paths) -> list[str]:
-    argv = ["trtllm-build", "--checkpoint_dir", paths.checkpoint, "--output_dir", paths.engine,
-            "--max_batch_size", str(s.max_batch_size)]
-    if s.max_input_len is not None:
-        argv += ["--max_input_len", str(s.max_input_len)]
-    if s.max_seq_len is not None:
-        argv += ["--max_seq_len", str(s.max_seq_len)]
-    return argv + [
-            "--max_num_tokens", str(s.max_num_tokens),
-            "--gemm_plugin", "auto", "--gpt_attention_plugin", "auto", "--kv_cache_type", "paged",
-            "--remove_input_padding", "enable", "--context_fmha", "enable", "--use_paged_context_fmha", "enable",
-            "--workers", str(plan.gpus_per_replica), *extra]
+def build_script(c: Lowering, family: str, v: TrtLlmVersion, banner: list[str], env: list[tuple[str, str]],
+                 build: list[str], ensemble: str) -> str:
+    m = c.plan.model
+    steps = build_steps(c, family, v, build)
+    about = [
+        f"Builds the {TITLE} {v.version} engine for {m.served_name} ({m.source}): "
+        f"{', '.join(step.title.split(':')[0] for step in steps)}.",
+        f"Run it inside a Triton TensorRT-LLM {v.version} image on {c.plan.gpus_per_replica} "
+        f"{c.plan.hardware.gpu.name} GPU(s); HF_TOKEN is read from the environment for gated models.",
+        f"TRTLLM_BACKEND_DIR: a checkout of tensorrtllm_backend {v.backend_tag} with its tensorrt_llm "
+        "submodule (for the converter scripts and the Triton Python models).",
+    ]
+    return render_template(
+        TEMPLATES, "build.sh.j2", banner=banner, about=about, backend_tag=v.backend_tag, env=env,
+        steps=steps, engine_dir=c.paths.engine, work=c.paths.work,
+        version_dirs=[f"model_repository/{triton.ENGINE_MODEL}/1", f"model_repository/{ensemble}/1"])
 
 
 def launch_command(world: int, host: str, port: int, grpc_port: int, metrics_port: int) -> list[str]:
@@ -155,12 +107,29 @@ def launch_command(world: int, host: str, port: int, grpc_port: int, metrics_por
     return argv
 
 
-def serve_command(plan: Plan, s: Shapes, paths: Paths, fraction: float) -> list[str]:
-    par = plan.parallelism
-    argv = ["trtllm-serve", paths.engine, "--tokenizer", paths.tokenizer,
-            "--host", plan.server.host, "--port", str(plan.server.port),
-            "--max_batch_size", str(s.max_batch_size), "--max_num_tokens", str(s.max_num_tokens)]
-    if s.max_seq_len is not None:
-        argv += ["--max_seq_len", str(s.max_seq_len)]
-    return argv + ["--tp_size", str(par.tensor), "--pp_size", str(par.pipeline),
-                   "--kv_cache_free_gpu_memory_fraction", f"{fraction:g}"]
+def launch_script(c: Lowering, opts: TensorRtLlmOptions, v: TrtLlmVersion, banner: list[str],
+                  env: list[tuple[str, str]], ensemble: str) -> str:
+    plan, world = c.plan, c.plan.gpus_per_replica
+    host, port = plan.server.host, plan.server.port
+    grpc, metrics = triton_ports(plan, opts)
+    return render_template(
+        TEMPLATES, "run.sh.j2", banner=banner, env=env,
+        argv=launch_command(world, host, port, grpc, metrics),
+        needed=[f"{c.paths.engine}/config.json", "model_repository/preprocessing/1/model.py"],
+        about=[f"Serves {plan.model.served_name} with Triton + the TensorRT-LLM {v.version} backend on "
+               f"{host}:{port}: POST {api.client_url(host, port, f'/v2/models/{ensemble}/generate')} "
+               "with text_input and max_tokens (generate_stream when streaming).",
+               f"One tritonserver rank per GPU ({world}) under mpirun, as the backend's "
+               "scripts/launch_triton_server.py starts them, in the foreground; gRPC "
+               f"{grpc}, metrics {metrics}."]
+        + ([f"Served name {plan.model.served_name} is the Triton model {ensemble}: a model repository entry is "
+            "a folder, whose name cannot hold it as written."] if ensemble != plan.model.served_name else []))
+
+
+def serve_script(c: Lowering, v: TrtLlmVersion, banner: list[str], env: list[tuple[str, str]]) -> str:
+    host, port = c.plan.server.host, c.plan.server.port
+    return render_template(
+        TEMPLATES, "run.sh.j2", banner=banner, env=env, argv=serve_argv(c, v), needed=[f"{c.paths.engine}/config.json"],
+        about=[f"The simpler path: trtllm-serve {v.version}, OpenAI-compatible API under /v1 on {host}:{port}, "
+               f"on the engine build.sh made (model name {repository_name(c.plan.model.served_name)}, its folder's).",
+               "Run launch.sh or serve.sh, not both: each takes the GPUs."])

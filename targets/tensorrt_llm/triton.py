@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from targets.tensorrt_llm.pbtxt import Enum, Map, dumps
-from targets.tensorrt_llm.versions import TrtLlmVersion
+from deployc.targets.tensorrt_llm.pbtxt import Enum, Map, dumps
+from deployc.targets.tensorrt_llm.versions import TrtLlmVersion
 
 ENUM_FIELDS = ("data_type", "kind")
 PYTHON_MODELS = ("preprocessing", "postprocessing")
@@ -32,7 +32,7 @@ class Repository:
     max_queue_size: int | None
     engine_dir: str
     tokenizer_dir: str
-    kv_cache_free_gpu_mem_fraction: float
+    kv_cache_free_gpu_mem_fraction: float | None   # None: the backend's own default (0.9)
     max_tokens_in_paged_kv_cache: int | None
     chunked_context: bool
     tokenizer_instances: int
@@ -98,12 +98,13 @@ def configs(repo: Repository, version: TrtLlmVersion, header: str) -> dict[str, 
         "gpt_model_type": "inflight_fused_batching",
         "gpt_model_path": repo.engine_dir,
         "batch_scheduler_policy": "guaranteed_no_evict",
-        "kv_cache_free_gpu_mem_fraction": f"{repo.kv_cache_free_gpu_mem_fraction:g}",
         "exclude_input_in_output": "true",
         "enable_kv_cache_reuse": "false",
         "enable_chunked_context": "true" if repo.chunked_context else "false",
         "executor_worker_path": version.executor_worker_path,
     }
+    if repo.kv_cache_free_gpu_mem_fraction is not None:
+        engine_params["kv_cache_free_gpu_mem_fraction"] = f"{repo.kv_cache_free_gpu_mem_fraction:g}"
     if repo.max_tokens_in_paged_kv_cache is not None:
         engine_params["max_tokens_in_paged_kv_cache"] = str(repo.max_tokens_in_paged_kv_cache)
     out[ENGINE_MODEL] = {

@@ -4,7 +4,10 @@ Artifacts: run.sh (one `docker run` of the pinned image, argv rendered with shle
 compose.yaml (the same as a Compose service with a GPU reservation and a /health check).
 Every launcher option and value is checked against text-generation-launcher's clap
 definitions (launcher/src/main.rs `struct Args`) at the pinned tags; targets/tgi/versions.py
-names the commits and the source lines behind each rule.
+names the commits and the source lines behind each rule. The spec -> launcher option mapping is
+one table (options.py); the argv, the check of extra `args` and of the clap `env` variables that
+restate an owned option derive from it. checks.py holds TGI's own rules, docker.py run.sh's
+`docker run`.
 
 Spec -> TGI, decisions worth knowing:
 - model.source -> --model-id; a local folder is bind-mounted read-only at /deployc/model.
@@ -23,7 +26,8 @@ Spec -> TGI, decisions worth knowing:
   -> --max-input-tokens (never the legacy --max-input-length), max_batch_tokens ->
   --max-batch-prefill-tokens, max_concurrency -> --max-concurrent-requests (TGI answers 429
   beyond it instead of queueing), max_output_tokens: no server-wide cap in TGI, an error.
-- hardware.memory_utilization -> --cuda-memory-fraction.
+- hardware.memory_utilization -> --cuda-memory-fraction; unset, nothing is written and TGI's own
+  1.0 holds (launcher/src/main.rs cuda_memory_fraction; engine_options/<version>.json), which the plan uses.
 - LoRA adapters -> --lora-adapters `name=/deployc/adapters/name` for local ones; a hub adapter
   can only be loaded under its repo id (`id=path` takes a local path), which clients must then
   send as "model": a warning says so. Requests whose "model" is not an adapter id use the base
@@ -40,357 +44,153 @@ Spec -> TGI, decisions worth knowing:
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-from typing import Literal
+from typing import Any
 
-from pydantic import Field
+from pathlib import Path
 
-from compiler.diagnostics import Diagnostic, error, warning
-from compiler.memory import Budget, EngineMemory
-from compiler.plan import Plan
-from compiler.render import render_template
-from compiler.spec import is_local
-from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
-from targets._shared import container
-from targets.tgi.versions import (CHUNKING_MIN_SM, DEFAULT_PREFILL_TOKENS, KV_CACHE_FP8, QUANTIZE, QUANTIZE_FLOAT16,
-                                  QUANTIZE_WITH_DTYPE, VERSIONS, TgiVersion)
+from deployc.compiler import api
+from deployc.compiler.api import (
+    Artifact,
+    Budget,
+    BuildContext,
+    Capability,
+    Diagnostic,
+    EngineMemory,
+    Lowered,
+    Plan,
+    Target,
+    error,
+    render_template,
+)
+from deployc.targets.tgi import checks
+from deployc.targets.tgi.docker import SHM_SIZE, docker_run
+from deployc.targets.tgi.options import TABLE, Lowering, TgiOptions, launcher_args, owned_env, prefill_tokens
+from deployc.targets.tgi.versions import DEFAULT_PREFILL_TOKENS, VERSIONS, TgiVersion
 
-TEMPLATES = PurePosixPath(__file__).parent / "templates"
-SHM_SIZE = "1g"  # TGI's README: NCCL needs shared memory when sharding; docker's default is 64 MB.
-DATA_VAR = "TGI_DATA"  # run.sh's shell variable holding the host's Hugging Face cache
+__all__ = ["TgiOptions", "TgiTarget"]
 
-# Launcher flags deployc derives from the spec, and the spec path that owns each.
-OWNED: dict[str, tuple[str, ...]] = {
-    "--model-id": ("model", "source"),
-    "--revision": ("model", "revision"),
-    "--trust-remote-code": ("model", "trust_remote_code"),
-    "--lora-adapters": ("model", "adapters"),
-    "--dtype": ("precision", "dtype"),
-    "--quantize": ("precision", "quantization"),
-    "--kv-cache-dtype": ("precision", "kv_cache_dtype"),
-    "--num-shard": ("parallelism", "tensor"),
-    "--sharded": ("parallelism", "tensor"),
-    "--max-total-tokens": ("limits", "max_model_len"),
-    "--max-input-tokens": ("limits", "max_input_tokens"),
-    "--max-input-length": ("limits", "max_input_tokens"),
-    "--max-batch-prefill-tokens": ("limits", "max_batch_tokens"),
-    "--max-concurrent-requests": ("limits", "max_concurrency"),
-    "--cuda-memory-fraction": ("hardware", "memory_utilization"),
-    "--hostname": ("server", "host"),
-    "--port": ("server", "port"),
-    "-p": ("server", "port"),
-    "--api-key": ("server", "api_key_env"),
+TEMPLATES = Path(__file__).parent / "templates"
+
+# What to do instead of a spec feature TGI cannot express (the core's target-unsupported hint).
+UNSUPPORTED_HINTS = {
+    Capability.ATTENTION_DATA_PARALLEL: "TGI has no data-parallel attention (one launcher, tensor-parallel shards "
+                                        "only): serve the MoE model with the vllm or sglang target",
+    Capability.EXPERT_PARALLEL: "TGI has no expert parallelism: remove parallelism.expert (--num-shard shards the "
+                                "experts by tensor parallelism), or use the vllm or sglang target",
+    Capability.QUANT_MXFP4: "TGI has no MXFP4 kernels (its --quantize choices name none): serve the checkpoint with "
+                            "the vllm or sglang target",
+    Capability.QUANT_NVFP4: "TGI loads no ModelOpt FP4 checkpoint (its --quantize choices name none): serve it with "
+                            "the vllm or sglang target",
+    Capability.AMD_GPU: "deployc writes TGI's CUDA image and NVIDIA device requests (ROCm needs TGI's -rocm "
+                        "image and device mounts): pick an NVIDIA GPU for tgi",
+    Capability.PIPELINE_PARALLEL: "TGI splits a model only by tensor parallelism: set parallelism.tensor "
+                                  "to the GPU count and pipeline: 1",
+    Capability.DATA_PARALLEL: "one TGI launcher serves one copy: write one deployment per copy (data: 1, "
+                              "its own name, port and GPUs) behind a load balancer, or give the GPUs to "
+                              "parallelism.tensor",
+    Capability.CUSTOM_TOKENIZER: "TGI loads the model's own tokenizer: put the tokenizer files into the "
+                                 "model's folder or repo",
+    Capability.CHAT_TEMPLATE: "TGI reads chat_template from the model's tokenizer_config.json: put the "
+                              "template there",
+    Capability.MAX_OUTPUT_TOKENS: "TGI bounds prompt + max_new_tokens by max_model_len (--max-total-tokens); "
+                                  "clients set max_tokens per request",
+    Capability.QUANT_INT8: "use targets.tgi.quantize: eetq (8-bit at load, any model) or bitsandbytes, "
+                           "with precision.quantization: none",
+    Capability.QUANT_INT4: "use quantization: bitsandbytes (TGI's bitsandbytes-nf4), an awq or gptq "
+                           "checkpoint, or targets.tgi.quantize: bitsandbytes-fp4",
+    Capability.QUANT_GGUF: "TGI has no GGUF loader: serve the safetensors checkpoint (model.source)",
+    Capability.MULTI_NODE: "TGI has no multi-node mode (its launcher starts --num-shard processes on one "
+                           "machine): fit one copy on one node (parallelism.tensor <= "
+                           "hardware.gpus_per_node, with a quantized checkpoint if it does not fit) and "
+                           "run more copies as more deployments, or use the vllm or sglang target, which "
+                           "span nodes",
 }
 
-TgiQuantize = Literal["awq", "compressed-tensors", "eetq", "exl2", "gptq", "marlin", "bitsandbytes",
-                      "bitsandbytes-nf4", "bitsandbytes-fp4", "fp8"]
 
-
-class TgiOptions(TargetOptions):
-    """targets.tgi: the common options, plus TGI's own quantization methods."""
-
-    quantize: TgiQuantize | None = Field(
-        default=None,
-        description="TGI's --quantize method, for methods deploy.yaml has no word for (eetq: 8-bit at load, "
-                    "any model; bitsandbytes: 8-bit; bitsandbytes-fp4; marlin, exl2, compressed-tensors "
-                    "checkpoints). Only with precision.quantization: none.")
-
-
-class TgiTarget(Target):
+class TgiTarget(Target[TgiOptions, TgiVersion]):
     name = "tgi"
     title = "TGI"
-    versions = tuple(VERSIONS)
+    runs_container = True
+    # README.md of huggingface/text-generation-inference since commit 55f7f7cb (#3344, 2025-12-11), in the
+    # v3.3.7 tag: "text-generation-inference is now in maintenance mode".
+    notice = ("TGI has been in maintenance mode since 2025-12-11 (upstream takes minor bug fixes and documentation "
+              "only); 3.3.7 is its newest release")
+    versions = VERSIONS
     options = TgiOptions
 
-    def capabilities(self, version: str) -> frozenset[Capability]:
-        return VERSIONS[version].capabilities
+    def parsers(self, v: Any) -> api.ParserSupport:
+        return api.ParserSupport(f"TGI {v.version}", {"tool": None, "reasoning": None}, builtin=frozenset({"tool"}))
 
-    def unsupported_hint(self, capability: Capability, version: str) -> str | None:
-        return {
-            Capability.PIPELINE_PARALLEL: "TGI splits a model only by tensor parallelism: set parallelism.tensor "
-                                          "to the GPU count and pipeline: 1",
-            Capability.DATA_PARALLEL: "one TGI launcher serves one copy: write one deployment per copy (data: 1, "
-                                      "its own name, port and GPUs) behind a load balancer, or give the GPUs to "
-                                      "parallelism.tensor",
-            Capability.CUSTOM_TOKENIZER: "TGI loads the model's own tokenizer: put the tokenizer files into the "
-                                         "model's folder or repo",
-            Capability.CHAT_TEMPLATE: "TGI reads chat_template from the model's tokenizer_config.json: put the "
-                                      "template there",
-            Capability.MAX_OUTPUT_TOKENS: "TGI bounds prompt + max_new_tokens by max_model_len (--max-total-tokens); "
-                                          "clients set max_tokens per request",
-            Capability.QUANT_INT8: "use targets.tgi.quantize: eetq (8-bit at load, any model) or bitsandbytes, "
-                                   "with precision.quantization: none",
-            Capability.QUANT_INT4: "use quantization: bitsandbytes (TGI's bitsandbytes-nf4), an awq or gptq "
-                                   "checkpoint, or targets.tgi.quantize: bitsandbytes-fp4",
-            Capability.QUANT_GGUF: "TGI has no GGUF loader: serve the safetensors checkpoint (model.source)",
-            Capability.MULTI_NODE: "TGI has no multi-node mode (its launcher starts --num-shard processes on one "
-                                   "machine): fit one copy on one node (parallelism.tensor <= "
-                                   "hardware.gpus_per_node, with a quantized checkpoint if it does not fit) and "
-                                   "run more copies as more deployments, or use the vllm or sglang target, which "
-                                   "span nodes",
-        }.get(capability)
+    def unsupported_hint(self, capability: Capability, v: TgiVersion) -> str | None:
+        return UNSUPPORTED_HINTS.get(capability)
 
-    def check(self, plan: Plan, opts: TgiOptions, version: str) -> list[Diagnostic]:
-        v = VERSIONS[version]
-        out: list[Diagnostic] = []
-        p, lim = plan.precision, plan.limits
-        if p.dtype == "float32":
-            out.append(error("tgi-dtype", "TGI runs models in float16 or bfloat16 only (--dtype float16|bfloat16)",
-                             hint="use dtype: auto, bfloat16 or float16", path=("precision", "dtype")))
-        if opts.quantize is not None and p.quantization != "none":
-            out.append(error(
-                "tgi-quantize-conflict", f"targets.tgi.quantize ({opts.quantize}) and precision.quantization "
-                f"({p.quantization}) both pick TGI's --quantize", hint="keep one of them",
-                path=("targets", self.name, "quantize")))
-        q = quantize(plan, opts)
-        if q == "exl2" and plan.parallelism.tensor > 1:
-            out.append(error("tgi-exl2-shard", "TGI cannot shard an exl2 model (num_shard > 1)",
-                             hint="use tensor: 1 with a GPU that holds the model, or an awq/gptq checkpoint",
-                             path=("parallelism", "tensor")))
-        # float16 needs no flag where TGI runs float16 anyway: awq-like kernels, and on GPUs without
-        # bfloat16 (where dtype auto resolves to float16) the models' own default, float16 for most.
-        if q and p.dtype in ("float16", "bfloat16") and q not in QUANTIZE_WITH_DTYPE \
-                and not (p.dtype == "float16" and (q in QUANTIZE_FLOAT16 or not plan.hardware.gpu.bf16)):
-            runs = "float16 only" if q in QUANTIZE_FLOAT16 else "its model's default dtype"
-            out.append(error(
-                "tgi-dtype-quantize", f"TGI refuses --dtype {p.dtype} together with --quantize {q}: it runs {q} "
-                f"in {runs}", hint="use dtype: auto", path=("precision", "dtype")))
-        prompt = input_tokens(plan)
-        if lim.max_batch_tokens is not None and prompt is not None and lim.max_batch_tokens < prompt \
-                and not chunking(plan, opts, v):
-            why = (f"{plan.hardware.gpu.name} gets paged attention" if not _chunking_gpu(plan)
-                   else f"TGI {version} does not chunk prefills unless PREFILL_CHUNKING=1")
-            out.append(error(
-                "tgi-prefill-tokens", f"max_batch_tokens ({lim.max_batch_tokens}) is below the longest prompt "
-                f"({prompt}), which TGI refuses without chunked prefill ({why})",
-                hint=f"set limits.max_batch_tokens to {prompt} or more", path=("limits", "max_batch_tokens")))
-        for i, adapter in enumerate(plan.model.adapters):
-            if not is_local(adapter.source):
-                out.append(warning(
-                    "tgi-lora-hub", f"TGI loads a hub adapter under its repo id: clients send model "
-                    f"{adapter.source!r}, not {adapter.name!r}",
-                    hint="download the adapter and give its local path to use the name",
-                    path=("model", "adapters", i, "source")))
-        for path, value in _local_paths(plan):
-            if ":" in value or _host_path(value) is None:
-                out.append(error("tgi-local-path", f"docker cannot bind-mount {value!r}",
-                                 hint="use a path without ':' (and ~ only as ~/...)", path=path))
-        if plan.hardware.gpu.vendor == "amd":
-            out.append(error("tgi-gpu-vendor", f"deployc writes TGI for NVIDIA GPUs; {plan.hardware.gpu.name} needs "
-                             "TGI's -rocm image and device mounts", hint="pick an NVIDIA GPU for tgi",
-                             path=("hardware", "gpu")))
-        _, problem = container.port_binding(plan.server.host, plan.server.port)
-        if problem:
-            out.append(problem)
-        out += container.arg_conflicts(opts.args, OWNED, self.name, lambda f: f, long_prefixes=False)
-        out += _check_args(plan, opts, v, self.name)
-        owned_env = {v.options[f]["env"]: where for f, where in OWNED.items()
-                     if f in v.options and v.options[f]["env"]}
-        out += container.env_conflicts(opts.env, owned_env, self.name)
-        return out
+    def check(self, plan: Plan, opts: TgiOptions, v: TgiVersion) -> list[Diagnostic]:
+        return (checks.precision(plan, opts, self.name) + checks.prefill(plan, opts, v) + checks.paths(plan)
+                + checks.extra_args(plan, opts, v, self.name)
+                + api.env_conflicts(opts.env, owned_env(v), self.name)
+                + api.rope_type_check(plan, f"TGI {v.version}'s launcher (--rope-scaling)", ("linear", "dynamic"))
+                + _speculative(plan, v))
 
-    def memory_model(self, plan: Plan, opts: TgiOptions, version: str) -> EngineMemory:
+    def memory_model(self, plan: Plan, opts: TgiOptions, v: TgiVersion) -> EngineMemory:
         """TGI sizes its KV cache after a warmup prefill of --max-batch-prefill-tokens: free memory minus
         (1 - cuda_memory_fraction x TGI_WIGGLE_ROOM) x total (server/text_generation_server/utils/
         import_utils.py get_cuda_free_memory; models/flash_causal_lm.py warmup; TGI_WIGGLE_ROOM 0.90 in
         models/globals.py, both pinned tags): a TOTAL budget of fraction x 0.90. --max-concurrent-requests
         is admission control (429 beyond it), so it stays the spec's value or TGI's default: the plan's
         concurrency is reported, not written."""
-        v = VERSIONS[version]
+        share = plan.hardware.memory_utilization
+        # The launcher's own default, from this tag's option table (engine_options/<version>.json: "1.0").
+        default = float(v.options["--cuda-memory-fraction"]["default"])
         return EngineMemory(
-            engine=f"TGI {version}", budget=Budget.TOTAL, fraction=round(plan.hardware.memory_utilization * 0.90, 4),
-            fraction_flag="--cuda-memory-fraction x TGI_WIGGLE_ROOM 0.90",
+            engine=f"TGI {v.version}", budget=Budget.TOTAL, fraction=round((share or default) * 0.90, 4),
+            fraction_flag="--cuda-memory-fraction x TGI_WIGGLE_ROOM 0.90", fraction_default=share is None,
             batch_tokens=prefill_tokens(plan, opts, v) or DEFAULT_PREFILL_TOKENS,
-            max_seqs=plan.limits.max_concurrency or 128, non_torch_gib=0.3, block_size=16, source="targets/tgi")
+            max_seqs=plan.limits.max_concurrency or 128, max_seqs_default=plan.limits.max_concurrency is None,
+            non_torch_gib=0.3, block_size=16, source="targets/tgi")
 
-    def lower(self, plan: Plan, opts: TgiOptions, version: str, ctx: BuildContext) -> Lowered:
-        v = VERSIONS[version]
+    def lower(self, plan: Plan, opts: TgiOptions, v: TgiVersion, ctx: BuildContext) -> Lowered:
         image = opts.image or v.image
-        banner = container.banner(ctx, self.name, self.title, version)
-        port, _ = container.port_binding(plan.server.host, plan.server.port)
-        names = list(dict.fromkeys(["HF_TOKEN"] + (["API_KEY"] if plan.server.api_key_env else []) + sorted(opts.env)))
-
+        banner = api.banner(ctx, self.name, self.title, v.version)
         # run.sh: docker run from the spec's folder; local paths become absolute via ${PWD}.
-        docker = ["docker", "run", "--rm", "--name", plan.name, "--gpus", gpu_devices(plan.gpus_needed),
-                  "--shm-size", SHM_SIZE, "-p", port]
-        expand = {len(docker) + 1: DATA_VAR}
-        docker += ["-v", f"${{{DATA_VAR}}}:/data"]
-        binds: dict[str, str] = {}
-
-        def bind(ref: str, where: str) -> str:
-            binds.setdefault(f"{_host_path(ref)}:{where}:ro", "")
-            return where
-
-        launcher = launcher_args(plan, opts, v, lambda ref, where: bind(ref, where) if is_local(ref) else ref)
-        for volume in binds:
-            if volume.startswith("${"):
-                expand[len(docker) + 1] = volume[2:volume.index("}")]
-            docker += ["-v", volume]
-        for name in names:
-            docker += ["-e", name]
-        argv = docker + [image] + launcher
+        argv, expand = docker_run(plan, opts, v, image)
         about = [
             f"Serves {plan.model.served_name} ({plan.model.source}) on {plan.server.host}:{plan.server.port} "
-            f"with TGI {version} in Docker: OpenAI-compatible API under /v1, TGI's own under /generate.",
+            f"with TGI {v.version} in Docker: OpenAI-compatible API under /v1, TGI's own under /generate.",
             f"Needs Docker with the NVIDIA Container Toolkit and {plan.gpus_needed} GPU(s) ({plan.hardware.gpu.name}), "
             "devices 0.. in order; HF_TOKEN is passed from the environment for gated models.",
         ]
-        env = container.api_key_export(plan, "API_KEY") + container.user_env_shell(opts)
+        env = api.api_key_export(plan, "API_KEY") + api.user_env_shell(opts)
         script = render_template(TEMPLATES, "run.sh.j2", banner=banner, about=about, spec_dir=ctx.spec_dir, env=env,
-                                 command=container.sh_join_expanding(argv, expand))
+                                 command=api.sh_join_expanding(argv, expand))
 
-        mounts = container.LocalMounts(ctx)
-        svc = container.service(
-            plan=plan, image=image, command=launcher_args(plan, opts, v, mounts.ref), env_pass=["HF_TOKEN"],
-            env_set={**container.compose_api_key(plan, "API_KEY"), **container.compose_env(opts)},
+        mounts = api.LocalMounts(ctx)
+        svc = api.service(
+            plan=plan, image=image, command=launcher_args(Lowering(plan, opts, v, mounts.ref)), env_pass=["HF_TOKEN"],
+            env_set={**api.compose_api_key(plan, "API_KEY"), **api.compose_env(opts)},
             volumes=mounts.volumes, container_cache="/data", shm_size=SHM_SIZE)
-        compose = container.compose_file(banner + ["", f"docker compose up -d; the API is at "
-                                                       f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
-                                                       "once the health check passes."], svc)
+        compose = api.compose_file(banner + ["", f"docker compose up -d; the API is at "
+                                                 f"{api.client_url(plan.server.host, plan.server.port, '/v1')} "
+                                                 "once the health check passes."], svc)
+        derived = api.derived_of(TABLE, Lowering(plan, opts, v, mounts.ref), v, plan)
         return Lowered(artifacts=(Artifact("run.sh", script, executable=True), Artifact("compose.yaml", compose)),
-                       command=tuple(argv), service=svc)
+                       command=tuple(argv), service=svc, derived=derived)
 
 
-def gpu_devices(count: int) -> str:
-    """docker's --gpus value for devices 0..count-1; the quotes keep its CSV parser from splitting at ','."""
-    return '"device=' + ",".join(str(i) for i in range(count)) + '"'
-
-
-def quantize(plan: Plan, opts: TgiOptions) -> str | None:
-    return opts.quantize or QUANTIZE.get(plan.precision.quantization)
-
-
-def _chunking_gpu(plan: Plan) -> bool:
-    sm = plan.hardware.gpu.sm
-    return sm is None or sm >= CHUNKING_MIN_SM
-
-
-def chunking(plan: Plan, opts: TgiOptions, v: TgiVersion) -> bool:
-    """Whether TGI will chunk prefills: the version's default or env PREFILL_CHUNKING, on a GPU that gets flash attention."""
-    env = opts.env.get("PREFILL_CHUNKING")
-    on = v.prefill_chunking if env is None else env.lower() in ("1", "true")
-    return on and _chunking_gpu(plan)
-
-
-def prefill_tokens(plan: Plan, opts: TgiOptions, v: TgiVersion) -> int | None:
-    """--max-batch-prefill-tokens: limits.max_batch_tokens, else, where TGI cannot chunk prefills and its
-    default (as low as 4096) would be below the longest prompt, which the router refuses, that prompt."""
-    if plan.limits.max_batch_tokens is not None:
-        return plan.limits.max_batch_tokens
-    prompt = input_tokens(plan)
-    if prompt is not None and prompt > DEFAULT_PREFILL_TOKENS and not chunking(plan, opts, v):
-        return prompt
-    return None
-
-
-def input_tokens(plan: Plan) -> int | None:
-    lim = plan.limits
-    if lim.max_input_tokens is not None:
-        return lim.max_input_tokens
-    return lim.max_model_len - 1 if lim.max_model_len is not None else None
-
-
-def launcher_args(plan: Plan, opts: TgiOptions, v: TgiVersion, where) -> list[str]:
-    """Everything after the image: text-generation-launcher's argv. where(ref, container_path) maps local paths."""
-    m, p, lim = plan.model, plan.precision, plan.limits
-    args = ["--model-id", where(m.source, "/deployc/model")]
-    if m.revision:
-        args += ["--revision", m.revision]
-    args += ["--num-shard", str(plan.parallelism.tensor)]
-    q = quantize(plan, opts)
-    if q:
-        args += ["--quantize", q]
-    if p.dtype != "auto" and (q is None or q in QUANTIZE_WITH_DTYPE):
-        args += ["--dtype", p.dtype]
-    if p.kv_cache_dtype == "fp8":
-        args += ["--kv-cache-dtype", KV_CACHE_FP8]
-    if m.trust_remote_code:
-        args.append("--trust-remote-code")
-    if input_tokens(plan) is not None:
-        args += ["--max-input-tokens", str(input_tokens(plan))]
-    if lim.max_model_len is not None:
-        args += ["--max-total-tokens", str(lim.max_model_len)]
-    prefill = prefill_tokens(plan, opts, v)
-    if prefill is not None:
-        args += ["--max-batch-prefill-tokens", str(prefill)]
-    if lim.max_concurrency is not None:
-        args += ["--max-concurrent-requests", str(lim.max_concurrency)]
-    args += ["--cuda-memory-fraction", f"{plan.hardware.memory_utilization:g}"]
-    if m.adapters:
-        args += ["--lora-adapters", ",".join(
-            f"{a.name}={where(a.source, f'/deployc/adapters/{a.name}')}" if is_local(a.source) else a.source
-            for a in m.adapters)]
-    args += ["--hostname", "0.0.0.0", "--port", str(plan.server.port)]
-    return args + list(opts.args)
-
-
-def _local_paths(plan: Plan) -> list[tuple[tuple, str]]:
-    out = [(("model", "source"), plan.model.source)] if plan.model_is_local else []
-    return out + [(("model", "adapters", i, "source"), a.source)
-                  for i, a in enumerate(plan.model.adapters) if is_local(a.source)]
-
-
-def _host_path(local: str) -> str | None:
-    """A spec path as run.sh sees it after cd-ing to the spec's folder: absolute, via ${PWD} or ${HOME}."""
-    if local.startswith("/"):
-        return local
-    if local == "~" or local.startswith("~/"):
-        return "${HOME}" + local[1:]
-    if local.startswith("~"):
-        return None
-    return "${PWD}/" + PurePosixPath(local).as_posix()
-
-
-def _check_args(plan: Plan, opts: TgiOptions, v: TgiVersion, target: str) -> list[Diagnostic]:
-    """Walk args as clap does: unknown flags, stray positionals, and values TGI's own rules refuse."""
-    out: list[Diagnostic] = []
-    args = opts.args
-    i = 0
-    while i < len(args):
-        token, at = args[i], ("targets", target, "args", i)
-        name, eq, value = token.partition("=")
-        if token.startswith("--"):
-            flag = name
-        elif token.startswith("-") and len(token) > 1:
-            flag, eq, value = v.short_flags.get(token[:2], token[:2]), token[2:3], token[2:].lstrip("=")
-        else:
-            out.append(error("tgi-args-unknown", f"{token!r} in targets.{target}.args is not an option: "
-                             f"text-generation-launcher {v.version} takes no positional arguments",
-                             hint="spell options as --name value", path=at))
-            i += 1
-            continue
-        option = v.options.get(flag)
-        if option is None:
-            near = flag.replace("_", "-")
-            out.append(error(
-                "tgi-args-unknown", f"{name} is not an option of text-generation-launcher {v.version}",
-                hint=f"did you mean {near}?" if near in v.options else
-                "see `text-generation-launcher --help` of that version; clap takes no abbreviations", path=at))
-            i += 1
-            if not eq and i < len(args) and not args[i].startswith("-"):
-                i += 1  # its value, most likely: one diagnostic is enough
-            continue
-        if option["takes_value"] and not eq:
-            value = args[i + 1] if i + 1 < len(args) else None
-            i += 1
-        if flag == "--max-batch-total-tokens":
-            out.append(warning(
-                "tgi-batch-total-ignored", "TGI ignores --max-batch-total-tokens for flash-attention models (most "
-                "models): it sizes the batch from the memory left after warmup",
-                hint="use limits.max_batch_tokens, limits.max_concurrency or hardware.memory_utilization", path=at))
-        if flag == "--max-batch-total-tokens" and value is not None and value.isdigit():
-            total = int(value)
-            if plan.limits.max_model_len is not None and plan.limits.max_model_len > total:
-                out.append(error("tgi-batch-total", f"TGI refuses max_total_tokens ({plan.limits.max_model_len}, "
-                                 f"limits.max_model_len) above --max-batch-total-tokens ({total})",
-                                 hint=f"raise --max-batch-total-tokens to {plan.limits.max_model_len} or more",
-                                 path=at))
-            prefill = prefill_tokens(plan, opts, v)
-            if prefill is not None and prefill > total:
-                origin = ("limits.max_batch_tokens" if plan.limits.max_batch_tokens is not None
-                          else "the longest prompt, as TGI does not chunk prefills here")
-                out.append(error("tgi-batch-total", f"TGI refuses --max-batch-prefill-tokens ({prefill}, {origin}) "
-                                 f"above --max-batch-total-tokens ({total})",
-                                 hint=f"raise --max-batch-total-tokens to {prefill} or more", path=at))
-        i += 1
+def _speculative(plan: Plan, v: TgiVersion) -> list[Diagnostic]:
+    """TGI speculates with --speculate N only: n-gram lookup (or the model's own Medusa/MLP heads)."""
+    s = plan.speculative
+    if s is None:
+        return []
+    if s.method != "ngram":
+        return [error("tgi-speculative-method", f"TGI {v.version} speculates only by n-gram lookup (--speculate), or "
+                      f"with heads built into the model; it loads no {s.method} model",
+                      hint="use speculative.method: ngram for tgi, or leave tgi out of targets",
+                      path=("speculative", "method"))]
+    out = []
+    if s.num_tokens is None:
+        out.append(error("tgi-speculative-tokens", "TGI's --speculate is the number of tokens to speculate; it has "
+                         "no default", hint="set speculative.num_tokens", path=("speculative", "method")))
+    if s.ngram.min is not None or s.ngram.max is not None or (s.topk or 1) > 1:
+        out.append(error("tgi-speculative-window", "TGI takes only the number of speculated tokens",
+                         hint="remove speculative.ngram and speculative.topk for tgi", path=("speculative", "ngram")))
     return out

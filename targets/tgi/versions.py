@@ -7,8 +7,8 @@ Read from huggingface/text-generation-inference at each release tag (git mirror)
 
 The launcher's option table of each tag (every long/short flag, its clap `env` variable,
 whether it takes a value, its ValueEnum choices and default) is committed next to this file
-as tgi-launcher-<version>.json, extracted from launcher/src/main.rs `struct Args` by
-conformance/extract_tgi_options.py; the target checks `args` against it and the
+as engine_options/<version>.json, extracted from launcher/src/main.rs `struct Args` by
+conformance/extract/tgi.py; the target checks `args` against it and the
 conformance tier checks every emitted argv against it.
 
 Facts common to both tags, with their place in the source:
@@ -48,16 +48,26 @@ Facts common to both tags, with their place in the source:
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from compiler.target_api import Capability
+from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
 
 _HERE = Path(__file__).parent
 
 # Spec features no TGI version expresses (see TgiTarget.unsupported_hint for what to do instead).
+# Issue 20, item 3, stated explicitly: TGI parses tool calls itself (grammar-constrained `tools` in its chat
+# API: auto writes nothing, a name is refused); it has no reasoning parser.
+# Issue 20, item 4: --rope-scaling linear|dynamic with --rope-factor (launcher clap ValueEnum RopeScaling; yarn
+# and llama3 are refused in checks.py).
+# Item 2: --speculate N, which speculates by n-gram lookup when the model has no Medusa/MLP heads (launcher
+# Args.speculate; method ngram only, checked in __init__.py).
+_RECIPES = frozenset({Capability.TOOL_PARSER, Capability.ROPE_SCALING, Capability.SPECULATIVE})
+
 _NOT_IN_TGI = frozenset({
+    Capability.AMD_GPU,             # deployc writes the CUDA image and NVIDIA device requests
     Capability.PIPELINE_PARALLEL,   # the launcher only shards (--num-shard): tensor parallelism
     Capability.DATA_PARALLEL,       # one launcher is one copy; no router across copies
     Capability.CUSTOM_TOKENIZER,    # the tokenizer is always the model's (only --tokenizer-config-path)
@@ -66,31 +76,34 @@ _NOT_IN_TGI = frozenset({
     Capability.QUANT_INT8,          # Quantization enum: no plain int8 (eetq / bitsandbytes are)
     Capability.QUANT_INT4,          # no plain int4 (bitsandbytes-nf4/fp4, awq, gptq are)
     Capability.QUANT_GGUF,          # no GGUF loader
+    Capability.ATTENTION_DATA_PARALLEL,  # one launcher is one copy; shards are tensor-parallel only
+    Capability.EXPERT_PARALLEL,          # no expert-parallel option (--num-shard shards every layer)
+    Capability.QUANT_MXFP4,         # Quantization enum: no mxfp4 / modelopt FP4 (compressed-tensors only)
+    Capability.QUANT_NVFP4,
     Capability.MULTI_NODE,          # shards are local processes of one launcher (--num-shard); no node rank
 })
 
 
 @dataclass(frozen=True)
-class TgiVersion:
-    version: str
+class TgiVersion(EngineVersion):
     tag: str
     commit: str
     image: str
-    capabilities: frozenset[Capability]
     # Chunked prefill on by default (server/text_generation_server/models/globals.py PREFILL_CHUNKING,
     # read from the environment): then max_batch_prefill_tokens may be below max_input_tokens.
     prefill_chunking: bool
 
     @cached_property
-    def launcher(self) -> dict:
-        """tgi-launcher-<version>.json: the clap option table of this tag's launcher."""
-        data = json.loads((_HERE / f"tgi-launcher-{self.version}.json").read_text(encoding="utf-8"))
-        assert data["commit"] == self.commit, "option table and version pin disagree"
+    def launcher(self) -> dict[str, Any]:
+        """engine_options/<version>.json: the clap option table of this tag's launcher."""
+        data: dict[str, Any] = json.loads((_HERE / "engine_options" / f"{self.data_version}.json").read_text(encoding="utf-8"))
+        assert data["source"]["commit"] == self.commit, "option table and version pin disagree"
         return data
 
     @property
-    def options(self) -> dict[str, dict]:
-        return self.launcher["options"]
+    def options(self) -> dict[str, dict[str, Any]]:
+        options: dict[str, dict[str, Any]] = self.launcher["options"]
+        return options
 
     def choices(self, flag: str) -> tuple[str, ...]:
         return tuple(self.options[flag]["choices"])
@@ -100,27 +113,22 @@ class TgiVersion:
         """-p -> --port (the first long option that claims the short name, as clap's lookup does)."""
         out: dict[str, str] = {}
         for long, o in self.options.items():
-            if o["short"]:
-                out.setdefault(o["short"], long)
+            for short in (a for a in o["aliases"] if not a.startswith("--")):
+                out.setdefault(short, long)
         return out
-
-    @cached_property
-    def env_vars(self) -> dict[str, str]:
-        """MAX_TOTAL_TOKENS -> --max-total-tokens."""
-        return {o["env"]: long for long, o in self.options.items() if o["env"]}
 
 
 VERSIONS: dict[str, TgiVersion] = {
     "3.3.7": TgiVersion(
         version="3.3.7", tag="v3.3.7", commit="dfb3fbe78e0d1d69251bd33065591c61bafdfaa8",
         image="ghcr.io/huggingface/text-generation-inference:3.3.7",
-        capabilities=frozenset(Capability) - _NOT_IN_TGI,
+        capabilities=(frozenset(Capability) - RECIPE_CAPABILITIES - _NOT_IN_TGI) | _RECIPES,
         prefill_chunking=True,   # globals.py:15 os.getenv("PREFILL_CHUNKING", "1")
     ),
     "2.4.1": TgiVersion(
         version="2.4.1", tag="v2.4.1", commit="d2ed52f531cf8098ca62375248e007022eaadc65",
         image="ghcr.io/huggingface/text-generation-inference:2.4.1",
-        capabilities=frozenset(Capability) - _NOT_IN_TGI,
+        capabilities=(frozenset(Capability) - RECIPE_CAPABILITIES - _NOT_IN_TGI) | _RECIPES,
         prefill_chunking=False,  # globals.py:14 os.getenv("PREFILL_CHUNKING", "0")
     ),
 }

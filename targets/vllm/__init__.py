@@ -47,117 +47,79 @@ Spec -> vLLM, decisions worth knowing:
 
 from __future__ import annotations
 
-import json
-from typing import Sequence
+from dataclasses import replace
 
-from compiler import memory
-from compiler.diagnostics import Diagnostic, error, warning
-from compiler.memory import Budget, EngineMemory
-from compiler.plan import Plan
-from compiler.target_api import Artifact, BuildContext, Capability, Lowered, Target, TargetOptions
-from targets._shared import container, multinode
-from targets._shared.multinode import NodeRefs
-from targets.vllm.versions import VERSIONS, VllmVersion
+from deployc.compiler import api
+from deployc.compiler.api import (
+    Artifact,
+    Budget,
+    BuildContext,
+    Capability,
+    Diagnostic,
+    EngineMemory,
+    KvManager,
+    Lowered,
+    Plan,
+    Target,
+    error,
+    warning,
+)
+from deployc.targets.vllm import parsers
+from deployc.targets.vllm.options import (
+    SPEC_METHODS,
+    speculative_methods,
+    MASTER_PORT,
+    OWNED_ENV,
+    PARSER,
+    TABLE,
+    Lowering,
+    VllmOptions,
+    engine_args,
+    engine_table,
+    node_args,
+    node_derived,
+)
+from deployc.targets.vllm.versions import LOG_FIELDS, VERSIONS, VllmVersion, memory_of, report_lines
 
-# Flags deployc derives from the spec, and the spec path that owns each (for `args` conflicts).
-OWNED: dict[str, tuple[str, ...]] = {
-    "--model": ("model", "source"),
-    "--revision": ("model", "revision"),
-    "--tokenizer": ("model", "tokenizer"),
-    "--trust-remote-code": ("model", "trust_remote_code"),
-    "--chat-template": ("model", "chat_template"),
-    "--served-model-name": ("model", "served_name"),
-    "--enable-lora": ("model", "adapters"),
-    "--lora-modules": ("model", "adapters"),
-    "--max-lora-rank": ("model", "adapters"),
-    "--max-loras": ("model", "adapters"),
-    "--dtype": ("precision", "dtype"),
-    "--quantization": ("precision", "quantization"),
-    "-q": ("precision", "quantization"),
-    "--kv-cache-dtype": ("precision", "kv_cache_dtype"),
-    "--tensor-parallel-size": ("parallelism", "tensor"),
-    "-tp": ("parallelism", "tensor"),
-    "--pipeline-parallel-size": ("parallelism", "pipeline"),
-    "-pp": ("parallelism", "pipeline"),
-    "--data-parallel-size": ("parallelism", "data"),
-    "-dp": ("parallelism", "data"),
-    "--max-model-len": ("limits", "max_model_len"),
-    "--max-num-seqs": ("limits", "max_concurrency"),
-    "--max-num-batched-tokens": ("limits", "max_batch_tokens"),
-    "--override-generation-config": ("limits", "max_output_tokens"),
-    "--gpu-memory-utilization": ("hardware", "memory_utilization"),
-    "--host": ("server", "host"),
-    "--port": ("server", "port"),
-    "--api-key": ("server", "api_key_env"),
-    "--nnodes": ("parallelism", "nodes"),
-    "-n": ("parallelism", "nodes"),
-    "--node-rank": ("parallelism", "nodes"),
-    "-r": ("parallelism", "nodes"),
-    "--master-addr": ("parallelism", "nodes"),
-    "--master-port": ("parallelism", "nodes"),
-    "--headless": ("parallelism", "nodes"),
-}
+__all__ = ["VllmOptions", "VllmTarget"]
 
-# ParallelConfig.master_port's default (config/parallel.py: 0.11.2 :216, 0.33.0 :320), spelled out:
-# the port node 0 opens for the torch.distributed store the other nodes join.
-MASTER_PORT = 29501
-
-
-def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
-    """The flags that make one `vllm serve` node rank `rank` of plan.nodes (rank "0": the leader,
-    which serves HTTP; any other: a --headless worker)."""
-    args = ["--nnodes", str(plan.nodes), "--node-rank", rank, "--master-addr", refs.leader,
-            "--master-port", str(MASTER_PORT)]
-    return args if rank == "0" else args + ["--headless"]
+def _parallel_modes(plan: Plan, v: VllmVersion) -> list[Diagnostic]:
+    """vLLM's rules for data_mode and expert: --data-parallel-size with a MoE model is always data-parallel
+    attention (the MoE layers run across all tensor x data ranks), and --enable-expert-parallel makes the
+    expert-parallel size tensor x data, nothing in between (config/parallel.py)."""
+    par, out = plan.parallelism, []
+    span = par.tensor * par.data
+    if plan.moe and par.data > 1 and plan.data_mode == "replicas" and not plan.multi_node:
+        out.append(error(
+            "vllm-data-replicas-moe", f"vLLM {v.version}'s --data-parallel-size on a mixture-of-experts model runs "
+            "the MoE layers across all ranks (data-parallel attention), not as whole copies",
+            hint="use data_mode: attention, or data: 1 with kubernetes.replicas for whole copies",
+            path=("parallelism", "data_mode") if par.data_mode else ("parallelism", "data")))
+    if par.expert > 1 and par.expert != span:
+        out.append(error(
+            "vllm-expert-size", f"vLLM's expert-parallel size is tensor x data ({span}) once "
+            f"--enable-expert-parallel is on; {par.expert} cannot be expressed",
+            hint=f"use expert: {span}, or expert: 1 (tensor parallelism shards the experts)",
+            path=("parallelism", "expert")))
+    return out
 
 
-# Environment variables vLLM reads for a setting the spec owns.
-OWNED_ENV = {"VLLM_API_KEY": ("server", "api_key_env")}
-
-
-def _normalize(flag: str) -> str:
-    # FlexibleArgumentParser turns --max_model_len into --max-model-len; BooleanOptionalAction
-    # adds --no-<flag>; 0.33's EnableDisableAction pairs --disable-X with --enable-X
-    # (vllm/utils/argparse_utils.py).
-    if flag.startswith("--"):
-        flag = "--" + flag[2:].replace("_", "-")
-        if flag.startswith("--no-") and "--" + flag[5:] in OWNED:
-            flag = "--" + flag[5:]
-        elif flag.startswith("--disable-") and "--enable-" + flag[10:] in OWNED:
-            flag = "--enable-" + flag[10:]
-    return flag
-
-
-class VllmOptions(TargetOptions):
-    """targets.vllm: the common options (version, image, args, env)."""
-
-
-class VllmTarget(Target):
+class VllmTarget(Target[VllmOptions, VllmVersion]):
     name = "vllm"
     title = "vLLM"
-    versions = tuple(VERSIONS)
+    runs_container = True
+    versions = VERSIONS
     options = VllmOptions
 
-    def capabilities(self, version: str) -> frozenset[Capability]:
-        return VERSIONS[version].capabilities
-
-    def unsupported_hint(self, capability: Capability, version: str) -> str | None:
+    def unsupported_hint(self, capability: Capability, v: VllmVersion) -> str | None:
         if capability in (Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF):
-            return (f"vLLM {version} moved this to an out-of-tree plugin that the official image lacks: pin "
+            return (f"vLLM {v.version} moved this to an out-of-tree plugin that the official image lacks: pin "
                     "targets.vllm.version: 0.11.2, or serve a pre-quantized awq, gptq or fp8 checkpoint")
         return None
 
-    def check(self, plan: Plan, opts: TargetOptions, version: str) -> list[Diagnostic]:
-        v = VERSIONS[version]
+    def check(self, plan: Plan, opts: VllmOptions, v: VllmVersion) -> list[Diagnostic]:
         out: list[Diagnostic] = []
         lim, gpu, quant = plan.limits, plan.hardware.gpu, plan.precision.quantization
-        if lim.max_input_tokens is not None and (lim.max_model_len is None
-                                                 or lim.max_input_tokens != lim.max_model_len - 1):
-            out.append(error(
-                "vllm-max-input", "vLLM has no prompt-length limit of its own: it admits any prompt that fits "
-                "max_model_len together with the request's max_tokens",
-                hint="remove limits.max_input_tokens for vllm, or set it to max_model_len - 1",
-                path=("limits", "max_input_tokens")))
         batch = lim.max_batch_tokens
         if batch is None:
             batch = v.default_batch_tokens(gpu.name, gpu.memory_gib)
@@ -172,28 +134,35 @@ class VllmTarget(Target):
         for i, adapter in enumerate(plan.model.adapters):
             if adapter.rank is not None and adapter.rank > max(v.max_lora_ranks):
                 out.append(error(
-                    "vllm-lora-rank", f"adapter {adapter.name!r} has LoRA rank {adapter.rank}; vLLM {version} "
+                    "vllm-lora-rank", f"adapter {adapter.name!r} has LoRA rank {adapter.rank}; vLLM {v.version} "
                     f"serves ranks up to {max(v.max_lora_ranks)}",
                     hint="retrain or merge the adapter with a lower rank",
                     path=("model", "adapters", i, "rank" if "rank" in adapter.model_fields_set else "source")))
         need = v.quant_min_sm.get(quant)
-        if need is not None and gpu.sm is not None and gpu.sm < need:
+        if need is not None and gpu.sm is not None and gpu.sm < need and quant not in ("nvfp4", "mxfp4"):
             out.append(error(
-                "vllm-quantization-gpu", f"vLLM {version}'s {quant} kernels need compute capability {need} or "
+                "vllm-quantization-gpu", f"vLLM {v.version}'s {quant} kernels need compute capability {need} or "
                 f"newer; {gpu.name} has {gpu.compute_capability}",
                 hint="serve a 16-bit checkpoint (quantization: none)"
                 + ("" if quant == "gptq" else " or a gptq one") + " on this GPU",
                 path=("precision", "quantization")))
+        else:   # the FP4 families (declared by the spec or by the checkpoint), and the Marlin fallbacks
+            out += api.quant_gpu(plan, f"vLLM {v.version}",
+                                 {k: s for k, s in v.quant_min_sm.items() if k in ("nvfp4", "mxfp4")},
+                                 v.quant_fallback)
         if quant == "gguf" and plan.model.gguf is None:
             out.append(error("vllm-gguf", "quantization gguf needs model.gguf, the .gguf file vLLM loads",
                              hint="set model.gguf to the file's path", path=("precision", "quantization")))
-        if gpu.vendor == "amd" and opts.image is None:
+        out += _parallel_modes(plan, v)
+        if plan.model.rope_scaling is not None and v.rope_key == "rope_parameters" and plan.facts.rope_theta is None:
             out.append(error(
-                "vllm-rocm-image", f"{gpu.name} needs vLLM's ROCm build; deployc pins only the CUDA image",
-                hint="set targets.vllm.image to a ROCm vLLM image pinned by tag", path=("hardware", "gpu")))
-        _, problem = container.port_binding(plan.server.host, plan.server.port)
-        if problem:
-            out.append(problem)
+                "vllm-rope-theta", f"vLLM {v.version} replaces the model's rope_parameters whole with --hf-overrides, "
+                "so deployc must write the checkpoint's rope_theta with it, and no config.json read says it",
+                hint="set model.facts.rope_theta to the checkpoint's config.json value, serve from a local folder or "
+                     "the Hugging Face cache (build --hf-cache) so config.json is read, or pin targets.vllm.version: "
+                     "0.11.2 (rope_scaling beside rope_theta)",
+                path=("model", "rope_scaling")))
+        out += _speculative_checks(plan, v)
         if plan.multi_node and plan.server.port == MASTER_PORT:
             out.append(error("vllm-port-nodes", f"port {MASTER_PORT} is where node 0 of a multi-node copy opens the "
                              "torch.distributed store (--master-port); the HTTP server cannot take it too",
@@ -206,133 +175,118 @@ class VllmTarget(Target):
                 hint=f"vLLM recommends tensor: {per} (the GPUs of one node) and pipeline: "
                      f"{plan.gpus_per_replica // per} (the nodes) on the same {plan.gpus_per_replica} GPUs",
                 path=("parallelism", "tensor")))
-        out += container.arg_conflicts(opts.args, OWNED, self.name, _normalize, v.stale_flags)
-        out += container.env_conflicts(opts.env, OWNED_ENV, self.name)
+        others = [engine_table(k) for k in VERSIONS if k != v.data_version]
+        out += api.check_args(opts.args, engine_table(v.data_version), self.title, self.name, PARSER,
+                              TABLE.owners(v), others, v.stale_flags)
+        out += api.env_conflicts(opts.env, OWNED_ENV, self.name)
         return out
 
-    def memory_model(self, plan: Plan, opts: TargetOptions, version: str) -> EngineMemory:
+    def parsers(self, v: VllmVersion) -> api.ParserSupport:
+        return parsers.support(v.data_version, v.version)
+
+    def memory_model(self, plan: Plan, opts: VllmOptions, v: VllmVersion) -> EngineMemory:
         """vLLM's budget: gpu_memory_utilization x total memory holds weights, the profiling pass's
-        activation peak, non-torch memory (and, in 0.33, the CUDA-graph estimate); the rest is KV
-        cache in blocks of 16 tokens (v1/worker/gpu_worker.py determine_available_memory;
-        config/cache.py DEFAULT_BLOCK_SIZE; v1/core/kv_cache_utils.py get_max_concurrency)."""
-        v, gpu, lim = VERSIONS[version], plan.hardware.gpu, plan.limits
+        activation peak, non-torch memory and (0.21 on) the CUDA-graph estimate; the rest is the KV
+        cache, one block pool shared by groups of layers (the hybrid KV cache manager). Per release
+        (versions.py MEMORY, with source lines): block size, how the token line is derived, what a
+        sliding window holds, where CUDA graphs are paid. Flags in targets.vllm.args that change the
+        sums: --enforce-eager (no CUDA graphs), --language-model-only (vision/audio towers not loaded)."""
+        gpu, lim = plan.hardware.gpu, plan.limits
+        m = memory_of(v.data_version)
+        eager = "--enforce-eager" in opts.args
+        share = plan.hardware.memory_utilization
         return EngineMemory(
-            engine=f"vLLM {version}", budget=Budget.TOTAL, fraction=plan.hardware.memory_utilization,
-            fraction_flag="--gpu-memory-utilization",
+            engine=f"vLLM {v.version}", budget=Budget.TOTAL, fraction=share or m.default_utilization,
+            fraction_flag="--gpu-memory-utilization", fraction_default=share is None,
             batch_tokens=lim.max_batch_tokens or v.default_batch_tokens(gpu.name, gpu.memory_gib),
             max_seqs=lim.max_concurrency or v.default_max_seqs(gpu.name, gpu.memory_gib),
-            non_torch_gib=v.non_torch_gib,
-            cuda_graph_gib=v.cuda_graph_gib, block_size=16, source="targets/vllm/versions.py")
+            max_seqs_default=lim.max_concurrency is None,
+            non_torch_gib=m.non_torch_gib, tp_overhead_gib=m.tp_overhead_gib,
+            cuda_graph_gib=m.cuda_graph_gib if m.graphs_in_budget and not eager else 0.0,
+            block_size=m.block_size, kv_manager=KvManager.BLOCK_GROUPS, token_report=m.token_report,
+            in_flight_batches=m.in_flight_batches, sampler_flat=True, sampler_bytes=m.sampler_bytes,
+            act_mlp=m.act_mlp, act_hidden=m.act_hidden,
+            load_towers="--language-model-only" not in opts.args, source=m.source,
+            state_blocks=1 if plan.cache.prefix_caching is False else m.state_blocks,
+            report=report_lines(m), log_fields=LOG_FIELDS)
 
-    def lower(self, plan: Plan, opts: TargetOptions, version: str, ctx: BuildContext) -> Lowered:
-        v = VERSIONS[version]
-        gpu = plan.hardware.gpu
-        seqs = memory.derived_concurrency(plan, ctx.memory, v.default_max_seqs(gpu.name, gpu.memory_gib))
-        argv = ["vllm", "serve", *engine_args(plan, opts, v, plan.server.host, lambda ref, _where: ref, seqs)]
-        mounts = container.LocalMounts(ctx)
-        in_container = engine_args(plan, opts, v, "0.0.0.0", mounts.ref, seqs)
-        banner = container.banner(ctx, self.name, self.title, version)
+    def lower(self, plan: Plan, opts: VllmOptions, v: VllmVersion, ctx: BuildContext) -> Lowered:
+        here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)
+        argv = ["vllm", "serve", *engine_args(here)]
+        derived = api.derived_of(TABLE, here, v, plan)
+        mounts = api.LocalMounts(ctx)
+        in_container = engine_args(Lowering(plan, opts, v, "0.0.0.0", mounts.map))
+        banner = api.banner(ctx, self.name, self.title, v.version)
         model = plan.model
         about = [
             f"Serves {model.served_name} ({model.source}) on {plan.server.host}:{plan.server.port} "
-            f"with vLLM {version}, OpenAI-compatible API under /v1.",
-            f"Needs `pip install vllm=={version}` and {plan.gpus_needed} GPU(s) "
+            f"with vLLM {v.version}, OpenAI-compatible API under /v1.",
+            f"Needs `pip install vllm=={v.version}` and {plan.gpus_needed} GPU(s) "
             f"({plan.hardware.gpu.name}); HF_TOKEN is read from the environment for gated models.",
         ]
-        env = container.api_key_export(plan, "VLLM_API_KEY") + container.user_env_shell(opts)
+        env = api.api_key_export(plan, "VLLM_API_KEY") + api.user_env_shell(opts)
         if plan.multi_node:
-            return self._lower_nodes(plan, opts, v, ctx, banner, about, argv, in_container, mounts, env)
-        script = container.serve_script(ctx, banner, about, argv, env)
-        svc = container.service(
+            lowered = self._lower_nodes(plan, opts, v, ctx, banner, about, argv, in_container, mounts, env)
+            return replace(lowered, derived=derived + node_derived(plan))
+        script = api.serve_script(ctx, banner, about, argv, env)
+        svc = api.service(
             plan=plan, image=opts.image or v.image, command=in_container, env_pass=["HF_TOKEN"],
-            env_set={**container.compose_api_key(plan, "VLLM_API_KEY"), **container.compose_env(opts)},
+            env_set={**api.compose_api_key(plan, "VLLM_API_KEY"), **api.compose_env(opts)},
             volumes=mounts.volumes, container_cache="/root/.cache/huggingface")
-        compose = container.compose_file(banner + ["", f"docker compose up -d; the API is at "
-                                                       f"{container.client_url(plan.server.host, plan.server.port, '/v1')} "
+        compose = api.compose_file(banner + ["", f"docker compose up -d; the API is at "
+                                                       f"{api.client_url(plan.server.host, plan.server.port, '/v1')} "
                                                        "once the health check passes."], svc)
         return Lowered(
             artifacts=(Artifact("serve.sh", script, executable=True), Artifact("compose.yaml", compose)),
-            command=tuple(argv), service=svc)
+            command=tuple(argv), service=svc, derived=derived)
 
 
-    def _lower_nodes(self, plan: Plan, opts: TargetOptions, v: VllmVersion, ctx: BuildContext, banner: list[str],
-                     about: list[str], argv: list[str], in_container: list[str], mounts, env) -> Lowered:
+    def _lower_nodes(self, plan: Plan, opts: VllmOptions, v: VllmVersion, ctx: BuildContext, banner: list[str],
+                     about: list[str], argv: list[str], in_container: list[str], mounts: api.LocalMounts,
+                     env: list[tuple[str, str]]) -> Lowered:
         """serve.sh on node 0, serve-worker.sh on nodes 1..N-1; the LeaderWorkerSet containers."""
         n, per = plan.nodes, plan.gpus_per_node_used
-        leader_tail = node_args(plan, multinode.SCRIPT, "0")
-        scripts = multinode.node_scripts(ctx, banner, plan, about[0], f"vllm=={v.version}", argv, env,
-                                         container.user_env_shell(opts), leader_tail,
-                                         node_args(plan, multinode.SCRIPT, multinode.SCRIPT.rank))
+        leader_tail = node_args(plan, api.SCRIPT, "0")
+        scripts = api.node_scripts(ctx, banner, plan, about[0], f"vllm=={v.version}", argv, env,
+                                         api.user_env_shell(opts), leader_tail,
+                                         node_args(plan, api.SCRIPT, api.SCRIPT.rank))
 
-        def svc(command: list[str], api_key: bool) -> container.Service:
-            return container.service(
+        def svc(command: list[str], api_key: bool) -> api.Service:
+            return api.service(
                 plan=plan, image=opts.image or v.image, command=command, env_pass=["HF_TOKEN"],
-                env_set={**(container.compose_api_key(plan, "VLLM_API_KEY") if api_key else {}),
-                         **container.compose_env(opts)},
+                env_set={**(api.compose_api_key(plan, "VLLM_API_KEY") if api_key else {}),
+                         **api.compose_env(opts)},
                 volumes=mounts.volumes, container_cache="/root/.cache/huggingface", gpu_count=per)
 
-        group = multinode.NodeGroup(
+        group = api.NodeGroup(
             size=n, replicas=plan.parallelism.data,
-            leader=svc(in_container + node_args(plan, multinode.LWS, "0"), True),
-            worker=svc(in_container + node_args(plan, multinode.LWS, multinode.LWS.rank), False),
+            leader=svc(in_container + node_args(plan, api.LWS, "0"), True),
+            worker=svc(in_container + node_args(plan, api.LWS, api.LWS.rank), False),
             internal_ports=(("dist", MASTER_PORT),), node_args_at=len(in_container))
         return Lowered(artifacts=scripts, command=tuple(argv + leader_tail), group=group)
 
 
-def engine_args(plan: Plan, opts: TargetOptions, v: VllmVersion, host: str, where, seqs: int | None) -> list[str]:
-    """Everything after `vllm serve`. where(ref, container_path) maps local paths for containers;
-    seqs is --max-num-seqs: the spec's max_concurrency, else what the memory plan fits."""
-    m, p, par, lim = plan.model, plan.precision, plan.parallelism, plan.limits
-    args: list[str] = []
-    if p.quantization == "gguf":
-        args += [where(m.gguf, "/deployc/model.gguf"), "--tokenizer", where(m.tokenizer or m.source, "/deployc/model")]
-    else:
-        args.append(where(m.source, "/deployc/model"))
-        if m.tokenizer:
-            args += ["--tokenizer", where(m.tokenizer, "/deployc/tokenizer")]
-    if m.revision:
-        args += ["--revision", m.revision]
-    if m.trust_remote_code:
-        args.append("--trust-remote-code")
-    if m.chat_template:
-        args += ["--chat-template", where(m.chat_template, "/deployc/chat_template.jinja")]
-    args += ["--served-model-name", m.served_name]
-    args += ["--dtype", p.dtype]
-    if p.quantization == "fp8":
-        # A 16-bit checkpoint is quantized while loading; an fp8 one declares itself (facts.quant_method).
-        known_16bit = plan.facts.from_checkpoint and plan.facts.quant_method is None
-        args += ["--quantization", v.online_fp8 if known_16bit else "fp8"]
-    elif p.quantization == "bitsandbytes":
-        args += ["--quantization", p.quantization]
-    if p.kv_cache_dtype == "fp8":
-        args += ["--kv-cache-dtype", "fp8"]
-    args += ["--tensor-parallel-size", str(par.tensor)]
-    if par.pipeline > 1:
-        args += ["--pipeline-parallel-size", str(par.pipeline)]
-    if par.data > 1 and not plan.multi_node:  # multi-node: each copy is its own group of nodes
-        args += ["--data-parallel-size", str(par.data)]
-    if lim.max_model_len is not None:
-        args += ["--max-model-len", str(lim.max_model_len)]
-    if seqs is not None:
-        args += ["--max-num-seqs", str(seqs)]
-    if lim.max_batch_tokens is not None:
-        args += ["--max-num-batched-tokens", str(lim.max_batch_tokens)]
-    if lim.max_output_tokens is not None:
-        args += ["--override-generation-config", json.dumps({"max_new_tokens": lim.max_output_tokens})]
-    args += ["--gpu-memory-utilization", f"{plan.hardware.memory_utilization:g}"]
-    if m.adapters:
-        args += ["--enable-lora", "--lora-modules"]
-        args += [json.dumps({"name": a.name, "path": where(a.source, f"/deployc/adapters/{a.name}")},
-                            separators=(",", ":")) for a in m.adapters]
-        args += ["--max-loras", str(len(m.adapters))]
-        rank = _lora_rank(m.adapters, v)
-        if rank != v.default_max_lora_rank:
-            args += ["--max-lora-rank", str(rank)]
-    args += ["--host", host, "--port", str(plan.server.port)]
-    return args + list(opts.args)
-
-
-def _lora_rank(adapters: Sequence, v: VllmVersion) -> int:
-    """The smallest --max-lora-rank choice that holds every adapter (unknown ranks: vLLM's default)."""
-    need = max([a.rank for a in adapters if a.rank is not None] or [v.default_max_lora_rank])
-    return min(r for r in v.max_lora_ranks if r >= need) if need <= max(v.max_lora_ranks) else need
+def _speculative_checks(plan: Plan, v: VllmVersion) -> list[Diagnostic]:
+    """What vLLM's SpeculativeConfig refuses at startup (vllm/config/speculative.py _verify_args)."""
+    s = plan.speculative
+    if s is None:
+        return []
+    out: list[Diagnostic] = []
+    method = SPEC_METHODS[s.method]
+    if method not in speculative_methods(v.data_version):
+        out.append(error("vllm-speculative-method", f"vLLM {v.version} has no speculative method {method}",
+                         hint="pick another speculative.method", path=("speculative", "method")))
+    if s.num_tokens is None and s.method != "mtp":
+        out.append(error("vllm-speculative-tokens", f"vLLM {v.version} needs num_speculative_tokens for {method}: it "
+                         "reads a depth only from an MTP checkpoint (n_predict), and has no default",
+                         hint="set speculative.num_tokens (e.g. what the head or recipe documents)",
+                         path=("speculative", "method")))
+    if s.topk is not None and s.topk > 1:
+        out.append(error("vllm-speculative-topk", f"vLLM {v.version}'s speculative config proposes one chain, not a "
+                         "tree", hint="remove speculative.topk (or set 1) for vllm", path=("speculative", "topk")))
+    if s.tensor is not None and s.tensor not in (1, plan.parallelism.tensor):
+        out.append(error("vllm-speculative-tensor", f"vLLM runs the draft model with tensor parallel size 1 or the "
+                         f"target's ({plan.parallelism.tensor}), not {s.tensor}",
+                         hint=f"use speculative.tensor: 1 or {plan.parallelism.tensor}",
+                         path=("speculative", "tensor")))
+    return out

@@ -48,22 +48,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.target_api import Capability
+from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
+
+# Issue 20, item 3, stated explicitly: XInference parses tool calls itself per model family (auto writes
+# nothing, a name is refused); it takes no reasoning parser of the spec's kind.
+_RECIPES = frozenset({Capability.TOOL_PARSER})
 
 # Spec features no XInference version expresses through the vLLM engine (see the target docstring).
 _NEVER = frozenset({
+    Capability.MAX_INPUT_TOKENS,  # its vLLM engine bounds prompts only by max_model_len
+    Capability.AMD_GPU,           # the xprobe/xinference image is a CUDA build
     Capability.CUSTOM_TOKENIZER, Capability.CHAT_TEMPLATE, Capability.MAX_OUTPUT_TOKENS,
-    Capability.QUANT_INT8, Capability.QUANT_INT4, Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF,
+    Capability.QUANT_INT8, Capability.QUANT_INT4, Capability.QUANT_BITSANDBYTES,
+    # FP4 checkpoints: no registry format deployc can name them by (model_format pytorch|gptq|awq|fp4|fp8|bnb)
+    Capability.QUANT_MXFP4, Capability.QUANT_NVFP4,
+    # its vLLM engine takes n_gpu = tensor x pipeline GPUs only (the docstring above), so no data ranks inside
+    # one engine; expert parallelism goes through as the vLLM kwarg enable_expert_parallel
+    Capability.ATTENTION_DATA_PARALLEL,
 })
 
 
 @dataclass(frozen=True)
-class XinferenceVersion:
-    version: str
+class XinferenceVersion(EngineVersion):
     commit: str
     client: str            # the xinference-client release launch.py is written for
     client_commit: str
-    capabilities: frozenset[Capability]
     # Options of `xinference launch` (cmdline.py model_launch): every spelling click knows.
     # A token in targets.xinference.args that is one of these is parsed by click, not paired.
     launch_options: frozenset[str]
@@ -99,7 +108,7 @@ VERSIONS: dict[str, XinferenceVersion] = {
         commit="a3625815f",
         client="4.1.0",
         client_commit="63f5e9dd6df9f0bc9a91569268e7528883255b2f",
-        capabilities=frozenset(Capability) - _NEVER,
+        capabilities=(frozenset(Capability) - RECIPE_CAPABILITIES - _NEVER) | _RECIPES,
         # 4.1.0 adds --context-length, --replica-config/--replica_config, --virtual-env-find-link
         launch_options=_LAUNCH_COMMON | {"--context-length", "--replica-config", "--replica_config",
                                          "--virtual-env-find-link"},
@@ -115,7 +124,7 @@ VERSIONS: dict[str, XinferenceVersion] = {
         commit="47669e61d69bbcb450b67325b6b4fe32294506fc",
         client="1.16.0",
         client_commit="5d9fc3b01cb65daaded13897e4a0a897996a0543",
-        capabilities=frozenset(Capability) - _NEVER - {Capability.API_KEY},
+        capabilities=(frozenset(Capability) - RECIPE_CAPABILITIES - _NEVER - {Capability.API_KEY}) | _RECIPES,
         launch_options=_LAUNCH_COMMON,
         args_json=False,
         auth_env=None,
