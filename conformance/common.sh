@@ -6,6 +6,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 export PIP_NO_INPUT=1
 export GIT_TERMINAL_PROMPT=0
 STAMP_NAME=".deployc-conformance-stamp"
+PIP_REPORT_NAME=".deployc-pip-report.json"  # pip install --report: which wheel files, with sha256
 PIP_FLAGS=(--no-deps --no-compile --progress-bar off)
 if [ -d /opt/wheels ]; then PIP_FLAGS+=(--find-links /opt/wheels); fi
 

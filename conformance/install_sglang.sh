@@ -68,6 +68,7 @@ $REQS_COMMON
 
 REQS_0_4_10_post2="
 sglang==0.4.10.post2
+dill==0.4.1
 annotated-doc==0.0.7
 annotated-types==0.8.0
 fastapi==0.116.1
@@ -89,7 +90,7 @@ install_sglang() {  # $1 = version
   if [ -z "${!var:-}" ]; then log "no pin list for sglang $ver"; return 1; fi
   reqs="${!var}"
   venv="$DEST/sglang-$ver"
-  fp="$(fingerprint "sglang-$ver" "$TORCH_SPEC" "$TORCH_DEPS" "$reqs")"
+  fp="$(fingerprint "sglang-$ver" "$TORCH_SPEC" "$TORCH_DEPS" "$reqs" "$PIP_REPORT_NAME")"
   if [ -f "$venv/$STAMP_NAME" ] && [ "$(cat "$venv/$STAMP_NAME")" = "$fp" ] && [ -x "$venv/bin/python" ]; then
     log "sglang $ver: up to date ($venv)"; return 0
   fi
@@ -99,7 +100,8 @@ install_sglang() {  # $1 = version
   run "$PYTHON" -m venv "$venv"
   reqfile="$venv/.deployc-requirements.txt"
   printf '%s\n' "$TORCH_SPEC" "$TORCH_DEPS" "$reqs" | sed '/^[[:space:]]*$/d' > "$reqfile"
-  run "$venv/bin/python" -m pip install "${PIP_FLAGS[@]}" -r "$reqfile"
+  # the report (wheel names and sha256) is the option tables' provenance (conformance/extract/)
+  run "$venv/bin/python" -m pip install "${PIP_FLAGS[@]}" --report "$venv/$PIP_REPORT_NAME" -r "$reqfile"
   if [ "${SKIP_SMOKE:-0}" != 1 ]; then
     log "sglang $ver: smoke test (the real prepare_server_args parses one argv)"
     # Like every deployc argv it sets --mem-fraction-static: without it 0.4.10.post2 sizes memory

@@ -100,9 +100,17 @@ def probe(item: dict) -> dict:
     out = {"id": item.get("id"), "ok": False, "stage": None, "error": None, "fields": None}
     try:
         rest = options_of(list(item["argv"]))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         out.update(stage="argv", error=f"{type(e).__name__}: {e}")
         return out
+    import sglang.srt.server_args as sa
+
+    stand_in = None
+    if hasattr(sa, "get_device") and "--mem-fraction-static" not in rest:
+        # 0.4.10.post2's __post_init__ sizes mem_fraction_static from the GPU's memory when none is given,
+        # importing model code (compressed_tensors, ...) this parser-only venv does not carry; deployc leaves
+        # it unset (SGLang's own default). A stand-in lets the rest of __post_init__ run; it is reported.
+        rest, stand_in = [*rest, "--mem-fraction-static", "0.88"], "mem_fraction_static"
     cwd = os.getcwd()
     err = io.StringIO()
     try:
@@ -113,12 +121,14 @@ def probe(item: dict) -> dict:
     except SystemExit:
         out.update(stage="parse", error=err.getvalue().strip())
         return out
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         out.update(stage="build", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=-4)}")
         return out
     finally:
         os.chdir(cwd)
     out["fields"] = {name: _plain(getattr(args, name, None)) for name in _field_names(args)}
+    if stand_in:
+        out["fields"][stand_in] = None   # the engine's own choice on a GPU host: not judged here
     out["ok"] = True
     return out
 
@@ -130,7 +140,7 @@ def main() -> int:
     try:
         try:
             from sglang.version import __version__ as version
-        except Exception:  # noqa: BLE001
+        except Exception:
             from importlib.metadata import version as _v
             version = _v("sglang")
         _no_gpu_here()

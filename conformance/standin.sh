@@ -1,11 +1,11 @@
 #!/bin/sh
 # A stand-in for an engine image in `deployc up` tests: takes the engine's argv, prints it, and serves
-# GET /health (and /v1/models) on 127.0.0.1:<--port> with busybox httpd, in the foreground.
+# GET /health (and /v1/models) on 127.0.0.1:<--port or --server-port> with busybox httpd, in the foreground.
 echo "standin: argv: $*"
 port=8000
 while [ $# -gt 0 ]; do
   case "$1" in
-    --port) port="$2"; shift ;;
+    --port|--server-port) port="$2"; shift ;;   # --server-port: LMDeploy's spelling
     --port=*) port="${1#--port=}" ;;
   esac
   shift

@@ -76,7 +76,7 @@ def _first_attr(candidates: list[tuple[str, str]]) -> tuple[Any, str]:
     for mod_name, attr in candidates:
         try:
             mod = importlib.import_module(mod_name)
-        except Exception as e:  # noqa: BLE001 - report every failed path
+        except Exception as e:
             errors.append(f"{mod_name}: {type(e).__name__}: {e}")
             continue
         if hasattr(mod, attr):
@@ -97,7 +97,7 @@ def _ensure_platform() -> str:
     try:
         cur = platforms.current_platform
         unspecified = cur.is_unspecified()
-    except Exception:  # noqa: BLE001
+    except Exception:
         unspecified = True
     if unspecified:
         from vllm.platforms.cpu import CpuPlatform
@@ -156,7 +156,7 @@ def load_tables() -> dict[str, list[str]]:
     for mod_name in ("vllm.config.cache", "vllm.config"):
         try:
             cmod = importlib.import_module(mod_name)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             errors.append(f"{mod_name}: {e}")
             continue
         # KV_CACHE_DTYPES (newer) is the mutable mirror incl. registered dtypes
@@ -172,7 +172,7 @@ def load_tables() -> dict[str, list[str]]:
     for mod_name in ("vllm.config.model", "vllm.config"):
         try:
             mmod = importlib.import_module(mod_name)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         if hasattr(mmod, "ModelDType"):
             mdt = list(get_args(mmod.ModelDType))
@@ -181,7 +181,7 @@ def load_tables() -> dict[str, list[str]]:
         try:
             mgr, _ = _first_attr(candidates)
             return sorted(mgr.list_registered())
-        except Exception:  # noqa: BLE001 - informational; no check if absent
+        except Exception:
             return []
 
     return {
@@ -219,7 +219,7 @@ def jsonable(v: Any, _depth: int = 0) -> Any:
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         try:  # e.g. LoRAModulePath(name=..., path=...) -> {"name":..., "path":...}
             return {f.name: jsonable(getattr(v, f.name), d) for f in dataclasses.fields(v)}
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     return str(v)
 
@@ -232,7 +232,7 @@ class _Collector(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.records.append(f"{record.levelname}: {record.getMessage()}")
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.records.append(f"{record.levelname}: {record.msg}")
 
 
@@ -302,7 +302,7 @@ def probe_one(parser, serve_cmd, tables, baseline, item) -> dict:
                 res["error"] = msg or f"parser exited with status {e.code}"
                 if e.code in (0, None):
                     res["error"] = "parser exited with status 0 (--help/--version?)"
-            except Exception as e:  # noqa: BLE001 - FlexibleArgumentParser raises too
+            except Exception as e:
                 res["stage"] = "parse"
                 res["error"] = f"{type(e).__name__}: {e}"
             if ns is not None:
@@ -311,7 +311,7 @@ def probe_one(parser, serve_cmd, tables, baseline, item) -> dict:
                 except SystemExit as e:
                     res["stage"] = "validate"
                     res["error"] = err.getvalue().strip() or f"exit {e.code}"
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     res["stage"] = "validate"
                     res["error"] = f"{type(e).__name__}: {e}"
     finally:
@@ -346,7 +346,7 @@ def _parallel(ns: argparse.Namespace, res: dict) -> dict | None:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             pc = ParallelConfig(**{k: getattr(ns, k) for k in keys if getattr(ns, k, None) is not None})
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         res["ok"], res["stage"], res["error"] = False, "parallel", f"{type(e).__name__}: {e}"
         return None
     return {k: jsonable(getattr(pc, k, None)) for k in (
@@ -373,7 +373,7 @@ def main() -> int:
         items = json.load(sys.stdin)
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ValueError("stdin must be a JSON list of objects")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         print(f"vllm_probe: bad input: {e}", file=sys.stderr)
         return 2
 
@@ -389,7 +389,7 @@ def main() -> int:
         with contextlib.redirect_stderr(io.StringIO()):
             base_ns = parser.parse_args(["serve"])
         baseline = {k: jsonable(v) for k, v in vars(base_ns).items()}
-    except Exception:  # noqa: BLE001
+    except Exception:
         print(
             "vllm_probe: FAILED to build vLLM's serve parser in this interpreter "
             f"({sys.executable}). Is this a venv made by conformance/install.sh?\n"

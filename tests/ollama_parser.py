@@ -58,7 +58,7 @@ def _next(ch: str, state: int) -> tuple[int, str | None]:
     if state == VALUE:
         return (NIL, ch) if _newline(ch) or _space(ch) else (VALUE, ch)
     if state == PARAMETER:
-        if _alpha(ch) or ch.isdigit() and ch.isascii() or ch == "_":
+        if _alpha(ch) or (ch.isdigit() and ch.isascii()) or ch == "_":
             return PARAMETER, ch
         if _space(ch):
             return VALUE, None

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from compiler.pipeline import compile_target, load_spec
-from compiler.registry import Registry
-from compiler.render import ENV_REF
-from compiler.target_api import BuildContext
+from deployc.compiler.driver import compile_spec as load_spec, compile_target
+from deployc.compiler.registry import Registry
+from deployc.compiler.render import ENV_REF
+from deployc.compiler.api.target import BuildContext
 
 REGISTRY = Registry.discover()
 NASTY = ["x\"; rm -rf / #", "$(reboot)", "`id`", "a b", "it's", "tab\there", "new\nline", "caf\u00e9 \U0001F680",
@@ -39,7 +39,7 @@ HOSTILE = st.one_of(st.sampled_from(NASTY),
 def base_spec() -> dict:
     return {"apiVersion": "deployc/v1", "name": "hostile",
             "model": {"source": "./model", "adapters": [{"name": "a1", "source": "./adapters/a1"}]},
-            "targets": {"vllm": {"args": ["--enable-prefix-caching"], "env": {"EXTRA": "plain"}}}}
+            "targets": {"vllm": {"args": ["--disable-log-stats"], "env": {"EXTRA": "plain"}}}}
 
 
 FIELDS = {
@@ -52,7 +52,8 @@ FIELDS = {
     "model.adapters.source": lambda s, v: s["model"]["adapters"][0].__setitem__("source", "./" + v),
     "server.host": lambda s, v: s.setdefault("server", {}).__setitem__("host", v),
     "server.api_key_env": lambda s, v: s.setdefault("server", {}).__setitem__("api_key_env", v),
-    "targets.vllm.args": lambda s, v: s["targets"]["vllm"]["args"].append(v),
+    # the value of a free-text option: a bare word would be a stray positional argument (an error)
+    "targets.vllm.args": lambda s, v: s["targets"]["vllm"]["args"].extend(["--root-path", v]),
     "targets.vllm.env": lambda s, v: s["targets"]["vllm"]["env"].__setitem__("EXTRA", v),
     "targets.vllm.image": lambda s, v: s["targets"]["vllm"].__setitem__("image", v),
     "name": lambda s, v: s.__setitem__("name", v),
@@ -126,7 +127,8 @@ def test_bash_itself_sees_the_exact_argv_and_environment(tmp_path):
     """Run serve.sh for real with `vllm` replaced by a probe that dumps its argv and env."""
     spec = base_spec()
     spec["model"]["served_name"] = "x\"';$(id)`id`|&<>*?é🚀"
-    spec["targets"]["vllm"]["args"] += ["$(touch pwned)", "a b", "it's; echo pwned"]
+    spec["targets"]["vllm"]["args"] += ["--root-path", "$(touch pwned)", "--response-role", "a b",
+                                        "--tool-parser-plugin", "it's; echo pwned"]
     spec["targets"]["vllm"]["env"] = {"EXTRA": "lit $HOME `id` 'q' \"dq\" ${PROBE_REF} end", "EMPTY": ""}
     spec["server"] = {"api_key_env": "MY_KEY"}
     work = tmp_path / "work"

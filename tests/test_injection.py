@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from compiler.pipeline import compile_target, load_spec
-from compiler.registry import Registry
-from compiler.target_api import BuildContext
+from deployc.compiler.driver import compile_spec as load_spec, compile_target
+from deployc.compiler.registry import Registry
+from deployc.compiler.api.target import BuildContext
 from ollama_parser import parse as parse_modelfile
 
 REGISTRY = Registry.discover()
@@ -138,8 +138,10 @@ def test_hostile_values_are_rejected_or_arrive_intact(target, field, tmp_path):
                 found |= carried(value, [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
                                          and isinstance(n.value, str)])
             elif name.startswith("Modelfile"):
-                from targets.ollama.versions import VERSIONS as OLLAMA
+                from deployc.targets.ollama.versions import VERSIONS as OLLAMA
                 found |= carried(value, [v for _, v in parse_modelfile(text, OLLAMA[result.version].commands)])
-        # TGI answers any "model" a request names and takes no served name (targets/tgi docstring)
-        if field == "targets.env" or (field == "model.served_name" and target != "tgi"):
+        # TGI answers any "model" a request names and takes no served name (targets/tgi docstring); nor does
+        # trtllm-serve 1.x (no --served_model_name: it names the model after its MODEL argument)
+        takes_name = target != "tgi" and not (target == "tensorrt-llm" and not result.version.startswith("0."))
+        if field == "targets.env" or (field == "model.served_name" and takes_name):
             assert found, f"{target}: {field} = {value!r} built, but no artifact carries it intact"

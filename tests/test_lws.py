@@ -15,13 +15,11 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from compiler.pipeline import compile_target, load_spec
-from compiler.platforms import lower as platform_lower
-from compiler.platforms import lws
-from compiler.registry import Registry
-from compiler.target_api import BuildContext
-from conftest import ROOT
-from targets._shared import multinode
+from deployc.compiler import driver
+from deployc.compiler.platforms import lws
+from deployc.compiler.registry import Registry
+from conftest import ROOT, spec_text
+from deployc.compiler.api import container as multinode
 
 REGISTRY = Registry.discover()
 SAMPLES = {"vllm": ROOT / "samples" / "llama-3.1-70b-vllm-2x8" / "deploy.yaml",
@@ -36,11 +34,11 @@ def validator() -> jsonschema.Draft7Validator:
 
 
 def build(path, target: str):
-    compiled = load_spec(path, "deploy.yaml")
-    assert compiled.ok, [d.render() for d in compiled.diagnostics]
-    ctx = BuildContext("../../..", "deploy.yaml", compiled.source.digest)
-    result = platform_lower("kubernetes", compiled, compile_target(compiled, REGISTRY, target, ctx), REGISTRY, ctx)
-    return result
+    """The target's result on the Kubernetes platform (its diagnostics: the platform's own)."""
+    done = driver.build(driver.Request(path, [target], "kubernetes"), REGISTRY)
+    assert done.compiled.ok, [d.render() for d in done.compiled.diagnostics]
+    assert not [d for d in done.target_diagnostics if d.is_error], done.target_diagnostics
+    return done.results[0]
 
 
 def docs(result) -> list[dict]:
@@ -48,7 +46,8 @@ def docs(result) -> list[dict]:
     return list(YAML(typ="safe").load_all(artifact.content))
 
 
-def spec_file(tmp_path, target: str, **changes):
+def variant(tmp_path, target: str, **changes):
+    """The target's multi-node sample with `changes` (section__field=value, or section=value)."""
     data = YAML(typ="safe").load(SAMPLES[target].read_text())
     for key, value in changes.items():
         section, _, field = key.partition("__")
@@ -85,7 +84,7 @@ def test_sample_leader_worker_sets_match_the_published_crd_schema(target):
     assert (sel[lws.NAME_LABEL], sel[lws.WORKER_INDEX_LABEL]) == (found[0]["metadata"]["name"], "0")
     leader = spec["leaderWorkerTemplate"]["leaderTemplate"]["metadata"]["labels"]
     assert sel["app.kubernetes.io/component"] == leader["app.kubernetes.io/component"] == "leader"
-    from compiler.platforms import kubernetes as k8s
+    from deployc.compiler.platforms import kubernetes as k8s
 
     assert lws.lint(found, 600) == [] and k8s.lint(found, 600) == []
 
@@ -110,7 +109,7 @@ def test_the_schema_rejects_broken_leader_worker_sets(break_it, where):
 
 
 def test_lws_references_expand_and_everything_else_stays_literal(tmp_path):
-    path = spec_file(tmp_path, "vllm", model__served_name="a$(LWS_WORKER_INDEX)$HOME")
+    path = variant(tmp_path, "vllm", model__served_name="a$(LWS_WORKER_INDEX)$HOME")
     (doc, _) = docs(build(path, "vllm"))
     worker = doc["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]["args"]
     assert "a$$(LWS_WORKER_INDEX)$$HOME" in worker          # the served name, as typed
@@ -128,18 +127,18 @@ def test_name_limit_grows_with_the_group_index(groups, limit):
 
 
 def test_a_name_too_long_for_the_worker_statefulsets_is_an_error(tmp_path):
-    ok = spec_file(tmp_path, "vllm", name="m" * 50)
+    ok = variant(tmp_path, "vllm", name="m" * 50)
     assert build(ok, "vllm").ok
-    long = spec_file(tmp_path, "vllm", name="m" * 51)
+    long = variant(tmp_path, "vllm", name="m" * 51)
     result = build(long, "vllm")
     (d,) = [d for d in result.diagnostics if d.code == "kubernetes-lws-name"]
     assert "at most 50" in d.message and d.line is not None and result.lowered is None
-    copies = spec_file(tmp_path, "vllm", name="m" * 50, parallelism__data=11)
+    copies = variant(tmp_path, "vllm", name="m" * 50, parallelism__data=11)
     assert [d.code for d in build(copies, "vllm").diagnostics if d.is_error] == ["kubernetes-lws-name"]
 
 
 def test_data_parallel_copies_are_groups(tmp_path):
-    (doc, _) = docs(build(spec_file(tmp_path, "sglang", parallelism__data=3), "sglang"))
+    (doc, _) = docs(build(variant(tmp_path, "sglang", parallelism__data=3), "sglang"))
     assert doc["spec"]["replicas"] == 3
     args = doc["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]["args"]
     assert "--dp-size" not in args
@@ -152,7 +151,7 @@ def test_workers_serve_nothing_and_get_no_probes():
     leader = lwt["leaderTemplate"]["spec"]["containers"][0]
     assert "ports" not in worker and "readinessProbe" not in worker and "--api-key" not in worker["args"]
     assert leader["readinessProbe"]["httpGet"]["port"] == "http" and "--api-key" in leader["args"]
-    assert {"name": "model-cache"} == lwt["volumeClaimTemplates"][0]["metadata"]
+    assert lwt["volumeClaimTemplates"][0]["metadata"] == {"name": "model-cache"}
     assert all(v["name"] != "model-cache" for v in lwt["leaderTemplate"]["spec"]["volumes"])
 
 
@@ -174,12 +173,12 @@ def test_committed_leader_worker_set_is_current(target, cli):
 def test_xinference_spans_nodes_as_a_coordinator_and_a_pool_of_workers(tmp_path):
     """A "pool" group: no LeaderWorkerSet, but the supervisor (no GPUs, the API, the launch Job) and
     nodes x copies worker pods that join it at the Service's URL and announce their pod IP."""
-    from compiler.platforms import kubernetes as k8s
+    from deployc.compiler.platforms import kubernetes as k8s
 
     path = tmp_path / "deploy.yaml"
-    path.write_text("apiVersion: deployc/v1\nname: xi\nmodel:\n  source: meta-llama/Llama-3.1-70B-Instruct\n"
-                    "parallelism:\n  tensor: 8\n  pipeline: 2\n  data: 2\nserver:\n  api_key_env: KEY\n"
-                    "targets:\n  xinference: {model_family: llama-3.1-instruct, size_in_billions: 70}\n")
+    path.write_text(spec_text("xinference", "parallelism:\n  tensor: 8\n  pipeline: 2\n  data: 2\nserver:\n"
+                                            "  api_key_env: KEY\n", "{model_family: llama-3.1-instruct, size_in_billions: 70}",
+                              source="meta-llama/Llama-3.1-70B-Instruct", name="xi"))
     result = build(path, "xinference")
     assert result.ok, [d.render() for d in result.diagnostics]
     found = docs(result)

@@ -8,19 +8,20 @@ import subprocess
 
 import pytest
 
-from compiler.pipeline import compile_target, load_spec
-from compiler.plan import derive_nodes
-from compiler.registry import Registry
-from compiler.target_api import BuildContext
-from targets._shared import multinode
+from deployc.compiler.driver import compile_spec as load_spec, compile_target
+from deployc.compiler.plan import derive_nodes
+from deployc.compiler.registry import Registry
+from deployc.compiler.api.target import BuildContext
+from deployc.compiler.api import container as multinode
+from conftest import spec_text
 
 REGISTRY = Registry.discover()
-BASE = "apiVersion: deployc/v1\nname: x\nmodel:\n  source: a/b\n"
 
 
-def compiled(tmp_path, extra: str, targets: str = "targets:\n  vllm: {}\n"):
+def compiled(tmp_path, extra: str, target: str = "vllm", options: str = "{}", model: str = ""):
+    """The spec with `extra` sections for one target, compiled; model a/b has no catalog facts."""
     path = tmp_path / "deploy.yaml"
-    path.write_text(BASE + extra + targets)
+    path.write_text(spec_text(target, extra, options, model=model, source="a/b", name="x"))
     return load_spec(path, "deploy.yaml")
 
 
@@ -69,12 +70,12 @@ def test_hints_name_node_counts_that_work(tmp_path):
 def test_idle_gpus_per_node_are_a_warning(tmp_path):
     c = compiled(tmp_path, "parallelism:\n  tensor: 4\n  pipeline: 3\n")
     assert c.ok and c.plan.nodes == 2
-    assert [d.code for d in c.diagnostics] == ["parallelism-nodes-partial", "server-open"]
+    assert [d.code for d in c.diagnostics] == ["parallelism-nodes-partial", "server-open", "model-facts-unknown"]
     assert "2 GPU(s) of every node stay idle" in c.diagnostics[0].message
 
 
-def lower(tmp_path, extra: str, target: str):
-    c = compiled(tmp_path, extra, f"targets:\n  {target}: {{}}\n")
+def lower(tmp_path, extra: str, target: str, model: str = ""):
+    c = compiled(tmp_path, extra, target, model=model)
     assert c.ok, [d.render() for d in c.diagnostics]
     return compile_target(c, REGISTRY, target, BuildContext("../..", "deploy.yaml", "0" * 64))
 
@@ -91,11 +92,11 @@ def test_vllm_warns_about_tensor_parallelism_across_nodes(tmp_path):
 @pytest.mark.parametrize("target, words", [
     ("tgi", "TGI has no multi-node mode"),
     ("ollama", "no distributed mode"),
-    ("tensorrt-llm", "one MPI world"),
+    ("tensorrt-llm", "one-node TensorRT-LLM deployments"),
 ])
 def test_targets_without_a_multi_node_mode_say_what_to_do(tmp_path, target, words):
-    c = compiled(tmp_path, "  facts: {max_position_embeddings: 4096}\nparallelism:\n  tensor: 8\n  pipeline: 2\n",
-                 f"targets:\n  {target}: {{}}\n")
+    c = compiled(tmp_path, "parallelism:\n  tensor: 8\n  pipeline: 2\n", target,
+                 model="  facts: {max_position_embeddings: 4096}\n")
     r = compile_target(c, REGISTRY, target, BuildContext("../..", "deploy.yaml", "0" * 64))
     (d,) = [d for d in r.diagnostics if d.code == "target-unsupported" and "several nodes" in d.message]
     assert words in d.hint and ("vllm or sglang" in d.hint)
@@ -121,7 +122,7 @@ def test_multi_node_scripts_run_the_intended_argv(tmp_path, target):
         assert ("--headless" in out) is (target == "vllm" and rank != "0")
         assert not any(t in out for t in ("--data-parallel-size", "--dp-size"))
         assert "10.0.0.9" in " ".join(out)
-    for svc, rank in ((r.lowered.group.leader, "$(LWS_WORKER_INDEX)"), (r.lowered.group.worker, "$(LWS_WORKER_INDEX)")):
+    for svc in (r.lowered.group.leader, r.lowered.group.worker):
         assert any("$(LWS_LEADER_ADDRESS)" in t for t in svc.command)
     assert r.lowered.group.leader.command[r.lowered.group.leader.command.index("--node-rank") + 1] == "0"
     assert r.lowered.group.worker.command[r.lowered.group.worker.command.index("--node-rank") + 1] == \
@@ -136,7 +137,7 @@ def test_single_node_specs_are_untouched(tmp_path):
     assert shlex.split(r.lowered.artifacts[0].content.splitlines()[-1])[1:3] == ["vllm", "serve"]
 
 
-XINFERENCE = "targets:\n  xinference: {model_family: llama-3.1-instruct, size_in_billions: 70, version: '%s'}\n"
+XINFERENCE = "{model_family: llama-3.1-instruct, size_in_billions: 70, version: '%s'}"
 
 
 @pytest.mark.parametrize("version", ["4.1.0", "1.17.1"])
@@ -144,7 +145,7 @@ def test_xinference_runs_a_supervisor_and_one_worker_per_node(tmp_path, version)
     import json
     from pathlib import Path
 
-    c = compiled(tmp_path, "parallelism:\n  tensor: 8\n  pipeline: 2\n", XINFERENCE % version)
+    c = compiled(tmp_path, "parallelism:\n  tensor: 8\n  pipeline: 2\n", "xinference", XINFERENCE % version)
     r = compile_target(c, REGISTRY, "xinference", BuildContext("../..", "deploy.yaml", "0" * 64))
     assert r.ok, [d.render() for d in r.diagnostics]
     files = {a.path: a.content for a in r.lowered.artifacts}
@@ -188,7 +189,8 @@ def test_the_http_port_cannot_be_the_port_the_nodes_meet_on(tmp_path, target, po
 @pytest.mark.parametrize("target", ["vllm", "sglang"])
 def test_hostile_values_stay_inert_in_the_node_scripts(tmp_path, target):
     name = "a$(id)`x`${NODE_RANK}\"'b"
-    r = lower(tmp_path, f"  served_name: '{name.replace(chr(39), chr(39) * 2)}'\nparallelism:\n  tensor: 16\n", target)
+    r = lower(tmp_path, "parallelism:\n  tensor: 16\n", target,
+              model=f"  served_name: '{name.replace(chr(39), chr(39) * 2)}'\n")
     assert r.ok, [d.render() for d in r.diagnostics]
     for art in r.lowered.artifacts:
         line = art.content.splitlines()[-1].removeprefix("exec ")

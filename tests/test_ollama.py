@@ -17,27 +17,19 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from ruamel.yaml import YAML
 
-from conftest import MINIMAL, SAMPLES, built_json
+from conftest import SAMPLES, codes
 from ollama_parser import ParseError, parse
-from targets.ollama import modelfile
-from targets.ollama.versions import VERSIONS
+from deployc.targets.ollama import modelfile
+from deployc.targets.ollama.versions import VERSIONS
 
 GGUF = "  gguf: ./m.gguf\n"
+LIMITS = "limits:\n  max_model_len: 4096\n"
 
 
-def build(cli, spec_file, extra: str = "", ollama: str = "{}", expect: int = 0, model: str = GGUF,
-          limits: str = "limits:\n  max_model_len: 4096\n", source: str = "Qwen/Qwen2.5-0.5B-Instruct"):
-    """MINIMAL with `model` lines, `limits`, `extra` sections before targets:, and targets.ollama options."""
-    text = (MINIMAL.replace("  source: Qwen/Qwen2.5-0.5B-Instruct\n", f"  source: {source}\n" + model)
-            .replace("targets:\n  vllm: {}\n", limits + extra + f"targets:\n  ollama: {ollama}\n"))
-    path = spec_file(text)
-    (path.parent / "m.gguf").write_text("placeholder")  # no path-missing warning
-    result = cli("build", path, "--target", "ollama", "--json")
-    out = built_json(result)
-    assert result.exit_code == expect, out["diagnostics"]
-    if expect == 0:
-        check_modelfiles(out)
-    return out
+@pytest.fixture(autouse=True)
+def _gguf_file(tmp_path):
+    """The .gguf file GGUF names, next to the spec (no path-missing warning)."""
+    (tmp_path / "m.gguf").write_text("placeholder")
 
 
 def art(out, path):
@@ -45,6 +37,8 @@ def art(out, path):
 
 
 def commands(out):
+    """The Modelfile's commands as Ollama's parser reads them (after check_modelfiles)."""
+    check_modelfiles(out)
     return parse(art(out, "Modelfile"), VERSIONS[out["version"]].commands)
 
 
@@ -53,32 +47,33 @@ def env(out):
     return dict(ln.split("=", 1) for ln in lines)
 
 
-def codes(out):
-    return [(d["code"], d["line"], d["column"]) for d in out["diagnostics"]]
-
-
 def check_modelfiles(out):
+    """The Modelfile parses with Ollama's grammar, and names only commands and PARAMETERs the version has."""
     v = VERSIONS[out["version"]]
     for name, _ in parse(art(out, "Modelfile"), v.commands):
         assert name in v.commands or name == "model" or name in v.parameters, name
         assert name not in v.deprecated and name not in v.removed
 
 
-def test_minimal_gguf_spec(cli, spec_file):
-    out = build(cli, spec_file)
+def test_minimal_gguf_spec(specs):
+    out = specs.build("ollama", LIMITS, model=GGUF)
     assert out["command"] == ["ollama", "create", "qwen2.5-0.5b-instruct", "-f", "Modelfile"]
     assert commands(out) == [("model", "../../m.gguf"), ("num_ctx", "4096")]
-    assert env(out) == {"OLLAMA_HOST": "0.0.0.0:8000", "OLLAMA_CONTEXT_LENGTH": "4096", "OLLAMA_NUM_PARALLEL": "1",
-                        "OLLAMA_KEEP_ALIVE": "5m", "OLLAMA_GPU_OVERHEAD": "8506182730"}  # 10% of 79.22 GiB
+    # memory_utilization, max_concurrency and keep_alive unset: Ollama's own defaults, nothing written
+    assert env(out) == {"OLLAMA_HOST": "0.0.0.0:8000", "OLLAMA_CONTEXT_LENGTH": "4096"}
+    assert [(d["option"], d["value"]) for d in out["derived"]] == [
+        ("(positional)", "qwen2.5-0.5b-instruct"), ("-f", "Modelfile"), ("OLLAMA_HOST", "0.0.0.0:8000")]
+    out = specs.build("ollama", LIMITS + "hardware:\n  gpu: H100-80GB\n  memory_utilization: 0.9\n"
+                      "  count: 1\n", model=GGUF)
+    assert env(out)["OLLAMA_GPU_OVERHEAD"] == "8506182730"   # 10% of 79.22 GiB
     script = art(out, "create.sh")
     assert "export OLLAMA_HOST=http://localhost:8000\nollama create qwen2.5-0.5b-instruct -f Modelfile\n" in script
     assert [a["path"] for a in out["artifacts"]] == ["Modelfile", "create.sh", "serve.env", "compose.yaml"]
 
 
-def test_every_spec_limit_lands_in_the_modelfile_or_the_environment(cli, spec_file):
-    out = build(cli, spec_file, "precision:\n  quantization: gguf\n  kv_cache_dtype: fp8\n",
-                limits="limits:\n  max_model_len: 16384\n  max_output_tokens: 512\n  max_concurrency: 4\n"
-                       "  max_batch_tokens: 1024\n")
+def test_every_spec_limit_lands_in_the_modelfile_or_the_environment(specs):
+    out = specs.build("ollama", "limits:\n  max_model_len: 16384\n  max_output_tokens: 512\n  max_concurrency: 4\n"
+                      "  max_batch_tokens: 1024\nprecision:\n  quantization: gguf\n  kv_cache_dtype: fp8\n", model=GGUF)
     assert commands(out)[1:] == [("num_ctx", "16384"), ("num_predict", "512"), ("num_batch", "1024")]
     e = env(out)
     assert (e["OLLAMA_NUM_PARALLEL"], e["OLLAMA_CONTEXT_LENGTH"]) == ("4", "16384")
@@ -86,101 +81,105 @@ def test_every_spec_limit_lands_in_the_modelfile_or_the_environment(cli, spec_fi
     assert "16384 x 4 = 65536 tokens" in art(out, "Modelfile")
 
 
-def test_context_comes_from_the_model_when_max_model_len_is_unset_and_is_required(cli, spec_file):
-    out = build(cli, spec_file, limits="", model=GGUF + "  facts: {max_position_embeddings: 32768}\n")
+def test_context_comes_from_the_model_when_max_model_len_is_unset_and_is_required(specs):
+    out = specs.build("ollama", model=GGUF + "  facts: {max_position_embeddings: 32768}\n")
     assert ("num_ctx", "32768") in commands(out)
     # the catalog knows Qwen2.5-0.5B's 32768 positions; a model nothing knows needs max_model_len
-    assert ("num_ctx", "32768") in commands(build(cli, spec_file, limits=""))
-    out = build(cli, spec_file, limits="", expect=1, source="example/model")
+    assert ("num_ctx", "32768") in commands(specs.build("ollama", model=GGUF))
+    out = specs.build("ollama", model=GGUF, expect=1, source="example/model")
     [d] = out["diagnostics"]
     assert (d["code"], d["line"], d["column"]) == ("ollama-context", 4, 11), "at the model, whose context is unknown"
     assert "4k, 32k or 256k tokens depending on VRAM" in d["message"]
-    out = build(cli, spec_file, limits="", ollama="{version: 0.12.11}", expect=1, source="example/model")
+    out = specs.build("ollama", options="{version: 0.12.11}", model=GGUF, expect=1, source="example/model")
     assert "uses 4096 tokens and silently truncates" in out["diagnostics"][0]["message"]
 
 
-def test_model_sources(cli, spec_file):
-    out = build(cli, spec_file, model="", expect=1)
+def test_model_sources(specs):
+    out = specs.build("ollama", LIMITS, expect=1, source="example/model")
     assert codes(out) == [("ollama-model-source", 4, 11)]
-    assert "hf download Qwen/Qwen2.5-0.5B-Instruct --local-dir ./models/Qwen2.5-0.5B-Instruct" \
-        in out["diagnostics"][0]["hint"]
-    text = MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", "bartowski/Qwen2.5-0.5B-Instruct-GGUF").replace(
-        "targets:\n  vllm: {}\n", "limits:\n  max_model_len: 4096\ntargets:\n  ollama: {}\n")
-    result = json.loads(cli("build", spec_file(text), "--target", "ollama", "--json").stdout)
-    assert commands(result)[0] == ("model", "hf.co/bartowski/Qwen2.5-0.5B-Instruct-GGUF")
-    text = MINIMAL.replace("Qwen/Qwen2.5-0.5B-Instruct", "/srv/models/qwen").replace(
-        "targets:\n  vllm: {}\n", "limits:\n  max_model_len: 4096\ntargets:\n  ollama: {}\n")
-    result = json.loads(cli("build", spec_file(text), "--target", "ollama", "--json").stdout)
-    assert commands(result)[0] == ("model", "/srv/models/qwen")
+    assert "hf download example/model --local-dir ./models/model" in out["diagnostics"][0]["hint"]
+    assert "targets.ollama.library" in out["diagnostics"][0]["hint"]
+    out = specs.build("ollama", LIMITS, source="bartowski/Qwen2.5-0.5B-Instruct-GGUF")
+    assert commands(out)[0] == ("model", "hf.co/bartowski/Qwen2.5-0.5B-Instruct-GGUF")
+    out = specs.build("ollama", LIMITS, source="/srv/models/qwen")
+    assert commands(out)[0] == ("model", "/srv/models/qwen")
 
 
 @pytest.mark.parametrize("spec, level", [
     ("", None), ("  quantization: int8\n", "Q8_0"), ("  quantization: int4\n", "Q4_K_M"),
     ("  dtype: bf16\n", "BF16"), ("  dtype: float32\n", "F32"),
 ])
-def test_quantize_levels_from_the_spec(cli, spec_file, spec, level):
-    out = build(cli, spec_file, "precision:\n" + spec if spec else "")
+def test_quantize_levels_from_the_spec(specs, spec, level):
+    out = specs.build("ollama", LIMITS + ("precision:\n" + spec if spec else ""), model=GGUF)
+    check_modelfiles(out)
     assert out["command"][5:] == (["--quantize", level] if level else [])
 
 
 @pytest.mark.parametrize("given_level, emitted", [("q4_K_M", "Q4_K_M"), ("Q8_0", "Q8_0"), ("q4_k", "Q4_K_M"),
                                                   ("bf16", "BF16")])
-def test_quantize_option_is_case_insensitive_and_written_as_ollama_spells_it(cli, spec_file, given_level, emitted):
-    out = build(cli, spec_file, ollama=f"{{quantize: {given_level}}}")
+def test_quantize_option_is_case_insensitive_and_written_as_ollama_spells_it(specs, given_level, emitted):
+    out = specs.build("ollama", LIMITS, options=f"{{quantize: {given_level}}}", model=GGUF)
+    check_modelfiles(out)
     assert out["command"][-2:] == ["--quantize", emitted]
 
 
-def test_quantize_errors(cli, spec_file):
-    out = build(cli, spec_file, ollama="{quantize: q3_K_L}", expect=1)
+def test_quantize_errors(specs):
+    out = specs.build("ollama", LIMITS, options="{quantize: q3_K_L}", model=GGUF, expect=1)
     assert codes(out) == [("ollama-quantize", 9, 22)]
     assert out["diagnostics"][0]["hint"] == "use one of: F32, F16, BF16, Q8_0, Q4_K_S, Q4_K_M (any case)"
-    out = build(cli, spec_file, "precision:\n  quantization: gguf\n", ollama="{quantize: q4_K_M}", expect=1)
+    gguf = LIMITS + "precision:\n  quantization: gguf\n"
+    out = specs.build("ollama", gguf, options="{quantize: q4_K_M}", model=GGUF, expect=1)
     assert codes(out) == [("ollama-quantize", 11, 22)]
     assert "quantizes only F16/BF16/F32 models" in out["diagnostics"][0]["message"]
-    out = build(cli, spec_file, "precision:\n  quantization: gguf\n", ollama="{quantize: q4_K_M, version: 0.12.11}",
-                expect=1)
+    out = specs.build("ollama", gguf, options="{quantize: q4_K_M, version: 0.12.11}", model=GGUF, expect=1)
     assert "quantizes only F16/F32 models" in out["diagnostics"][0]["message"]
-    out = build(cli, spec_file, "precision:\n  quantization: int8\n", ollama="{quantize: q4_K_M}", expect=1)
+    out = specs.build("ollama", LIMITS + "precision:\n  quantization: int8\n", options="{quantize: q4_K_M}",
+                      model=GGUF, expect=1)
     assert codes(out) == [("ollama-quantize", 11, 22)]
-    out = build(cli, spec_file, "precision:\n  dtype: bf16\n", ollama="{quantize: q4_K_M}", expect=1)
+    out = specs.build("ollama", LIMITS + "precision:\n  dtype: bf16\n", options="{quantize: q4_K_M}", model=GGUF,
+                      expect=1)
     assert codes(out) == [("ollama-dtype", 9, 10)]
-    out = build(cli, spec_file, "precision:\n  quantization: gguf\n  dtype: float32\n", expect=1)
+    out = specs.build("ollama", gguf + "  dtype: float32\n", model=GGUF, expect=1)
     assert codes(out) == [("ollama-dtype", 10, 10)]
 
 
 @pytest.mark.parametrize("quant", ["awq", "gptq", "fp8", "bitsandbytes"])
-def test_quantization_methods_ollama_cannot_load(cli, spec_file, quant):
+def test_quantization_methods_ollama_cannot_load(specs, quant):
     # example/model: a checkpoint the facts catalog does not know, so only Ollama's refusal speaks
-    out = build(cli, spec_file, f"precision:\n  quantization: {quant}\n", expect=1, source="example/model")
+    out = specs.build("ollama", LIMITS + f"precision:\n  quantization: {quant}\n", model=GGUF, expect=1,
+                      source="example/model")
     [d] = out["diagnostics"]
     assert (d["code"], d["line"], d["column"]) == ("target-unsupported", 9, 17)
     assert "quantize" in d["hint"]
 
 
-def test_parallelism_is_refused_with_what_ollama_does_instead(cli, spec_file):
-    out = build(cli, spec_file, "parallelism:\n  tensor: 2\nhardware:\n  gpu: L4\n  count: 2\n", expect=1)
+def test_parallelism_is_refused_with_what_ollama_does_instead(specs):
+    out = specs.build("ollama", LIMITS + "parallelism:\n  tensor: 2\nhardware:\n  gpu: L4\n  count: 2\n", model=GGUF,
+                      expect=1)
     [d] = out["diagnostics"]
     assert (d["code"], d["line"], d["column"]) == ("target-unsupported", 9, 11)
     assert "Ollama splits a model's layers across all the GPUs it sees on its own" in d["hint"]
-    out = build(cli, spec_file, "hardware:\n  gpu: L4\n  count: 2\n")
+    out = specs.build("ollama", LIMITS + "hardware:\n  gpu: L4\n  count: 2\n", model=GGUF)
+    check_modelfiles(out)
     svc = YAML(typ="safe").load(art(out, "compose.yaml"))["services"]["demo"]
     assert svc["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 2
 
 
-def test_chat_template_and_api_key_say_why(cli, spec_file):
-    out = build(cli, spec_file, model=GGUF + "  chat_template: ./t.jinja\n", expect=1)
+def test_chat_template_and_api_key_say_why(specs):
+    out = specs.build("ollama", LIMITS, model=GGUF + "  chat_template: ./t.jinja\n", expect=1)
     assert "Go template, not Jinja" in out["diagnostics"][-1]["hint"]
-    out = build(cli, spec_file, "server:\n  api_key_env: KEY\n", expect=1)
+    out = specs.build("ollama", LIMITS + "server:\n  api_key_env: KEY\n", model=GGUF, expect=1)
     assert "reverse proxy" in out["diagnostics"][0]["hint"]
 
 
-def test_max_input_tokens_only_as_num_ctx_minus_one(cli, spec_file):
-    out = build(cli, spec_file, limits="limits:\n  max_model_len: 4096\n  max_input_tokens: 2048\n", expect=1)
-    assert codes(out) == [("ollama-max-input", 8, 21)]
+def test_max_input_tokens_only_as_num_ctx_minus_one(specs):
+    out = specs.build("ollama", "limits:\n  max_model_len: 4096\n  max_input_tokens: 2048\n", model=GGUF, expect=1)
+    assert codes(out) == [("target-unsupported", 8, 21)]
 
 
-def test_parameters_are_checked_against_the_pinned_options(cli, spec_file):
-    out = build(cli, spec_file, ollama="{parameters: {temperature: 0.2, seed: 7, use_mmap: false, min_p: 1}}")
+def test_parameters_are_checked_against_the_pinned_options(specs):
+    out = specs.build("ollama", LIMITS, options="{parameters: {temperature: 0.2, seed: 7, use_mmap: false, min_p: 1}}",
+                      model=GGUF)
     assert commands(out)[2:] == [("min_p", "1"), ("seed", "7"), ("temperature", "0.2"), ("use_mmap", "false")]
     for params, message in [
         ("{tfs_z: 0.9}", "has no PARAMETER tfs_z: tail-free sampling was removed in Ollama 0.6"),
@@ -189,70 +188,80 @@ def test_parameters_are_checked_against_the_pinned_options(cli, spec_file):
         ("{seed: 0.5}", "PARAMETER seed takes an int, got 0.5"),
         ("{use_mmap: 1}", "PARAMETER use_mmap takes a bool"),
     ]:
-        out = build(cli, spec_file, ollama=f"{{parameters: {params}}}", expect=1)
+        out = specs.build("ollama", LIMITS, options=f"{{parameters: {params}}}", model=GGUF, expect=1)
         [d] = out["diagnostics"]
         assert d["code"] == "ollama-parameter" and message in d["message"], d
-    out = build(cli, spec_file, ollama="{version: 0.12.11, parameters: {draft_num_predict: 4}}", expect=1)
-    assert "added after 0.12" in out["diagnostics"][0]["message"]
-    build(cli, spec_file, ollama="{parameters: {draft_num_predict: 4}}")
+    out = specs.build("ollama", LIMITS, options="{version: 0.12.11, parameters: {draft_num_predict: 4}}", model=GGUF,
+                      expect=1)
+    # draft_num_predict is speculative.num_tokens now (DRAFT, issue 20)
+    assert "PARAMETER draft_num_predict is speculative.num_tokens" in out["diagnostics"][0]["message"]
+    assert ("draft_num_predict", "4") in commands(specs.build(
+        "ollama", LIMITS + "speculative: {method: draft, model: ./draft.gguf, num_tokens: 4}\n", model=GGUF))
 
 
-def test_template_with_triple_quotes_is_written_when_the_grammar_allows_and_refused_when_not(cli, spec_file):
+def test_template_with_triple_quotes_is_written_when_the_grammar_allows_and_refused_when_not(specs):
     ok = 'Say """hi""" now\n{{ .Prompt }}'
-    out = build(cli, spec_file, ollama=json.dumps({"template": ok, "system": ' padded "quoted" '}))
+    out = specs.build("ollama", LIMITS, options=json.dumps({"template": ok, "system": ' padded "quoted" '}),
+                      model=GGUF)
     assert ("template", ok) in commands(out) and ("system", ' padded "quoted" ') in commands(out)
     bad = 'ends in triple quotes """\nand "quoted"\nend'
-    out = build(cli, spec_file, ollama=json.dumps({"template": bad}), expect=1)
+    out = specs.build("ollama", LIMITS, options=json.dumps({"template": bad}), model=GGUF, expect=1)
     [d] = out["diagnostics"]
     assert (d["code"], d["line"]) == ("ollama-modelfile-value", 9)
     assert 'a line ends in """ and another in "' in d["message"]
-    out = build(cli, spec_file, ollama=json.dumps({"stop": ["ok", "zero\u200bwidth"]}), expect=1)
+    out = specs.build("ollama", LIMITS, options=json.dumps({"stop": ["ok", "zero\u200bwidth"]}), model=GGUF,
+                      expect=1)
     assert "ZERO WIDTH SPACE (U+200B)" in out["diagnostics"][0]["message"]
 
 
-def test_args_go_to_ollama_create_and_may_not_restate_its_flags(cli, spec_file):
-    out = build(cli, spec_file, ollama="{args: [--experimental]}")
+def test_args_go_to_ollama_create_and_may_not_restate_its_flags(specs):
+    out = specs.build("ollama", LIMITS, options="{args: [--experimental]}", model=GGUF)
+    check_modelfiles(out)
     assert out["command"][-1] == "--experimental"
     for arg in ["-q", "-qq8_0", "--quantize=q8_0", "-f", "--file"]:
-        out = build(cli, spec_file, ollama=f"{{args: [{json.dumps(arg)}]}}", expect=1)
+        out = specs.build("ollama", LIMITS, options=f"{{args: [{json.dumps(arg)}]}}", model=GGUF, expect=1)
         assert codes(out) == [("target-args-conflict", 9, 19)]
     for args, message in [("[--quant]", "has no flag --quant"),  # pflag takes no abbreviations
                           ("[extra-name]", "would be a second model name"),
                           ("[--draft-quantize, q8_0]", "needs a DRAFT model")]:
-        out = build(cli, spec_file, ollama=f"{{args: {args}}}", expect=1)
+        out = specs.build("ollama", LIMITS, options=f"{{args: {args}}}", model=GGUF, expect=1)
         [d] = out["diagnostics"]
         assert d["code"] == "ollama-args" and message in d["message"], d
-    out = build(cli, spec_file, ollama="{version: 0.12.11, args: [--experimental]}", expect=1)
+    out = specs.build("ollama", LIMITS, options="{version: 0.12.11, args: [--experimental]}", model=GGUF,
+                      expect=1)
     assert "Ollama 0.12.11 has no flag --experimental" in out["diagnostics"][0]["message"]
 
 
-def test_env_may_not_restate_derived_variables(cli, spec_file):
-    out = build(cli, spec_file, ollama="{env: {OLLAMA_NUM_PARALLEL: '4'}}", expect=1)
+def test_env_may_not_restate_derived_variables(specs):
+    out = specs.build("ollama", LIMITS, options="{env: {OLLAMA_NUM_PARALLEL: '4'}}", model=GGUF, expect=1)
     assert codes(out) == [("target-env-conflict", 9, 18)]
-    out = build(cli, spec_file, ollama="{env: {OLLAMA_FLASH_ATTENTION: '1', OLLAMA_DEBUG: '${DBG}'}}")
+    out = specs.build("ollama", LIMITS, options="{env: {OLLAMA_FLASH_ATTENTION: '1', OLLAMA_DEBUG: '${DBG}'}}",
+                      model=GGUF)
+    check_modelfiles(out)
     assert env(out)["OLLAMA_DEBUG"] == '"${DBG}"'
-    out = build(cli, spec_file, "precision:\n  kv_cache_dtype: fp8\n", ollama="{env: {OLLAMA_FLASH_ATTENTION: '0'}}",
-                expect=1)
+    out = specs.build("ollama", LIMITS + "precision:\n  kv_cache_dtype: fp8\n", model=GGUF, expect=1,
+                      options="{env: {OLLAMA_FLASH_ATTENTION: '0'}}")
     assert [d["code"] for d in out["diagnostics"]] == ["target-env-conflict"]
 
 
-def test_hostile_served_names_are_not_ollama_model_names_and_paths_stay_inert(cli, spec_file):
-    out = build(cli, spec_file, model="  served_name: 'x\";rm$(id)'\n" + GGUF, expect=1)
+def test_hostile_served_names_are_not_ollama_model_names_and_paths_stay_inert(specs):
+    out = specs.build("ollama", LIMITS, model="  served_name: 'x\";rm$(id)'\n" + GGUF, expect=1)
     [d] = out["diagnostics"]
     assert (d["code"], d["line"], d["column"]) == ("ollama-model-name", 5, 16)
     assert d["hint"] == "set model.served_name (or the adapter's name) to e.g. x-rm-id"
-    out = build(cli, spec_file, model="  served_name: modelfile.x\n" + GGUF, expect=1)
+    out = specs.build("ollama", LIMITS, model="  served_name: modelfile.x\n" + GGUF, expect=1)
     assert "not the name of a file deployc writes" in out["diagnostics"][0]["hint"]
-    out = build(cli, spec_file, model="  served_name: team/qwen:0.5b-q4\n  gguf: './my models/a b.gguf'\n")
+    out = specs.build("ollama", LIMITS, model="  served_name: team/qwen:0.5b-q4\n  gguf: './my models/a b.gguf'\n")
     script = art(out, "create.sh")
     assert shlex.split(script.splitlines()[-1]) == ["ollama", "create", "team/qwen:0.5b-q4", "-f", "Modelfile"]
     assert commands(out)[0] == ("model", "../../my models/a b.gguf")
 
 
-def test_each_lora_adapter_becomes_a_model_from_the_base(cli, spec_file):
-    out = build(cli, spec_file, "precision:\n  quantization: int4\n",
-                model=GGUF + "  adapters:\n    - {name: sql, source: ./adapters/sql}\n"
-                             "    - {name: chat, source: /srv/lora/chat.gguf}\n")
+def test_each_lora_adapter_becomes_a_model_from_the_base(specs):
+    out = specs.build("ollama", LIMITS + "precision:\n  quantization: int4\n",
+                      model=GGUF + "  adapters:\n    - {name: sql, source: ./adapters/sql}\n"
+                                   "    - {name: chat, source: /srv/lora/chat.gguf}\n")
+    check_modelfiles(out)
     paths = [a["path"] for a in out["artifacts"]]
     assert paths == ["Modelfile", "Modelfile.sql", "Modelfile.chat", "create.sh", "serve.env", "compose.yaml"]
     v = VERSIONS[out["version"]]
@@ -263,13 +272,15 @@ def test_each_lora_adapter_becomes_a_model_from_the_base(cli, spec_file):
     assert [shlex.split(ln) for ln in lines] == [
         ["ollama", "create", "qwen2.5-0.5b-instruct", "-f", "Modelfile", "--quantize", "Q4_K_M"],
         ["ollama", "create", "sql", "-f", "Modelfile.sql"], ["ollama", "create", "chat", "-f", "Modelfile.chat"]]
-    out = build(cli, spec_file, model=GGUF + "  adapters:\n    - {name: hub, source: org/lora}\n", expect=1)
+    out = specs.build("ollama", LIMITS, model=GGUF + "  adapters:\n    - {name: hub, source: org/lora}\n",
+                      expect=1)
     assert codes(out) == [("ollama-adapter-source", 7, 27)]
 
 
-def test_compose_runs_ollama_serve_with_the_same_settings(cli, spec_file):
-    out = build(cli, spec_file, "server:\n  host: 127.0.0.1\n  port: 11500\nhardware:\n  gpu: MI300X\n",
-                ollama="{keep_alive: '-1'}")
+def test_compose_runs_ollama_serve_with_the_same_settings(specs):
+    out = specs.build("ollama", LIMITS + "server:\n  host: 127.0.0.1\n  port: 11500\nhardware:\n  gpu: MI300X\n",
+                      options="{keep_alive: '-1'}", model=GGUF)
+    check_modelfiles(out)
     svc = YAML(typ="safe").load(art(out, "compose.yaml"))["services"]["demo"]
     assert svc["image"] == "ollama/ollama:0.32.15-rocm" and svc["command"] == ["serve"]
     assert svc["ports"] == ["127.0.0.1:11500:11500"]
@@ -277,14 +288,15 @@ def test_compose_runs_ollama_serve_with_the_same_settings(cli, spec_file):
     assert svc["volumes"] == ["${OLLAMA_MODELS_DIR:-~/.ollama}:/root/.ollama"]
     assert svc["healthcheck"]["test"] == ["CMD", "ollama", "list"]
     assert env(out)["OLLAMA_HOST"] == "127.0.0.1:11500"
-    out = build(cli, spec_file, ollama="{version: 0.12.11}")
+    out = specs.build("ollama", LIMITS, options="{version: 0.12.11}", model=GGUF)
+    check_modelfiles(out)
     assert "image: ollama/ollama:0.12.11\n" in art(out, "compose.yaml")
     assert "Ollama 0.12.11." in art(out, "Modelfile").splitlines()[0]
 
 
-def test_keep_alive_must_be_a_go_duration(cli, spec_file):
-    build(cli, spec_file, ollama="{keep_alive: 1h30m}")
-    out = build(cli, spec_file, ollama="{keep_alive: forever}", expect=1)
+def test_keep_alive_must_be_a_go_duration(specs):
+    check_modelfiles(specs.build("ollama", LIMITS, options="{keep_alive: 1h30m}", model=GGUF))
+    out = specs.build("ollama", LIMITS, options="{keep_alive: forever}", model=GGUF, expect=1)
     assert out["diagnostics"][0]["code"] == "spec-value"
 
 
@@ -320,11 +332,12 @@ def test_the_parser_port_rejects_what_ollama_rejects():
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_bash_runs_create_sh_and_sources_serve_env_exactly(cli, spec_file, tmp_path):
+def test_bash_runs_create_sh_and_sources_serve_env_exactly(specs, tmp_path):
     """create.sh with `ollama` replaced by a probe; serve.env sourced the way its header says."""
     hostile = "lit $HOME `id` 'q' \"dq\" ${PROBE_REF} end; $(touch pwned)"
-    out = build(cli, spec_file, model="  served_name: team/x_1.0:q4\n  gguf: './my m.gguf'\n",
-                ollama=json.dumps({"args": ["--experimental"], "env": {"OLLAMA_ORIGINS": hostile, "EMPTY": ""}}))
+    out = specs.build("ollama", LIMITS, model="  served_name: team/x_1.0:q4\n  gguf: './my m.gguf'\n",
+                      options=json.dumps({"args": ["--experimental"], "env": {"OLLAMA_ORIGINS": hostile, "EMPTY": ""}}))
+    check_modelfiles(out)
     folder = tmp_path / "deploy" / "ollama"
     folder.mkdir(parents=True)
     for a in out["artifacts"]:
@@ -352,3 +365,36 @@ def test_bash_runs_create_sh_and_sources_serve_env_exactly(cli, spec_file, tmp_p
 
 def env_keys(out):
     return [k for k in env(out) if k.startswith("OLLAMA_") and k != "OLLAMA_ORIGINS"]
+
+
+# --- issue 22 item 6: library names and hub ids with a GGUF or library counterpart ---------------------------
+
+def test_a_hub_id_with_a_library_counterpart_builds_from_the_library(specs):
+    """Before: every hub id was refused, even ones the Ollama library serves."""
+    out = specs.build("ollama", LIMITS, source="meta-llama/Llama-3.2-3B-Instruct")
+    assert commands(out)[0] == ("model", "llama3.2:3b")
+    [d] = out["diagnostics"]
+    assert (d["code"], d["severity"], d["line"]) == ("ollama-counterpart", "warning", 4)
+    assert d["message"] == ("Ollama cannot import meta-llama/Llama-3.2-3B-Instruct itself; FROM names the Ollama "
+                            "library's llama3.2:3b (https://ollama.com/library/llama3.2), in the quantization the "
+                            "library publishes for that tag")
+    assert "FROM llama3.2:3b\n" in art(out, "Modelfile")
+    assert "--quantize" not in art(out, "create.sh")
+
+
+def test_a_quantize_level_picks_the_file_of_the_counterpart_gguf_repo(specs):
+    out = specs.build("ollama", LIMITS, options="{quantize: Q4_K_M}", source="Qwen/Qwen2.5-0.5B-Instruct")
+    assert commands(out)[0] == ("model", "hf.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF:q4_k_m")
+    assert "--quantize" not in art(out, "create.sh")
+    # a level the repo lacks: Ollama would quantize the library build, which it cannot
+    out = specs.build("ollama", LIMITS, options="{quantize: q4_K_S}", source="Qwen/Qwen2.5-0.5B-Instruct", expect=1)
+    assert [d["code"] for d in out["diagnostics"] if d["severity"] == "error"] == ["ollama-quantize"]
+
+
+def test_a_library_name_can_be_written(specs):
+    """Before: a library name could not be written at all."""
+    out = specs.build("ollama", LIMITS, options="{library: 'qwen2.5:0.5b-instruct-q8_0'}", source="example/model")
+    assert commands(out)[0] == ("model", "qwen2.5:0.5b-instruct-q8_0")
+    assert out["diagnostics"] == []
+    out = specs.build("ollama", LIMITS, options="{library: 'bad name'}", source="example/model", expect=1)
+    assert codes(out)[0] == ("spec-value", 8, 21)

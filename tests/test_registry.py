@@ -8,15 +8,16 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from compiler import registry as registry_module
-from compiler.registry import GROUP, Registry
-from compiler.target_api import Target
+from deployc.compiler import registry as registry_module
+from deployc.compiler.registry import GROUP, Registry
+from deployc.compiler.api import EngineVersion, Target, TargetOptions
 
 
-class Good(Target):
+class Good(Target[TargetOptions, EngineVersion]):
     name = "good"
     title = "Good"
-    versions = ("1.0",)
+    options = TargetOptions
+    versions = {"1.0": EngineVersion(version="1.0", capabilities=frozenset())}
 
 
 @pytest.fixture

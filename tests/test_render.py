@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from compiler import render
-from compiler.render import dump_yaml, dump_yaml_ruamel
+from deployc.compiler import render
+from deployc.compiler.render import dump_yaml, dump_yaml_ruamel
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted(p for p in (ROOT / "samples").rglob("*.yaml") if p.name != "deploy.yaml" and "invalid" not in p.parts)
@@ -26,10 +26,30 @@ def direct(data) -> str | None:
     return "".join(out)
 
 
+def strings(data) -> list[str]:
+    if isinstance(data, dict):
+        return [s for k, v in data.items() for s in strings(k) + strings(v)]
+    if isinstance(data, list):
+        return [s for v in data for s in strings(v)]
+    return [data] if isinstance(data, str) else []
+
+
+def floats(data) -> bool:
+    if isinstance(data, dict):
+        return any(floats(v) for v in data.values())
+    if isinstance(data, list):
+        return any(floats(v) for v in data)
+    return isinstance(data, float)
+
+
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT / "samples")))
 def test_committed_yaml_artifacts_are_written_directly_and_identically(path):
     for data in YAML(typ="safe").load_all(path.read_text()):
-        assert direct(data) == dump_yaml_ruamel(data)   # not None: the common case must take the fast path
+        # an embedded file (a ConfigMap's data), or a float (render.py leaves their spelling to ruamel): ruamel writes it
+        if any("\n" in s for s in strings(data)) or floats(data):
+            assert direct(data) is None and dump_yaml(data) == dump_yaml_ruamel(data)
+        else:
+            assert direct(data) == dump_yaml_ruamel(data)   # not None: the common case must take the fast path
 
 
 @pytest.mark.parametrize("text, written", [

@@ -6,10 +6,8 @@ import re
 
 import pytest
 
-from compiler.pipeline import SECRET, _high_entropy
-from conftest import MINIMAL, ROOT
-
-ENV = "targets:\n  vllm:\n    env:\n      X: {value}\n"
+from deployc.compiler.secrets import SECRET, high_entropy as _high_entropy
+from conftest import ROOT, spec_text
 
 
 @pytest.mark.parametrize("value", [
@@ -20,9 +18,9 @@ ENV = "targets:\n  vllm:\n    env:\n      X: {value}\n"
     "sk_live_51HxYz2KqP9mN3rT8vW4jL6",
 ])
 def test_a_secret_looking_env_value_is_an_error_at_the_value_and_never_echoed(cli, spec_file, value):
-    result = cli("validate", spec_file(MINIMAL.replace("targets:\n  vllm: {}\n", ENV.format(value=value))))
+    result = cli("validate", spec_file(spec_text(options=f"{{env: {{X: {value}}}}}")))
     assert result.exit_code == 1
-    assert ":8:10: error[secret-in-spec]: targets.vllm.env.X looks like a secret token" in result.stderr
+    assert ":6:19: error[secret-in-spec]: targets.vllm.env.X looks like a secret token" in result.stderr
     assert value not in result.stderr
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from compiler.source import loads
+from deployc.compiler.source import loads
 
 
 def one(raw: bytes):
@@ -98,7 +98,7 @@ def test_any_bytes_give_data_or_positioned_diagnostics_never_an_exception(raw):
     import tempfile
     from pathlib import Path
 
-    from compiler.pipeline import load_spec
+    from deployc.compiler.driver import compile_spec as load_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "f.yaml")

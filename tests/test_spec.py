@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from compiler.pipeline import load_spec
-
-BASE = "apiVersion: deployc/v1\nname: x\nmodel:\n  source: a/b\n"
+from deployc.compiler.driver import compile_spec as load_spec
+from conftest import spec_text
 
 
 def diags(tmp_path, extra: str):
+    """The spec with `extra` right after model.source (more model lines, or sections), loaded: its errors."""
     path = tmp_path / "deploy.yaml"
-    path.write_text(BASE + extra)
+    path.write_text(spec_text(sections=extra, source="a/b", name="x"))
     compiled = load_spec(path, "deploy.yaml")
     return compiled, [(d.code, d.line, d.column, d.message) for d in compiled.diagnostics if d.is_error]
 

@@ -9,23 +9,16 @@ that argv with only those references expanded.
 from __future__ import annotations
 
 import copy
-import io
 import json
 import shlex
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from compiler.pipeline import compile_target, load_spec
-from compiler.registry import Registry
-from compiler.target_api import BuildContext
-
-REGISTRY = Registry.discover()
 NASTY = ["x\"; rm -rf / #", "$(reboot)", "`id`", "a b", "it's", "tab\there", "new\nline", "caf\u00e9 \U0001F680",
          "back\\slash", "${HOME}", "$HOME", "semi;colon", "--flag", "-", "", " lead", "*", "~root", "a,b=c@d"]
 HOSTILE = st.one_of(st.sampled_from(NASTY),
@@ -48,20 +41,8 @@ FIELDS = {
 }
 
 
-def dump(data: dict) -> str:
-    buf = io.StringIO()
-    YAML(typ="safe", pure=True).dump(data, buf)
-    return buf.getvalue()
-
-
-def compile_spec(folder: Path, spec: dict):
-    path = folder / "deploy.yaml"
-    path.write_text(dump(spec), encoding="utf-8")
-    compiled = load_spec(path, "deploy.yaml")
-    if not compiled.ok:
-        return compiled.diagnostics, None
-    result = compile_target(compiled, REGISTRY, "tgi", BuildContext("../..", "deploy.yaml", "0" * 64))
-    return result.diagnostics, result
+def artifacts(out: dict) -> dict[str, str]:
+    return {a["path"]: a["content"] for a in out["artifacts"]}
 
 
 def exec_line(script: str) -> str:
@@ -72,17 +53,18 @@ def exec_line(script: str) -> str:
 @pytest.mark.parametrize("field", sorted(FIELDS))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=HOSTILE)
-def test_hostile_value_is_rejected_or_round_trips(field, value, tmp_path):
+def test_hostile_value_is_rejected_or_round_trips(field, value, specs):
     spec = copy.deepcopy(BASE)
     FIELDS[field](spec, value)
-    diags, result = compile_spec(tmp_path, spec)
-    errors = [d for d in diags if d.is_error]
-    if errors or result is None or not result.ok:
+    out = specs.build_data("tgi", spec, expect=None)
+    errors = [d for d in out["diagnostics"] if d["severity"] == "error"]
+    if errors or out["command"] is None:
         assert errors, "a failed compile must say why"
-        assert all(d.file == "deploy.yaml" and d.line and d.column for d in errors), errors
+        assert all(d["file"] == str(specs.tmp_path / "deploy.yaml") and d["line"] and d["column"]
+                   for d in errors), errors
         return
-    files = {a.path: a.content for a in result.lowered.artifacts}
-    command = list(result.lowered.command)
+    files = artifacts(out)
+    command = out["command"]
     assert shlex.split(exec_line(files["run.sh"])) == command
     [service] = YAML(typ="safe", pure=True).load(files["compose.yaml"])["services"].values()
     image_at = command.index(service["image"])
@@ -93,40 +75,41 @@ def test_hostile_value_is_rejected_or_round_trips(field, value, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_bash_itself_sees_the_exact_argv_and_environment(tmp_path):
+def test_bash_itself_sees_the_exact_argv_and_environment(specs):
     """Run run.sh for real with `docker` replaced by a probe that dumps its argv and env."""
     spec = copy.deepcopy(BASE)
     spec["model"]["source"] = "./my model"
     spec["targets"]["tgi"]["args"] += ["--otlp-service-name", "x\"';$(touch pwned)`id`|&<>*?é ${HOME}"]
     spec["targets"]["tgi"]["env"] = {"EXTRA": "lit $HOME `id` 'q' \"dq\" ${PROBE_REF} end", "EMPTY": ""}
-    work = tmp_path / "work"
-    (work / "deploy" / "tgi").mkdir(parents=True)
-    diags, result = compile_spec(work, spec)
-    assert result is not None and result.ok, diags
+    out = specs.build_data("tgi", spec)
+    work = specs.tmp_path  # the spec's folder; run.sh is where `deployc build` writes it
     script = work / "deploy" / "tgi" / "run.sh"
-    script.write_text(next(a.content for a in result.lowered.artifacts if a.path == "run.sh"))
-    bindir = tmp_path / "bin"
+    script.parent.mkdir(parents=True)
+    script.write_text(artifacts(out)["run.sh"])
+    elsewhere = work / "elsewhere"
+    bindir = work / "bin"
+    elsewhere.mkdir()
     bindir.mkdir()
     probe = bindir / "docker"
     probe.write_text("#!/usr/bin/env python3\nimport json, os, sys\n"
                      "json.dump({'argv': sys.argv[1:], 'env': {k: os.environ.get(k) for k in "
                      "('EXTRA', 'EMPTY', 'API_KEY', 'HF_TOKEN')}}, open(os.environ['PROBE_OUT'], 'w'))\n")
     probe.chmod(0o755)
-    out = tmp_path / "probe.json"
-    env = {"PATH": f"{bindir}:/usr/bin:/bin", "PROBE_OUT": str(out), "PROBE_REF": "expanded",
+    probe_out = work / "probe.json"
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "PROBE_OUT": str(probe_out), "PROBE_REF": "expanded",
            "MY_KEY": "s3cret", "HOME": "/home/h", "HF_TOKEN": "tok"}
-    subprocess.run(["bash", str(script)], env=env, check=True, cwd=tmp_path)
-    seen = json.loads(out.read_text())
+    subprocess.run(["bash", str(script)], env=env, check=True, cwd=elsewhere)
+    seen = json.loads(probe_out.read_text())
     expected = [t.replace("${TGI_DATA}", "/home/h/.cache/huggingface").replace("${PWD}", str(work))
-                if t.startswith("${") else t for t in result.lowered.command[1:]]
+                if t.startswith("${") else t for t in out["command"][1:]]
     assert seen["argv"] == expected
     assert f"{work}/my model:/deployc/model:ro" in seen["argv"]
     assert seen["env"] == {"EXTRA": "lit $HOME `id` 'q' \"dq\" expanded end", "EMPTY": "", "API_KEY": "s3cret",
                            "HF_TOKEN": "tok"}
-    assert not (tmp_path / "pwned").exists() and not (work / "pwned").exists()
+    assert not (elsewhere / "pwned").exists() and not (work / "pwned").exists()
     env["HF_HOME"] = "/srv/hf cache"
-    subprocess.run(["bash", str(script)], env=env, check=True, cwd=tmp_path)
-    assert "/srv/hf cache:/data" in json.loads(out.read_text())["argv"]
+    subprocess.run(["bash", str(script)], env=env, check=True, cwd=elsewhere)
+    assert "/srv/hf cache:/data" in json.loads(probe_out.read_text())["argv"]
     del env["MY_KEY"]
-    run = subprocess.run(["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True)
+    run = subprocess.run(["bash", str(script)], env=env, cwd=elsewhere, capture_output=True, text=True)
     assert run.returncode != 0 and "set MY_KEY to the API key" in run.stderr

@@ -18,12 +18,16 @@ from importlib.metadata import EntryPoint
 import docker.errors
 import pytest
 
-from compiler import cli as deployc_cli
-from compiler import registry as registry_module
-from compiler import runner
-from compiler.registry import GROUP
-from compiler.runner import RunError, interpolate
-from targets.vllm import VllmTarget
+from deployc.compiler import driver
+from deployc.compiler.registry import Registry
+from deployc.compiler import registry as registry_module
+from deployc.compiler.registry import GROUP
+from deployc.compiler.runtime import clock, containers, daemon, health
+from deployc.compiler.runtime.compose import duration_ns, interpolate, size_bytes
+from deployc.compiler.runtime.containers import LABEL_DIGEST, LABEL_LAUNCH, LABEL_NAME, LABEL_ROLE, LABEL_SPEC, \
+    LABEL_TARGET, LABEL_VERSION
+from deployc.compiler.runtime.errors import RunError
+from deployc.targets.vllm import VllmTarget
 
 from conftest import ROOT
 
@@ -35,14 +39,14 @@ HEALTH = ["CMD", "python3", "-c", "import urllib.request; urllib.request.urlopen
 
 
 def service(spec: Path, target: str):
-    registry = deployc_cli._registry()
-    compiled, [result] = deployc_cli._compile_all(spec, registry, [target], None)
+    done = driver.build(driver.Request(spec, [target]), Registry.discover())
+    _compiled, [result] = done.compiled, done.results
     assert result.ok
     return result.lowered.service
 
 
-def config(spec: Path, target: str, env: dict, compose_dir: str = "/srv/app/deploy/x") -> runner.Resolved:
-    return runner.container_config(service(spec, target), env=env, compose_dir=compose_dir, name="n",
+def config(spec: Path, target: str, env: dict, compose_dir: str = "/srv/app/deploy/x") -> containers.Resolved:
+    return containers.container_config(service(spec, target), env=env, compose_dir=compose_dir, name="n",
                                    labels={"l": "v"})
 
 
@@ -54,10 +58,10 @@ def test_vllm_sample_maps_to_these_create_arguments():
     got = config(QWEN, "vllm", {"QWEN_API_KEY": "k3y", "HOME": "/home/u"})
     assert got.unset == []
     assert got.kwargs == {
-        "image": "vllm/vllm-openai:v0.33.0",
+        "image": "vllm/vllm-openai:v0.34.0",
         "name": "n",
         "command": ["Qwen/Qwen2.5-7B-Instruct", "--served-model-name", "qwen2.5-7b-instruct", "--dtype", "bfloat16",
-                    "--tensor-parallel-size", "1", "--max-model-len", "32768", "--max-num-seqs", "24",
+                    "--max-model-len", "32768", "--max-num-seqs", "24",
                     "--max-num-batched-tokens", "8192", "--gpu-memory-utilization", "0.9", "--host", "0.0.0.0",
                     "--port", "8000"],
         "ports": {"8000/tcp": 8000},                     # "8000:8000": every interface
@@ -98,6 +102,52 @@ def test_sglang_entrypoint_and_the_api_key_tail_from_the_environment():
     assert kw["entrypoint"] and kw["command"][-2:] == ["--api-key", "s3cret"]
 
 
+LMDEPLOY = ROOT / "samples" / "qwen2.5-7b-lmdeploy" / "deploy.yaml"
+LLAMA_CPP = ROOT / "samples" / "qwen2.5-7b-gguf-llama-cpp" / "deploy.yaml"
+
+
+def test_lmdeploy_sample_runs_the_cli_in_the_image_with_the_key_as_an_argument():
+    """LMDeploy's image has no entrypoint: the command is the whole `lmdeploy serve api_server` argv, and the
+    key (LMDeploy reads no variable for it) is the value of --api-keys, filled in from the caller's env."""
+    kw = config(LMDEPLOY, "lmdeploy", {"QWEN_API_KEY": "k3y", "HOME": "/home/u"}).kwargs
+    assert kw["image"] == "openmmlab/lmdeploy:v0.18.0-cu12.8" and "entrypoint" not in kw
+    assert kw["command"][:4] == ["lmdeploy", "serve", "api_server", "Qwen/Qwen2.5-7B-Instruct"]
+    assert kw["command"][-6:] == ["--server-name", "0.0.0.0", "--server-port", "23333", "--api-keys", "k3y"]
+    assert kw["environment"] == ["HF_TOKEN"]          # the key is not in the environment
+    assert kw["ports"] == {"23333/tcp": 23333}
+    assert kw["device_requests"] == [{"driver": "nvidia", "count": 2, "capabilities": [["gpu"]]}]
+    assert kw["volumes"] == ["/home/u/.cache/huggingface:/root/.cache/huggingface:rw"]
+    assert kw["healthcheck"]["test"] == [*HEALTH[:3], HEALTH[3].format(23333)]
+    with pytest.raises(RunError, match="required variable QWEN_API_KEY"):
+        config(LMDEPLOY, "lmdeploy", {"HOME": "/home/u"})
+
+
+def test_llama_cpp_sample_passes_the_key_by_name_and_probes_health_with_curl():
+    kw = config(LLAMA_CPP, "llama-cpp", {"LLAMA_KEY": "k3y", "HOME": "/home/u", "HF_TOKEN": "t"}).kwargs
+    assert kw["image"] == "ghcr.io/ggml-org/llama.cpp:server-cuda-b10454" and "entrypoint" not in kw
+    assert kw["command"] == ["--hf-repo", "Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M", "--alias", "qwen2.5-7b-instruct",
+                             "--ctx-size", "32768", "--parallel", "4", "--batch-size", "2048", "--gpu-layers", "all",
+                             "--cache-type-k", "q8_0", "--cache-type-v", "q8_0", "--host", "0.0.0.0", "--port", "8080"]
+    # llama-server reads LLAMA_API_KEY for --api-key; hub downloads land in the mounted cache
+    assert kw["environment"] == ["HF_TOKEN=t", "LLAMA_CACHE=/root/.cache/huggingface/hub", "LLAMA_API_KEY=k3y"]
+    assert kw["volumes"] == ["/home/u/.cache/huggingface:/root/.cache/huggingface:rw"]
+    assert kw["healthcheck"]["test"] == ["CMD", "curl", "-f", "http://localhost:8080/health"]
+    assert kw["ports"] == {"8080/tcp": 8080}
+
+
+def test_llama_cpp_local_gguf_is_mounted_read_only(tmp_path):
+    spec = tmp_path / "deploy.yaml"
+    spec.write_text("apiVersion: deployc/v1\nname: local-gguf\nmodel:\n  source: ./weights/model.gguf\n"
+                    "  served_name: local\nprecision:\n  quantization: gguf\nhardware:\n  gpu: RTX-4090\n"
+                    "targets:\n  llama-cpp: {}\n")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.gguf").write_bytes(b"GGUF")
+    kw = containers.container_config(service(spec, "llama-cpp"), env={"HOME": "/h"},
+                                     compose_dir=str(tmp_path / "deploy" / "llama-cpp"), name="n", labels={}).kwargs
+    assert kw["command"][:2] == ["--model", "/deployc/model.gguf"]
+    assert f"{tmp_path}/weights/model.gguf:/deployc/model.gguf:ro" in kw["volumes"]
+
+
 def test_amd_gpus_are_devices_not_device_requests(tmp_path):
     spec = tmp_path / "deploy.yaml"
     spec.write_text(QWEN.read_text().replace("gpu: H100-80GB", "gpu: MI300X").replace(
@@ -116,10 +166,10 @@ def test_a_missing_api_key_names_the_variable_and_never_a_value():
 
 
 def test_the_service_is_read_never_the_spec():
-    """Another target may bring a Service later: the runner reads only its attributes."""
+    """Another target may bring a Service later: the runtime reads only its fields."""
     svc = service(QWEN, "vllm")
     svc2 = type(svc)(**{**svc.__dict__, "image": "other/image:1", "command": ("x",), "gpus": 3})
-    kw = runner.container_config(svc2, env={"QWEN_API_KEY": "k"}, compose_dir="/c", name="n", labels={}).kwargs
+    kw = containers.container_config(svc2, env={"QWEN_API_KEY": "k"}, compose_dir="/c", name="n", labels={}).kwargs
     assert kw["image"] == "other/image:1" and kw["command"] == ["x"] and kw["device_requests"][0]["count"] == 3
 
 
@@ -156,11 +206,11 @@ def test_unset_references_are_reported_and_errors_name_the_variable():
 
 
 def test_durations_and_sizes():
-    assert runner.duration_ns("30m0s") == runner.duration_ns("30m") == 1800 * 10**9
-    assert runner.duration_ns("1m30s") == 90 * 10**9 and runner.duration_ns("500ms") == 5 * 10**8
-    assert runner.size_bytes("1g") == 1 << 30 and runner.size_bytes("512m") == 512 << 20
+    assert duration_ns("30m0s") == duration_ns("30m") == 1800 * 10**9
+    assert duration_ns("1m30s") == 90 * 10**9 and duration_ns("500ms") == 5 * 10**8
+    assert size_bytes("1g") == 1 << 30 and size_bytes("512m") == 512 << 20
     with pytest.raises(ValueError):
-        runner.duration_ns("soon")
+        duration_ns("soon")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,8 +282,26 @@ class FakeContainer:
         self.client.all.remove(self)
 
 
+class FakeClock:
+    """runtime.clock.CLOCK in these tests: a sleep advances it at once, and is recorded."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now, self.slept = now, []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def time(self):
+        return 1767225600.0   # 2026-01-01T00:00:00Z
+
+
 class FakeClient:
     def __init__(self):
+        self.clock = FakeClock()
         self.all: list[FakeContainer] = []
         self.removed: list[str] = []
         self.created: list[dict] = []
@@ -268,7 +336,7 @@ class FakeClient:
                     return x
             raise docker.errors.NotFound("no such container")
 
-        def list(self, all=False, filters=None):   # noqa: A002 - docker-py's keyword
+        def list(self, all=False, filters=None):
             want = dict(f.split("=", 1) for f in filters["label"])
             return [x for x in self.c.all if _match(x.labels, want)]
 
@@ -300,8 +368,7 @@ class FakeClient:
 
         def pull(self, repo, tag=None, stream=True, decode=True):
             self.c.pulled.append(f"{repo}:{tag}")
-            for event in self.c.pull_events:
-                yield event
+            yield from self.c.pull_events
             if not any("error" in e for e in self.c.pull_events):
                 self.c.images_present = True
 
@@ -313,9 +380,9 @@ def _match(labels, want):
 @pytest.fixture
 def engine(monkeypatch):
     fake = FakeClient()
-    monkeypatch.setattr(runner, "connect", lambda env, timeout=60: fake)
-    monkeypatch.setattr(runner, "probe", lambda url, timeout=2.0: fake.polls >= 2)
-    monkeypatch.setattr("time.sleep", lambda s: None)
+    monkeypatch.setattr(daemon, "connect", lambda env, timeout=60: fake)
+    monkeypatch.setattr(health, "probe", lambda url, timeout=2.0: fake.polls >= 2)
+    monkeypatch.setattr(clock, "CLOCK", fake.clock)
     monkeypatch.setenv("QWEN_API_KEY", "the-key-value")
     monkeypatch.delenv("HF_TOKEN", raising=False)
     return fake
@@ -339,12 +406,13 @@ def test_up_waits_for_health_then_status_logs_and_down(engine, cli, tmp_path):
     spec = local_spec(tmp_path, _free("127.0.0.1"))
     r = cli("up", spec, "--target", "vllm")
     assert r.exit_code == 0, r.output
-    assert "healthy after" in r.stdout and "the-key-value" not in r.output
+    assert "healthy after 2 s" in r.stdout and "the-key-value" not in r.output
+    assert engine.clock.slept == [2.0]   # one poll interval, on the fake clock: no real sleep
     [kw] = engine.created
     assert kw["name"] == "deployc-demo-vllm"
-    assert kw["labels"] == {runner.LABEL_SPEC: str(spec.resolve()), runner.LABEL_NAME: "demo",
-                            runner.LABEL_TARGET: "vllm", runner.LABEL_VERSION: "0.33.0",
-                            runner.LABEL_DIGEST: kw["labels"][runner.LABEL_DIGEST]}
+    assert kw["labels"] == {LABEL_SPEC: str(spec.resolve()), LABEL_NAME: "demo",
+                            LABEL_TARGET: "vllm", LABEL_VERSION: "0.34.0",
+                            LABEL_DIGEST: kw["labels"][LABEL_DIGEST]}
     r = cli("status", spec)
     assert r.exit_code == 0 and "deployc-demo-vllm" in r.stdout and "running" in r.stdout
     r = cli("logs", spec)
@@ -385,22 +453,22 @@ def test_missing_image_that_cannot_be_pulled(engine, cli, tmp_path):
     engine.images_present = False
     r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm")
     assert r.exit_code == 1
-    assert "deployc: error: cannot pull vllm/vllm-openai:v0.33.0: Get" in r.stderr
-    assert "docker pull vllm/vllm-openai:v0.33.0" in r.stderr and engine.created == []
+    assert "deployc: error: cannot pull vllm/vllm-openai:v0.34.0: Get" in r.stderr
+    assert "docker pull vllm/vllm-openai:v0.34.0" in r.stderr and engine.created == []
 
 
 def test_a_missing_image_is_pulled_with_progress(engine, cli, tmp_path):
     engine.images_present = False
-    engine.pull_events = [{"status": "Pulling from vllm/vllm-openai", "id": "v0.33.0"},
+    engine.pull_events = [{"status": "Pulling from vllm/vllm-openai", "id": "v0.34.0"},
                           {"status": "Downloading", "id": "l1", "progressDetail": {"current": 512 << 20,
                                                                                    "total": 1 << 30}},
                           {"status": "Downloading", "id": "l2", "progressDetail": {"current": 0, "total": 1 << 30}},
                           {"status": "Pull complete", "id": "l1"}, {"status": "Pull complete", "id": "l2"}]
     r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm", "--no-wait")
     assert r.exit_code == 0, r.output
-    assert engine.pulled == ["vllm/vllm-openai:v0.33.0"]
-    assert r.stderr.startswith("pulling vllm/vllm-openai:v0.33.0 [........................] 0 B / 0 B Pulling")
-    assert "pulled vllm/vllm-openai:v0.33.0 (2.0 GiB)\n" in r.stderr and len(engine.created) == 1
+    assert engine.pulled == ["vllm/vllm-openai:v0.34.0"]
+    assert r.stderr.startswith("pulling vllm/vllm-openai:v0.34.0 [........................] 0 B / 0 B Pulling")
+    assert "pulled vllm/vllm-openai:v0.34.0 (2.0 GiB)\n" in r.stderr and len(engine.created) == 1
 
 
 def test_an_engine_that_exits_prints_its_last_lines_and_what_to_try(engine, cli, tmp_path):
@@ -413,9 +481,29 @@ def test_an_engine_that_exits_prints_its_last_lines_and_what_to_try(engine, cli,
 
 
 def test_health_timeout_leaves_the_container_running_and_says_so(engine, cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "probe", lambda url, timeout=2.0: False)
+    monkeypatch.setattr(health, "probe", lambda url, timeout=2.0: False)
     r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm", "--timeout", "0")
     assert r.exit_code == 1 and "did not answer within 0 s" in r.stderr and "raise --timeout" in r.stderr
+    assert engine.clock.slept == [] and engine.all[0].status == "running"
+
+
+def test_the_health_wait_polls_on_the_injected_clock(engine, cli, tmp_path, monkeypatch):
+    """A 7 s timeout: polls at 0, 2, 4, 6 and 8 s of the fake clock, then the timeout, in no real time."""
+    monkeypatch.setattr(health, "probe", lambda url, timeout=2.0: False)
+    r = cli("up", local_spec(tmp_path, _free("127.0.0.1")), "--target", "vllm", "--timeout", "7")
+    assert r.exit_code == 1 and "did not answer within 7 s (container running)" in r.stderr
+    assert engine.clock.slept == [2.0] * 4 and engine.polls == 5
+
+
+def test_wait_healthy_takes_its_clock_from_the_caller(monkeypatch):
+    monkeypatch.setattr(health, "probe", lambda url, timeout=2.0: False)
+    box = FakeContainer(FakeClient(), {"name": "n", "image": "i"}, status="running")
+    fake = FakeClock(now=50.0)
+    ticks = []
+    with pytest.raises(RunError, match="did not answer within 3 s"):
+        health.wait_healthy(box, "http://127.0.0.1:8000/health", 3, lambda t, state: ticks.append((t, state)),
+                            clock=fake, interval=1.5)
+    assert ticks == [(0.0, "running"), (1.5, "running"), (3.0, "running")] and fake.slept == [1.5, 1.5]
 
 
 def test_a_foreign_container_with_our_name_is_refused_not_removed(engine, cli, tmp_path):
@@ -427,10 +515,10 @@ def test_a_foreign_container_with_our_name_is_refused_not_removed(engine, cli, t
 
 def test_down_removes_only_deployc_containers_of_that_spec(engine, cli, tmp_path):
     spec = local_spec(tmp_path, 8000)
-    mine = {runner.LABEL_SPEC: str(spec.resolve()), runner.LABEL_TARGET: "vllm"}
+    mine = {LABEL_SPEC: str(spec.resolve()), LABEL_TARGET: "vllm"}
     engine.containers.create(name="a", image="x", labels=mine)
-    engine.containers.create(name="b", image="x", labels={**mine, runner.LABEL_SPEC: "/other/deploy.yaml"})
-    engine.containers.create(name="c", image="x", labels={runner.LABEL_TARGET: "vllm"})
+    engine.containers.create(name="b", image="x", labels={**mine, LABEL_SPEC: "/other/deploy.yaml"})
+    engine.containers.create(name="c", image="x", labels={LABEL_TARGET: "vllm"})
     r = cli("down", spec)
     assert r.exit_code == 0 and engine.removed == ["a"]
 
@@ -470,7 +558,7 @@ def test_targets_without_a_container_are_a_usage_error_naming_those_with_one(cli
     r = cli("up", spec, "--target", "scripted")
     assert r.exit_code == 2, r.output
     assert "target scripted has no engine container deployc can start; targets that can run this spec: " \
-           "sglang, tgi, vllm, xinference (`deployc build --target scripted` writes scripted's own launch " \
+           "lmdeploy, sglang, tgi, vllm, xinference (`deployc build --target scripted` writes scripted's own launch " \
            "scripts)" in r.stderr
 
 
@@ -494,9 +582,9 @@ def test_docker_not_reachable(cli, tmp_path, monkeypatch):
 
 
 def test_other_commands_never_import_docker():
-    code = ("import sys; from typer.testing import CliRunner; from compiler.cli import app; "
+    code = ("import sys; from typer.testing import CliRunner; from deployc.compiler.cli import app; "
             f"r = CliRunner().invoke(app, ['validate', {str(QWEN)!r}]); assert r.exit_code == 0, r.output; "
-            "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith(('docker.', 'compiler.runner'))))")
+            "print(sorted(m for m in sys.modules if m == 'docker' or m.startswith(('docker.', 'deployc.compiler.runtime'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -510,7 +598,7 @@ XINFERENCE = ROOT / "samples" / "qwen2.5-7b-h100" / "deploy.yaml"
 
 @pytest.fixture
 def no_port_check(monkeypatch):
-    monkeypatch.setattr(runner, "check_port_free", lambda host, port: None)   # the samples' fixed ports
+    monkeypatch.setattr(daemon, "check_port_free", lambda host, port: None)   # the samples' fixed ports
 
 
 def test_setup_steps_run_in_one_shot_containers_before_the_server(engine, cli, no_port_check, monkeypatch):
@@ -520,7 +608,7 @@ def test_setup_steps_run_in_one_shot_containers_before_the_server(engine, cli, n
     server = config(TRTLLM, "tensorrt-llm", {"HOME": "/home/u"},
                     compose_dir=str(ROOT / "samples" / "qwen2.5-14b-fp8-tp2-pp2" / "deploy" / "tensorrt-llm")).kwargs
     name = "deployc-qwen14-fp8-tensorrt-llm"
-    setup = [s for s in service(TRTLLM, "tensorrt-llm").setup]
+    setup = list(service(TRTLLM, "tensorrt-llm").setup)
     assert len(setup) == 3 and [c["name"] for c in engine.created] == [f"{name}-setup-1", f"{name}-setup-2",
                                                                        f"{name}-setup-3", name]
     labels = engine.created[-1]["labels"]
@@ -528,12 +616,12 @@ def test_setup_steps_run_in_one_shot_containers_before_the_server(engine, cli, n
         assert kw == {"image": "nvcr.io/nvidia/tensorrt-llm/release:0.19.0", "name": f"{name}-setup-{i}",
                       "entrypoint": list(argv), "ipc_mode": "host", "environment": ["HF_TOKEN"],
                       "volumes": server["volumes"], "device_requests": server["device_requests"],
-                      "restart_policy": {"Name": "no"}, "labels": {**labels, runner.LABEL_ROLE: "setup"}}
+                      "restart_policy": {"Name": "no"}, "labels": {**labels, LABEL_ROLE: "setup"}}
     assert engine.created[0]["entrypoint"][:3] == ["huggingface-cli", "download", "Qwen/Qwen2.5-14B-Instruct"]
     assert engine.created[-1]["command"] == server["command"] and "entrypoint" not in engine.created[-1]
     assert engine.started == [c["name"] for c in engine.created]          # each step ran, in order
     assert engine.removed == [f"{name}-setup-{i}" for i in (1, 2, 3)]     # and went again
-    assert f"setup 1/3: huggingface-cli download Qwen/Qwen2.5-14B-Instruct --revision main" in r.stderr
+    assert "setup 1/3: huggingface-cli download Qwen/Qwen2.5-14B-Instruct --revision main" in r.stderr
     assert "setup 3/3: trtllm-build --checkpoint_dir /deployc/work/checkpoint" in r.stderr
     assert "setup 3/3: done in" in r.stderr and "healthy after" in r.stdout
 
@@ -571,13 +659,13 @@ def test_a_setup_step_that_cannot_get_gpus_is_the_gpu_error(engine, cli, no_port
 def test_a_leftover_setup_container_is_removed_by_up_and_by_down(engine, cli, no_port_check):
     spec = str(TRTLLM.resolve())
     engine.containers.create(name="deployc-qwen14-fp8-tensorrt-llm-setup-3", image="x",
-                             labels={runner.LABEL_SPEC: spec, runner.LABEL_TARGET: "tensorrt-llm",
-                                     runner.LABEL_ROLE: "setup"})
+                             labels={LABEL_SPEC: spec, LABEL_TARGET: "tensorrt-llm",
+                                     LABEL_ROLE: "setup"})
     r = cli("down", TRTLLM)
     assert r.stdout == "removed deployc-qwen14-fp8-tensorrt-llm-setup-3\n"
     engine.containers.create(name="deployc-qwen14-fp8-tensorrt-llm-setup-3", image="x",
-                             labels={runner.LABEL_SPEC: spec, runner.LABEL_TARGET: "tensorrt-llm",
-                                     runner.LABEL_ROLE: "setup"})
+                             labels={LABEL_SPEC: spec, LABEL_TARGET: "tensorrt-llm",
+                                     LABEL_ROLE: "setup"})
     r = cli("up", TRTLLM, "--target", "tensorrt-llm", "--no-wait")
     assert r.exit_code == 0, r.output
     assert "removing deployc-qwen14-fp8-tensorrt-llm-setup-3 (a setup step left from an earlier up)" \
@@ -590,7 +678,7 @@ def test_ollama_launch_copies_the_files_and_execs_create_in_the_server(engine, c
     r = cli("up", OLLAMA, "--target", "ollama")
     assert r.exit_code == 0, r.output
     [kw] = engine.created
-    assert kw["labels"][runner.LABEL_LAUNCH] == "persistent"
+    assert kw["labels"][LABEL_LAUNCH] == "persistent"
     url = "http://127.0.0.1:11434"
     assert engine.calls == [
         ("put_archive", name, "/", ["tmp/deployc-launch", "tmp/deployc-launch/.deployc-launched",
@@ -642,8 +730,8 @@ def test_xinference_launch_with_the_key_from_the_environment_and_the_memory_note
     r = cli("up", XINFERENCE, "--target", "xinference")
     assert r.exit_code == 0, r.output
     [kw] = engine.created
-    assert kw["labels"][runner.LABEL_LAUNCH] == "memory"
-    [put, exe, mark] = engine.calls
+    assert kw["labels"][LABEL_LAUNCH] == "memory"
+    [put, exe, _mark] = engine.calls
     assert put == ("put_archive", name, "/", ["tmp/deployc-launch", "tmp/deployc-launch/.deployc-launched"])
     argv = exe[2]
     assert argv[:4] == ["xinference", "launch", "--endpoint", "http://127.0.0.1:8000"]

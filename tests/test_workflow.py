@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from compiler.discover import is_spec_name
-from conftest import INVALID, MINIMAL, ROOT, SAMPLES
+from deployc.compiler.discover import is_spec_name
+from conftest import INVALID, ROOT, SAMPLES, spec_text
 
 SCHEMA = json.loads((ROOT / "schemas/deploy.schema.json").read_text())
 HOOKS = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())
@@ -52,10 +52,64 @@ def test_init_writes_a_commented_spec_that_validates_and_never_overwrites(cli, t
     jsonschema.validate(load_yaml(tmp_path / "deploy.yaml"), SCHEMA)
     assert "targets:  " in text and "\n  vllm: {}\n" in text
     bare = cli("init", tmp_path / "other" / "deploy.yaml")
-    assert bare.exit_code == 0 and "#  vllm: {}\n" in (tmp_path / "other" / "deploy.yaml").read_text()
-    assert cli("validate", tmp_path / "other" / "deploy.yaml").exit_code == 0
+    assert bare.exit_code == 0 and "\n  # vllm: {}\n" in (tmp_path / "other" / "deploy.yaml").read_text()
+    assert "error[targets-empty]" in cli("validate", tmp_path / "other" / "deploy.yaml").stderr
     again = cli("init", cwd=tmp_path)
     assert (again.exit_code, again.stderr) == (2, "deployc: error: deploy.yaml exists; pass --force to overwrite it\n")
+
+
+def test_init_sizes_tensor_from_the_plan_keeps_every_target_and_says_where_the_facts_come_from(cli, tmp_path):
+    """Before: DeepSeek-V3 on H200 got tensor: 1, only the last --target was kept, and init never said
+    whether it knew the model."""
+    r = cli("init", "--model", "deepseek-ai/DeepSeek-V3", "--gpu", "h200", "--target", "vllm", "--target",
+            "sglang", cwd=tmp_path)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[1:3] == [
+        "  model facts: catalog (deepseek-ai/DeepSeek-V3)",
+        "  tensor 8: the smallest whose memory plan fits vllm, sglang on H200 (`deployc plan` shows it)"]
+    data = load_yaml(tmp_path / "deploy.yaml")
+    assert (data["parallelism"]["tensor"], data["hardware"]["gpu"], list(data["targets"])) == (
+        8, "H200", ["vllm", "sglang"])
+    assert cli("validate", cwd=tmp_path).stdout == "deploy.yaml: ok (vllm, sglang)\n"
+    r = cli("init", tmp_path / "small.deploy.yaml", "--model", "microsoft/Phi-3-mini-4k-instruct", "--gpu", "L4",
+            "--target", "vllm")
+    data = load_yaml(tmp_path / "small.deploy.yaml")
+    assert (data["parallelism"]["tensor"], data["limits"]["max_model_len"]) == (1, 4096)   # its own context
+
+
+def test_init_checks_the_gpu_and_says_when_it_does_not_know_the_model(cli, tmp_path):
+    r = cli("init", "--gpu", "A10x", cwd=tmp_path)
+    assert r.exit_code == 2 and r.stderr.startswith("deployc: error: unknown GPU 'A10x' (did you mean A10, A10G")
+    assert not (tmp_path / "deploy.yaml").exists()
+    assert "(did you mean H100-80GB" in cli("init", "--gpu", "H10", cwd=tmp_path).stderr   # aliases count too
+    r = cli("init", "--model", "Qwen/Qwen2.5-7B-Instruc", cwd=tmp_path)
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[1] == (
+        "  model facts: unknown: Qwen/Qwen2.5-7B-Instruc is not in deployc's catalog (did you mean "
+        "Qwen/Qwen2.5-7B-Instruct, Qwen/Qwen2.5-72B-Instruct, Qwen/Qwen2.5-3B-Instruct?); `deployc facts "
+        "Qwen/Qwen2.5-7B-Instruc` locks its config.json beside the spec")
+    assert cli("init", "--target", "vlm", "--force", cwd=tmp_path).exit_code == 2
+
+
+def test_every_commented_target_of_the_starter_is_valid_yaml_when_uncommented(cli, tmp_path):
+    """Before: the starter wrote `targets: {}` above the commented targets, so uncommenting one was a YAML
+    error. Each target uncommented alone (as an editor's toggle-comment does) validates, or gets only that
+    target's own refusal of the model (Ollama and XInference of a plain hub id: issue 22's later half)."""
+    from deployc.compiler.registry import Registry
+
+    assert cli("init", cwd=tmp_path).exit_code == 0
+    text = (tmp_path / "deploy.yaml").read_text()
+    for name in Registry.discover().names:
+        commented = re.compile(rf"^[ \t]*#[ \t]*{re.escape(name)}: {{}}$", re.M)
+        assert len(commented.findall(text)) == 1, name
+        spec = tmp_path / f"{name}.deploy.yaml"
+        spec.write_text(commented.sub(f"  {name}: {{}}", text))
+        jsonschema.validate(load_yaml(spec), SCHEMA)
+        r = cli("validate", spec, "--format", "json")
+        errors = [d["code"] for d in json.loads(r.stdout)["diagnostics"] if d["severity"] == "error"]
+        assert all(code.startswith(name + "-") for code in errors), (name, errors)
+        if name in ("vllm", "sglang", "tgi", "tensorrt-llm"):
+            assert r.exit_code == 0, (name, errors)
 
 
 # --- deployc check across a repository -------------------------------------------------------------------
@@ -64,15 +118,14 @@ def _git(cwd, *args):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-LOCAL = MINIMAL.replace("targets:", "server:\n  host: 127.0.0.1\ntargets:")
+LOCAL = "server:\n  host: 127.0.0.1\n"   # bound to localhost: no open-server warning among the lines asserted
 
 
 def test_check_without_arguments_finds_every_spec_and_respects_gitignore(cli, tmp_path):
-    MINIMAL = LOCAL  # noqa: N806 - bound to localhost: no open-server warning among the lines asserted
     for folder in ("chat", "batch"):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "deploy.yaml").write_text(MINIMAL)
-    (tmp_path / "batch" / "nightly.deploy.yaml").write_text(MINIMAL.replace("name: demo", "name: nightly"))
+        (tmp_path / folder / "deploy.yaml").write_text(spec_text(sections=LOCAL))
+    (tmp_path / "batch" / "nightly.deploy.yaml").write_text(spec_text(sections=LOCAL, name="nightly"))
     (tmp_path / "scratch").mkdir()
     (tmp_path / "scratch" / "deploy.yaml").write_text("not: [valid")
     (tmp_path / ".gitignore").write_text("scratch/\n")
@@ -85,7 +138,7 @@ def test_check_without_arguments_finds_every_spec_and_respects_gitignore(cli, tm
     assert result.stdout.splitlines() == [
         "batch/deploy.yaml: outputs up to date (vllm)", "batch/nightly.deploy.yaml: outputs up to date (vllm)",
         "chat/deploy.yaml: outputs up to date (vllm)"]
-    (tmp_path / "chat/deploy.yaml").write_text(MINIMAL.replace("name: demo", "name: renamed"))
+    (tmp_path / "chat/deploy.yaml").write_text(spec_text(sections=LOCAL, name="renamed"))
     out = cli("check", "--format", "json", cwd=tmp_path)
     assert out.exit_code == 1
     data = json.loads(out.stdout)
@@ -104,11 +157,11 @@ def test_check_in_a_folder_without_specs_is_a_usage_error(cli, tmp_path):
                                                     "current folder\n")
 
 
-def test_build_says_what_it_wrote_changed_and_left_alone(cli, spec_file):
-    spec = spec_file(MINIMAL)
+def test_build_says_what_it_wrote_changed_and_left_alone(cli, specs):
+    spec = specs.write()
     first = cli("build", spec, "--target", "vllm").stdout.splitlines()
     assert first[1:] == ["  new       serve.sh", "  new       compose.yaml"]
-    spec.write_text(MINIMAL.replace("name: demo", "name: other"))
+    spec.write_text(spec_text(name="other"))
     second = cli("build", spec, "--target", "vllm").stdout.splitlines()
     assert second[1:] == ["  changed   serve.sh", "  changed   compose.yaml"]
     third = cli("build", spec, "--target", "vllm").stdout.splitlines()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 
 import pytest
 
@@ -47,7 +46,7 @@ def test_rebuild_is_byte_identical_and_touches_nothing(built, cli):
 def test_hand_edited_file_is_not_overwritten_without_force(built, cli, spec_file):
     spec, out = built
     (out / "serve.sh").write_text((out / "serve.sh").read_text() + "# my tweak\n")
-    spec_file(MINIMAL.replace("vllm: {}", "vllm: {args: [--enable-prefix-caching]}"))
+    spec_file(MINIMAL.replace("vllm: {}", "vllm: {args: [--disable-log-stats]}"))
     before = snapshot_tree(out)
     result = cli("build", spec, "--target", "vllm")
     assert result.exit_code == 1
@@ -57,7 +56,7 @@ def test_hand_edited_file_is_not_overwritten_without_force(built, cli, spec_file
     result = cli("build", spec, "--target", "vllm", "--force")
     assert result.exit_code == 0
     assert "# my tweak" not in (out / "serve.sh").read_text()
-    assert "--enable-prefix-caching" in (out / "serve.sh").read_text()
+    assert "--disable-log-stats" in (out / "serve.sh").read_text()
 
 
 def test_file_deployc_did_not_write_is_not_overwritten(tmp_path, spec_file, cli):
@@ -77,6 +76,8 @@ def test_files_it_no_longer_generates_are_removed_only_if_it_wrote_them(built, c
     manifest = json.loads((out / "deployc-manifest.json").read_text())
     manifest["files"]["old.sh"] = {"sha256": "0" * 64, "mode": "0755"}
     manifest["files"]["gone.txt"] = {"sha256": __import__("hashlib").sha256(b"x\n").hexdigest(), "mode": "0644"}
+    from deployc.compiler.writer import manifest_digest   # as deployc itself records them (issue 25)
+    manifest["digest"] = manifest_digest(manifest)
     (out / "deployc-manifest.json").write_text(json.dumps(manifest))
     (out / "old.sh").write_text("edited by someone\n")
     (out / "gone.txt").write_text("x\n")
@@ -134,19 +135,20 @@ def test_out_folder_and_spec_dir_are_relative(tmp_path, spec_file, cli):
     assert str(tmp_path) not in script, "no absolute paths of the build machine in artifacts"
 
 
-def test_unwritable_out_is_a_clean_usage_error(tmp_path, spec_file, cli):
+def test_unwritable_out_exits_1_with_the_path_and_the_reason(tmp_path, spec_file, cli):
+    """Exit 2 is for a command used wrongly; a folder that cannot be written is exit 1 (issue 22)."""
     spec = spec_file(MINIMAL)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the output folder should go\n")
     result = cli("build", spec, "--target", "vllm", "--out", blocker)
-    assert result.exit_code == 2
-    assert result.stderr.startswith(f"deployc: error: cannot write {blocker / 'vllm'}: ")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"deployc: error: cannot write {blocker / 'vllm'}: Not a directory")
     assert "Traceback" not in result.stderr
     assert blocker.read_text() == "a file where the output folder should go\n"
 
 
 def test_failure_while_staging_leaves_every_existing_file_untouched(built, cli, spec_file, monkeypatch):
-    from compiler import writer
+    from deployc.compiler import writer
 
     spec, out = built
     before = snapshot_tree(out)
@@ -161,7 +163,7 @@ def test_failure_while_staging_leaves_every_existing_file_untouched(built, cli, 
 
     monkeypatch.setattr(writer, "_stage", failing_stage)
     result = cli("build", spec, "--target", "vllm")
-    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
     assert snapshot_tree(out) == before, "no file replaced, no temp file left behind"
     monkeypatch.setattr(writer, "_stage", real_stage)
     assert cli("build", spec, "--target", "vllm").exit_code == 0
@@ -207,13 +209,13 @@ def test_concurrent_builds_of_one_output_take_turns(built, cli):
     import sys
     import time
 
-    from compiler import writer
+    from deployc.compiler import writer
 
     spec, out = built
     before = snapshot_tree(out)
     spec.write_text(MINIMAL.replace("name: demo", "name: renamed"))
     with writer.locked(out):
-        proc = subprocess.Popen([sys.executable, "-m", "compiler", "build", str(spec), "--target", "vllm"],
+        proc = subprocess.Popen([sys.executable, "-m", "deployc.compiler", "build", str(spec), "--target", "vllm"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
         assert proc.poll() is None, "the second build must wait for the lock"

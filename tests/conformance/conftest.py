@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from compiler.pipeline import compile_target, load_spec
-from compiler.registry import Registry
-from compiler.target_api import BuildContext
+from deployc.compiler.driver import compile_spec as load_spec, compile_target
+from deployc.compiler.registry import Registry
+from deployc.compiler.api.target import BuildContext
 
 ROOT = Path(__file__).resolve().parents[2]
 HOME = Path(os.environ.get("DEPLOYC_CONFORMANCE", ROOT / ".conformance"))

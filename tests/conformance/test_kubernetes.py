@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from compiler.platforms import kubernetes as k8s
-from .conftest import HOME, ROOT, dump, require
+from deployc.compiler.platforms import kubernetes as k8s
+from .conftest import HOME, REGISTRY, ROOT, dump, require
 
 pytestmark = pytest.mark.conformance
 
@@ -96,7 +96,7 @@ def _judged(paths: list[Path]) -> list[Path]:
 def _build(spec: Path, target: str, out: Path) -> Path:
     from typer.testing import CliRunner
 
-    from compiler.cli import app
+    from deployc.compiler.cli import app
 
     result = CliRunner().invoke(app, ["build", str(spec), "--target", target, "--platform", "kubernetes",
                                       "--out", str(out)], catch_exceptions=False)
@@ -109,7 +109,7 @@ def manifests(tmp_path_factory) -> list[Path]:
     """Every manifest file: committed sample outputs, every sample x target that builds, every variant."""
     from typer.testing import CliRunner
 
-    from compiler.cli import app
+    from deployc.compiler.cli import app
 
     tmp = tmp_path_factory.mktemp("k8s")
     files = sorted(ROOT.glob("samples/*/deploy/*/kubernetes/manifests.yaml"))
@@ -146,7 +146,7 @@ def test_every_manifest_passes_strict_validation(manifests):
 
 
 def test_every_manifest_passes_deployc_lint(manifests):
-    from compiler.platforms import lws
+    from deployc.compiler.platforms import lws
 
     for path in manifests:
         docs = [d for d in YAML(typ="safe").load_all(path.read_text()) if d]
@@ -160,7 +160,7 @@ def test_every_target_is_covered(manifests):
         for d in YAML(typ="safe").load_all(path.read_text()):
             if d and d["kind"] == "Deployment":
                 names.add(d["metadata"]["labels"]["app.kubernetes.io/name"])
-    assert names == {"vllm", "sglang", "tgi", "ollama", "tensorrt-llm", "xinference"}
+    assert names == {name for name in REGISTRY.names if REGISTRY.load(name)[0].runs_container}
 
 
 @pytest.mark.parametrize("breakage", [

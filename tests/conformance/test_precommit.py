@@ -13,22 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import spec_text
+
 from .conftest import HOME, ROOT, require
 
 pytestmark = pytest.mark.conformance
 
-MINIMAL = """\
-apiVersion: deployc/v1
-name: demo
-model:
-  source: Qwen/Qwen2.5-0.5B-Instruct
-limits:
-  max_model_len: 4096
-server:
-  host: 127.0.0.1
-targets:
-  vllm: {}
-"""
+
+def spec(context: int = 4096, parallelism: str = "") -> str:
+    """A small spec bound to localhost (no open-server warning) with a short context."""
+    return spec_text(sections=parallelism + f"limits:\n  max_model_len: {context}\nserver:\n  host: 127.0.0.1\n")
 
 
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -50,7 +44,7 @@ def test_hooks_pass_good_specs_and_block_bad_specs_and_stale_outputs(tmp_path):
         "      - id: deployc-check\n")
     svc = repo / "svc"
     svc.mkdir()
-    (svc / "deploy.yaml").write_text(MINIMAL)
+    (svc / "deploy.yaml").write_text(spec())
     deployc = ROOT / ".venv/bin/deployc"
     assert subprocess.run([str(deployc), "build", "svc/deploy.yaml", "--target", "vllm"], cwd=repo,
                           capture_output=True, check=False).returncode == 0
@@ -65,12 +59,12 @@ def test_hooks_pass_good_specs_and_block_bad_specs_and_stale_outputs(tmp_path):
     good = commit("a good spec with its outputs")
     assert good.returncode == 0, good.stdout
 
-    (svc / "deploy.yaml").write_text(MINIMAL.replace("limits:\n", "parallelism:\n  tensor: 3\nlimits:\n"))
+    (svc / "deploy.yaml").write_text(spec(parallelism="parallelism:\n  tensor: 3\n"))
     bad = commit("tensor 3 does not divide 14 heads")
     assert bad.returncode != 0
     assert "svc/deploy.yaml:6:11: error[parallelism-heads]" in bad.stdout
 
-    (svc / "deploy.yaml").write_text(MINIMAL.replace("max_model_len: 4096", "max_model_len: 8192"))
+    (svc / "deploy.yaml").write_text(spec(8192))
     stale = commit("a valid change without rebuilding")
     assert stale.returncode != 0
     assert "error[output-stale]" in stale.stdout

@@ -1,6 +1,10 @@
 """Triton's own ModelConfig message (tritonclient 2.58.0, model_config_pb2) parses every config.pbtxt
 the tensorrt-llm target writes, and the parsed repository hangs together the way tritonserver
 and the tensorrtllm_backend v0.19.0 models (commit c1e19638304d287f554f738c1411746555ed348c) need.
+
+Only the 0.19.0 engine-build path writes config.pbtxt files: on 1.2.1 deployc writes the LLM-API
+Python model's 1/model.yaml and launch.sh copies that model's config.pbtxt from the container
+(test_tensorrt_llm_options.py checks model.yaml's keys against the 1.2.1 LLM-API table).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from .conftest import HOME, ROOT, lower, require, variant_of
 pytestmark = pytest.mark.conformance
 
 BASE = {"apiVersion": "deployc/v1", "name": "conf", "model": {"source": "Qwen/Qwen2.5-7B-Instruct"},
-        "limits": {"max_model_len": 8192}, "targets": {"tensorrt-llm": {}}}
+        "limits": {"max_model_len": 8192}, "targets": {"tensorrt-llm": {"version": "0.19.0"}}}
 
 
 def variant(**sections) -> dict:
@@ -31,10 +35,11 @@ VARIANTS = {
         parallelism={"tensor": 2, "pipeline": 2},
         limits={"max_model_len": 32768, "max_input_tokens": 30000, "max_concurrency": 48, "max_batch_tokens": 4096},
         server={"host": "127.0.0.1", "port": 9123},
-        targets={"tensorrt-llm": {"streaming": False, "max_queue_delay_microseconds": 250, "max_queue_size": 1000,
+        targets={"tensorrt-llm": {"version": "0.19.0", "streaming": False, "max_queue_delay_microseconds": 250, "max_queue_size": 1000,
                                   "tokenizer_instances": 4, "args": ["--multiple_profiles", "enable"]}}),
 }
-SAMPLE_REPOS = sorted((ROOT / "samples").glob("*/deploy/tensorrt-llm/model_repository"))
+SAMPLE_REPOS = sorted(p for p in (ROOT / "samples").glob("*/deploy/tensorrt-llm/model_repository")
+                      if any(p.glob("*/config.pbtxt")))
 
 
 def probe(paths):
@@ -56,7 +61,8 @@ def check_repository(files: dict[str, str]):
     engine = models["tensorrt_llm"]
     params = {k: v["string_value"] for k, v in engine["parameters"].items()}
     assert params["gpt_model_type"] == "inflight_fused_batching"
-    assert 0 < float(params["kv_cache_free_gpu_mem_fraction"]) <= 1
+    # written only when the spec sets memory_utilization (else the backend's own 0.9)
+    assert "kv_cache_free_gpu_mem_fraction" not in params or 0 < float(params["kv_cache_free_gpu_mem_fraction"]) <= 1
     for key in ("tokenizer_dir", "multimodal_model_path"):  # preprocessing/1/model.py reads both with []
         assert key in models["preprocessing"]["parameters"]
     [ensemble] = [cfg for cfg in models.values() if cfg.get("platform") == "ensemble"]

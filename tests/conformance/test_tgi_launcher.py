@@ -2,8 +2,8 @@
 
 - Every `docker run` line (run.sh) is parsed back with shlex and its launcher part is parsed
   the way clap 4 parses text-generation-launcher's `struct Args`, using the option table
-  extracted from launcher/src/main.rs at the pinned tag's commit (targets/tgi/tgi-launcher-*.json,
-  conformance/extract_tgi_options.py), then checked against the launcher's own start-up rules.
+  extracted from launcher/src/main.rs at the pinned tag's commit (targets/tgi/engine_options/,
+  conformance/extract/tgi.py), then checked against the launcher's own start-up rules.
 - Every compose.yaml validates against the Compose specification's JSON Schema (compose-spec.json
   as vendored by check-jsonschema 0.39.0) with jsonschema, and with the real docker-compose binary.
 """
@@ -34,9 +34,12 @@ IMAGE = "ghcr.io/huggingface/text-generation-inference:"
 
 
 def table(version: str) -> dict:
-    data = json.loads((ROOT / "targets" / "tgi" / f"tgi-launcher-{version}.json").read_text())
-    assert (data["tag"], data["commit"]) == PINNED[version], "option table is not from the pinned commit"
-    return data["options"]
+    """The launcher's clap options at the pinned tag (targets/tgi/engine_options/<version>.json, written by
+    conformance/extract/tgi.py), each with its short spelling (`-p`) as `short`."""
+    data = json.loads((ROOT / "targets" / "tgi" / "engine_options" / f"{version}.json").read_text())
+    assert (data["source"]["tag"], data["source"]["commit"]) == PINNED[version], "option table is not from the pinned commit"
+    return {name: {**o, "short": next((a for a in o["aliases"] if not a.startswith("--")), None)}
+            for name, o in data["options"].items()}
 
 
 _MINIMAL = {"apiVersion": "deployc/v1", "name": "tgi-check", "model": {"source": "Qwen/Qwen2.5-7B-Instruct"}}
@@ -153,7 +156,8 @@ def launcher_rules(args: dict, version: str) -> None:
         assert args["--quantize"] in ("bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4"), \
             "Only 1 can be set between `dtype` and `quantize`"
     assert args["--hostname"] == "0.0.0.0"  # else docker's HOSTNAME (the container id) is read through clap env
-    assert 0 < args["--cuda-memory-fraction"] <= 1
+    if "--cuda-memory-fraction" in args:   # only when hardware.memory_utilization is set (TGI's default: 1.0)
+        assert 0 < args["--cuda-memory-fraction"] <= 1
 
 
 def check_run_sh(spec: dict, run_sh: str, compose_yaml: str) -> None:

@@ -17,9 +17,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
-from compiler import cli as deployc_cli
-from compiler import runner
+from deployc.compiler import driver
+from deployc.compiler.registry import Registry
+from deployc.compiler.runtime import containers, daemon
+from deployc.compiler.runtime.compose import duration_ns
+from deployc.compiler.runtime.containers import LABEL_LAUNCH, LABEL_NAME, LABEL_SPEC, LABEL_TARGET
 
 from .conftest import HOME, ROOT, dump, require
 from .test_compose import _probe
@@ -31,9 +35,10 @@ STANDIN = "deployc-standin:1"
 # What the caller's shell holds while the tests run `up`: the API key variables the samples name, HF_TOKEN.
 SECRET = "not-a-real-key-4711"
 # HOME: bind sources under ~ resolve there, and the engine creates them when a container starts.
+KEYS = sorted({(YAML(typ="safe").load(p.read_text()).get("server") or {}).get("api_key_env")
+               for p in (ROOT / "samples").glob("*/deploy.yaml")} - {None} | {"PHI_API_KEY", "STANDIN_KEY"})
 ENV = {"PATH": os.environ.get("PATH", ""), "HOME": str(DOCKER_DIR / "home"), "HF_TOKEN": "hf-token-value",
-       "QWEN_API_KEY": SECRET, "LLAMA_API_KEY": SECRET, "MISTRAL_API_KEY": SECRET, "PHI_API_KEY": SECRET,
-       "QWEN32_API_KEY": SECRET, "STANDIN_KEY": SECRET}
+       **dict.fromkeys(KEYS, SECRET)}
 
 
 @pytest.fixture(scope="session")
@@ -70,14 +75,14 @@ def engine(docker_env, monkeypatch, tmp_path):
     tmp_path is removed afterwards, pass or fail."""
     env, client = docker_env
     for k in list(os.environ):
-        if k.endswith("_API_KEY") or k in ("HF_TOKEN", "STANDIN_KEY"):
+        if k.endswith("_API_KEY") or k in ("HF_TOKEN", *KEYS):
             monkeypatch.delenv(k)
     for k, v in {**ENV, **env}.items():
         if k != "PATH":
             monkeypatch.setenv(k, v)
     yield client
-    for c in client.containers.list(all=True, filters={"label": runner.LABEL_SPEC}):
-        if c.labels[runner.LABEL_SPEC].startswith(str(tmp_path)):
+    for c in client.containers.list(all=True, filters={"label": LABEL_SPEC}):
+        if c.labels[LABEL_SPEC].startswith(str(tmp_path)):
             c.remove(force=True)
 
 
@@ -92,8 +97,8 @@ def compose_service(path: Path, env: dict) -> dict:
 
 
 def lowered(spec: Path, target: str):
-    registry = deployc_cli._registry()
-    compiled, [result] = deployc_cli._compile_all(spec, registry, [target], None)
+    done = driver.build(driver.Request(spec, [target]), Registry.discover())
+    compiled, [result] = done.compiled, done.results
     assert result.ok, [d.render() for d in compiled.diagnostics + result.diagnostics]
     return compiled, result
 
@@ -105,7 +110,7 @@ def expected_from_compose(svc: dict) -> dict:
         "Image": svc["image"],
         "Entrypoint": svc.get("entrypoint"),
         "Cmd": [t.replace("$$", "$") for t in svc["command"]],   # `config` re-escapes `$` in its output
-        "Env": {k: v for k, v in svc["environment"].items()},
+        "Env": dict(svc["environment"].items()),
         "PortBindings": {f"{p['target']}/{p['protocol']}": [{"HostIp": p.get("host_ip", ""),
                                                              "HostPort": p["published"]}] for p in svc["ports"]},
         "Binds": sorted((v["source"], v["target"], bool(v.get("read_only"))) for v in svc["volumes"]),
@@ -118,9 +123,9 @@ def expected_from_compose(svc: dict) -> dict:
                      "CgroupPermissions": d.get("permissions", "rwm")} for d in svc.get("devices", [])] or None,
         "GroupAdd": svc.get("group_add"),
         "SecurityOpt": svc.get("security_opt"),
-        "Healthcheck": {"Test": hc["test"], "Interval": runner.duration_ns(hc["interval"]),
-                        "Timeout": runner.duration_ns(hc["timeout"]), "Retries": hc["retries"],
-                        "StartPeriod": runner.duration_ns(hc["start_period"])},
+        "Healthcheck": {"Test": hc["test"], "Interval": duration_ns(hc["interval"]),
+                        "Timeout": duration_ns(hc["timeout"]), "Retries": hc["retries"],
+                        "StartPeriod": duration_ns(hc["start_period"])},
         "RestartPolicy": svc["restart"],
     }
     return out
@@ -179,10 +184,10 @@ def test_created_container_equals_the_compose_service(compose, engine, tmp_path)
         spec, target = _amd_spec(tmp_path), "vllm"
     else:
         spec, target = compose.parent.parent.parent / "deploy.yaml", compose.parent.name
-    compiled, result = lowered(spec, target)
+    _compiled, result = lowered(spec, target)
     svc = result.lowered.service
     [art] = [a for a in result.lowered.artifacts if a.path == "compose.yaml"]
-    compose_dir = deployc_cli._out_dir(spec, None, target)
+    compose_dir = driver.out_dir(spec, None, target)
     written = tmp_path / "compose.yaml"
     if compose == "amd":
         compose_dir.mkdir(parents=True)
@@ -194,7 +199,7 @@ def test_created_container_equals_the_compose_service(compose, engine, tmp_path)
     want = expected_from_compose(compose_service(written, env))
     engine.images.get(STANDIN).tag(svc.image)
     name = f"conformance-{spec.parent.name}-{target}"[:60]
-    resolved = runner.container_config(svc, env=env, compose_dir=os.path.abspath(compose_dir), name=name,
+    resolved = containers.container_config(svc, env=env, compose_dir=os.path.abspath(compose_dir), name=name,
                                        labels={"io.deployc.test": "1"})
     container = engine.containers.create(**resolved.kwargs)
     try:
@@ -221,7 +226,7 @@ def test_up_without_a_gpu_fails_clearly_and_leaves_nothing(engine, cli):
     assert 'could not select device driver "nvidia"' in r.stderr
     assert "NVIDIA" in r.stderr and "hint:" in r.stderr and "Traceback" not in r.output
     assert SECRET not in r.output
-    assert runner.find(engine, str(spec.resolve())) == []
+    assert daemon.find(engine, str(spec.resolve())) == []
 
 
 def standin_spec(folder: Path, port: int, image: str = STANDIN) -> Path:
@@ -241,7 +246,7 @@ def standin_spec(folder: Path, port: int, image: str = STANDIN) -> Path:
 def host_network(monkeypatch):
     """Test-only: the stand-in runs on the host network without a GPU request (this engine has no bridge and
     no GPU). Everything else is the container `up` makes from the Service."""
-    real = runner.container_config
+    real = containers.container_config
 
     def config(*args, **kwargs):
         resolved = real(*args, **kwargs)
@@ -251,21 +256,21 @@ def host_network(monkeypatch):
         kw["network_mode"] = "host"
         return resolved
 
-    monkeypatch.setattr(runner, "container_config", config)
+    monkeypatch.setattr(containers, "container_config", config)
 
 
 def test_up_status_logs_down_lifecycle(engine, cli, host_network, tmp_path):
     port = _free_port()
     spec = standin_spec(tmp_path / "spec", port)
     foreign = engine.containers.create(STANDIN, name="deployc-standin-chat-vllm-2", command=["--port", "1"],
-                                       labels={runner.LABEL_NAME: "standin-chat", runner.LABEL_TARGET: "vllm"})
+                                       labels={LABEL_NAME: "standin-chat", LABEL_TARGET: "vllm"})
     try:
         r = cli("up", spec, "--target", "vllm", "--timeout", "60")
         assert r.exit_code == 0, r.output
         assert "healthy after" in r.stdout and f"http://127.0.0.1:{port}" in r.stdout
-        [c] = runner.find(engine, str(spec.resolve()), "vllm")
+        [c] = daemon.find(engine, str(spec.resolve()), "vllm")
         assert c.name == "deployc-standin-chat-vllm"
-        assert c.labels[runner.LABEL_TARGET] == "vllm" and c.labels[runner.LABEL_NAME] == "standin-chat"
+        assert c.labels[LABEL_TARGET] == "vllm" and c.labels[LABEL_NAME] == "standin-chat"
         assert f"VLLM_API_KEY={SECRET}" in c.attrs["Config"]["Env"]   # the key reaches the engine...
         assert SECRET not in r.output                                  # ...and nothing prints it
 
@@ -278,7 +283,7 @@ def test_up_status_logs_down_lifecycle(engine, cli, host_network, tmp_path):
         assert r.exit_code == 0, r.output
         assert "standin: argv:" in r.stdout and "--served-model-name standin" in r.stdout
 
-        follow = subprocess.Popen([sys.executable, "-m", "compiler", "logs", str(spec), "--follow"],
+        follow = subprocess.Popen([sys.executable, "-m", "deployc.compiler", "logs", str(spec), "--follow"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         try:
             assert "standin: argv:" in follow.stdout.readline()
@@ -290,12 +295,12 @@ def test_up_status_logs_down_lifecycle(engine, cli, host_network, tmp_path):
         r = cli("up", spec, "--target", "vllm", "--timeout", "60")   # unchanged spec: the same container
         assert r.exit_code == 0, r.output
         assert "already running" in r.stderr
-        assert runner.find(engine, str(spec.resolve()))[0].id == c.id
+        assert daemon.find(engine, str(spec.resolve()))[0].id == c.id
 
         r = cli("down", spec)
         assert r.exit_code == 0, r.output
         assert r.stdout.strip() == "removed deployc-standin-chat-vllm"
-        assert runner.find(engine, str(spec.resolve())) == []
+        assert daemon.find(engine, str(spec.resolve())) == []
         assert engine.containers.get(foreign.id).name == "deployc-standin-chat-vllm-2"   # not deployc's
 
         r = cli("status", spec)
@@ -304,7 +309,51 @@ def test_up_status_logs_down_lifecycle(engine, cli, host_network, tmp_path):
         assert r.exit_code == 0 and "nothing to remove" in r.stdout
     finally:
         foreign.remove(force=True)
-        for c in runner.find(engine, str(spec.resolve())):
+        for c in daemon.find(engine, str(spec.resolve())):
+            c.remove(force=True)
+
+
+# LMDeploy's image has no entrypoint (the command is the whole `lmdeploy serve api_server` argv, the key an
+# argument); llama.cpp's image runs llama-server itself (the command is its options, the key LLAMA_API_KEY).
+NEW_TARGETS = {
+    "lmdeploy": ({"source": "Qwen/Qwen2.5-0.5B-Instruct", "served_name": "standin"}, {},
+                 ["lmdeploy serve api_server Qwen/Qwen2.5-0.5B-Instruct --model-name standin", f"--api-keys {SECRET}"],
+                 None),
+    "llama-cpp": ({"source": "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "served_name": "standin"}, {"quant": "Q4_K_M"},
+                  ["--hf-repo Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M --alias standin"], f"LLAMA_API_KEY={SECRET}"),
+}
+
+
+@pytest.mark.parametrize("target", sorted(NEW_TARGETS))
+def test_up_and_down_of_the_lmdeploy_and_llama_cpp_containers(engine, cli, host_network, tmp_path, target):
+    model, opts, in_log, env_entry = NEW_TARGETS[target]
+    port = _free_port()
+    spec = tmp_path / "spec" / "deploy.yaml"
+    spec.parent.mkdir()
+    spec.write_text(dump({
+        "apiVersion": "deployc/v1", "name": "standin-chat", "model": model,
+        "precision": {"quantization": "gguf"} if target == "llama-cpp" else {},
+        "server": {"host": "127.0.0.1", "port": port, "api_key_env": "STANDIN_KEY"},
+        "hardware": {"gpu": "L4"}, "targets": {target: {"image": STANDIN, **opts}},
+    }))
+    try:
+        r = cli("up", spec, "--target", target, "--timeout", "60")
+        assert r.exit_code == 0, r.output
+        assert "healthy after" in r.stdout and f"http://127.0.0.1:{port}" in r.stdout
+        assert SECRET not in r.output
+        [c] = daemon.find(engine, str(spec.resolve()), target)
+        assert c.name == f"deployc-standin-chat-{target}"
+        if env_entry:
+            assert env_entry in c.attrs["Config"]["Env"]
+        r = cli("logs", spec, "--tail", "50")
+        assert r.exit_code == 0, r.output
+        for text in in_log:   # the engine got the argv deployc wrote, the key filled in from the caller's env
+            assert text in r.stdout, r.stdout
+        assert f"serving http://127.0.0.1:{port}/health" in r.stdout
+        r = cli("down", spec)
+        assert r.exit_code == 0 and r.stdout.strip() == f"removed deployc-standin-chat-{target}", r.output
+    finally:
+        for c in daemon.find(engine, str(spec.resolve())):
             c.remove(force=True)
 
 
@@ -315,16 +364,16 @@ def test_an_engine_that_exits_is_reported_with_its_log(engine, cli, host_network
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
         s.listen()
-        real_check = runner.check_port_free
-        runner.check_port_free = lambda host, p: None   # let it start, to see the early exit
+        real_check = daemon.check_port_free
+        daemon.check_port_free = lambda host, p: None   # let it start, to see the early exit
         try:
             r = cli("up", spec, "--target", "vllm", "--timeout", "60")
         finally:
-            runner.check_port_free = real_check
+            daemon.check_port_free = real_check
     assert r.exit_code == 1, r.output
     assert "the engine exited" in r.stderr and "standin: argv:" in r.stderr and "hint:" in r.stderr
     assert "Traceback" not in r.output
-    [c] = runner.find(engine, str(spec.resolve()))
+    [c] = daemon.find(engine, str(spec.resolve()))
     assert c.status == "exited"   # stopped, not restarting in a loop; kept for `deployc logs`
     assert cli("logs", spec).exit_code == 0
 
@@ -339,7 +388,7 @@ def test_port_taken_is_a_clear_error(engine, cli, host_network, tmp_path):
     assert r.exit_code == 1, r.output
     assert f"port {port} is already in use on 127.0.0.1" in r.stderr and "hint:" in r.stderr
     assert "Traceback" not in r.output
-    assert runner.find(engine, str(spec.resolve())) == []
+    assert daemon.find(engine, str(spec.resolve())) == []
 
 
 def test_missing_image_that_cannot_be_pulled_is_a_clear_error(engine, cli, host_network, tmp_path):
@@ -370,7 +419,7 @@ def test_docker_not_reachable_is_a_clear_error(cli, tmp_path, monkeypatch):
 def with_steps(monkeypatch):
     """Test-only: the stand-in's Service gets setup and launch steps (no built-in target runs them in busybox).
     Everything else is the Service the vllm target lowers, run by the real `deployc up`."""
-    from compiler import cli_up
+    from deployc.compiler import cli_up
 
     real = cli_up._compile
 
@@ -389,7 +438,7 @@ CACHE = "/root/.cache/huggingface"   # the stand-in's (vllm's) cache mount; HF_H
 
 
 def test_setup_and_launch_steps_lifecycle(engine, cli, host_network, with_steps, tmp_path, monkeypatch):
-    from targets._shared.container import SERVER_URL, Launch
+    from deployc.compiler.api.container import SERVER_URL, Launch
 
     hf = tmp_path / "hf"
     monkeypatch.setenv("HF_HOME", str(hf))
@@ -417,9 +466,9 @@ def test_setup_and_launch_steps_lifecycle(engine, cli, host_network, with_steps,
         assert r.stderr.endswith(f"note: {name} holds its model only in memory: a restarted container comes "
                                  "back empty, and `deployc up` loads the model again\n")
         assert SECRET not in r.output
-        [c] = runner.find(engine, str(spec.resolve()))   # the setup containers are gone
+        [c] = daemon.find(engine, str(spec.resolve()))   # the setup containers are gone
         assert c.name == name and c.status == "running"
-        assert c.labels[runner.LABEL_LAUNCH] == "memory"
+        assert c.labels[LABEL_LAUNCH] == "memory"
 
         (hf / "launched.txt").unlink()
         r = cli("up", spec, "--target", "vllm", "--timeout", "60")   # unchanged: nothing runs again
@@ -434,13 +483,13 @@ def test_setup_and_launch_steps_lifecycle(engine, cli, host_network, with_steps,
         r = cli("up", spec, "--target", "vllm", "--timeout", "60")
         assert r.exit_code == 0, r.output
         assert "setup steps skipped" in r.stderr and "launch 2/2:" in r.stderr
-        assert (hf / "launched.txt").exists() and runner.find(engine, str(spec.resolve()))[0].id == c.id
+        assert (hf / "launched.txt").exists() and daemon.find(engine, str(spec.resolve()))[0].id == c.id
         assert cli("status", spec).exit_code == 0
 
         r = cli("down", spec)
         assert r.exit_code == 0 and r.stdout == f"removed {name}\n"
     finally:
-        for box in runner.find(engine, str(spec.resolve())):
+        for box in daemon.find(engine, str(spec.resolve())):
             box.remove(force=True)
 
 
@@ -458,11 +507,11 @@ def test_a_failing_setup_step_is_reported_and_nothing_is_left(engine, cli, host_
             "left on device'\"'\"' >&2; exit 3'; its container deployc-standin-chat-vllm-setup-1 was removed and the "
             "server was not started\n") in r.stderr
     assert "hint:" in r.stderr and "Traceback" not in r.output
-    assert runner.find(engine, str(spec.resolve())) == []
+    assert daemon.find(engine, str(spec.resolve())) == []
 
 
 def test_a_failing_launch_step_keeps_the_server(engine, cli, host_network, with_steps, tmp_path):
-    from targets._shared.container import SERVER_URL, Launch
+    from deployc.compiler.api.container import SERVER_URL, Launch
 
     with_steps(launch=Launch(steps=(("wget", "-q", "-O", "-", f"{SERVER_URL}/no-such-model"),)))
     spec = standin_spec(tmp_path / "spec", _free_port())
@@ -474,10 +523,10 @@ def test_a_failing_launch_step_keeps_the_server(engine, cli, host_network, with_
         assert ("deployc: error: launch step 1/1 failed with exit code 1: wget -q -O - "
                 "'${DEPLOYC_SERVER}/no-such-model'; the server deployc-standin-chat-vllm is still running, without "
                 "the model\n") in r.stderr
-        [c] = runner.find(engine, str(spec.resolve()))
+        [c] = daemon.find(engine, str(spec.resolve()))
         assert c.status == "running"
         r = cli("status", spec)
         assert r.exit_code == 1 and "the model is not loaded" in r.stdout
     finally:
-        for box in runner.find(engine, str(spec.resolve())):
+        for box in daemon.find(engine, str(spec.resolve())):
             box.remove(force=True)

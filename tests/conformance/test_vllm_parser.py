@@ -12,11 +12,13 @@ import json
 import subprocess
 
 import pytest
+
+from deployc.compiler.api import EngineOptions
 from ruamel.yaml import YAML
 
-from targets._shared import multinode
-from targets.vllm import MASTER_PORT, OWNED
-from targets.vllm.versions import VERSIONS
+from deployc.compiler.api import container as multinode
+from deployc.targets.vllm.options import MASTER_PORT, TABLE
+from deployc.targets.vllm.versions import VERSIONS
 
 from .conftest import HOME, ROOT, lower, require, variant_of
 
@@ -44,10 +46,24 @@ VARIANTS = {
         limits={"max_model_len": 32768, "max_output_tokens": 4096, "max_concurrency": 48, "max_batch_tokens": 8192},
         server={"host": "127.0.0.1", "port": 9123, "api_key_env": "KEY"},
         hardware={"gpu": "H100-80GB", "memory_utilization": 0.85},
-        targets={"vllm": {"args": ["--enable-prefix-caching", "--seed", "7"], "env": {"VLLM_LOGGING_LEVEL": "DEBUG"}}}),
+        targets={"vllm": {"args": ["--disable-log-stats", "--seed", "7"], "env": {"VLLM_LOGGING_LEVEL": "DEBUG"}}}),
     "awq": variant(precision={"quantization": "awq", "dtype": "float16"}),
     "float16-t4": variant(hardware={"gpu": "T4"}, precision={"dtype": "auto"}),
     "local-model": variant(model={"source": "./model", "served_name": "local"}),
+    # issue 20: parsers, cache toggles, rope scaling, LoRA/multimodal limits, speculative decoding
+    "recipes": variant(
+        model={"source": "org/model", "tool_parser": "hermes", "reasoning_parser": "qwen3",
+               "rope_scaling": {"rope_type": "linear", "factor": 2.0}, "facts": {"rope_theta": 10000},
+               "adapters": [{"name": "a1", "source": "org/lora"}, {"name": "a2", "source": "org/lora2"}]},
+        cache={"prefix_caching": False, "chunked_prefill": True},
+        limits={"max_loras": 1, "mm_per_prompt": {"image": 2, "video": 0}},
+        speculative={"method": "ngram", "num_tokens": 3, "ngram": {"min": 2, "max": 4}}),
+    "speculative-draft": variant(
+        model={"source": "org/model", "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+                                                       "original_max_position_embeddings": 4096},
+               "facts": {"max_position_embeddings": 4096, "rope_theta": 500000}},
+        cache={"prefix_caching": True},
+        speculative={"method": "draft", "model": "org/small", "num_tokens": 4, "tensor": 1}),
 }
 ONLY = {"0.11.2": {
     "bitsandbytes": variant(precision={"quantization": "bitsandbytes"}),
@@ -99,15 +115,24 @@ def test_real_vllm_parser_accepts_every_argv_with_the_intended_values(version, t
         assert ns["model_tag"] == argv[2], name
         assert ns["served_model_name"] == [argv[argv.index("--served-model-name") + 1]], name
         assert ns["port"] == spec.get("server", {}).get("port", 8000), name
-        assert ns["tensor_parallel_size"] == spec.get("parallelism", {}).get("tensor", 1), name
-        assert ns["gpu_memory_utilization"] == spec.get("hardware", {}).get("memory_utilization", 0.9), name
+        par = spec.get("parallelism", {})
+        assert ns["tensor_parallel_size"] == par.get("tensor", 1), name
+        attention = par.get("data_mode") == "attention" and par.get("data", 1) > 1
+        if attention:   # one engine: attention data-parallel, experts over tensor x data
+            assert ns["data_parallel_size"] == par["data"], name
+        assert bool(ns.get("enable_expert_parallel")) is (par.get("expert", 1) > 1), name
+        # unset memory_utilization / max_concurrency: nothing written, vLLM's own defaults (issue 20, item 6)
+        share = spec.get("hardware", {}).get("memory_utilization")
+        if share is None:
+            assert "--gpu-memory-utilization" not in argv, name
+        else:
+            assert ns["gpu_memory_utilization"] == share, name
         limits = spec.get("limits", {})
         assert ns["max_model_len"] == limits.get("max_model_len"), name
-        # the spec's max_concurrency, else what the memory plan fits (when the model facts are known)
-        seqs = argv[argv.index("--max-num-seqs") + 1] if "--max-num-seqs" in argv else None
-        assert ns["max_num_seqs"] == (int(seqs) if seqs else None), name
         if "max_concurrency" in limits:
             assert ns["max_num_seqs"] == limits["max_concurrency"], name
+        else:
+            assert "--max-num-seqs" not in argv, name
         if "max_output_tokens" in limits:
             assert ns["override_generation_config"] == {"max_new_tokens": limits["max_output_tokens"]}
         if spec["model"].get("adapters"):
@@ -116,15 +141,54 @@ def test_real_vllm_parser_accepts_every_argv_with_the_intended_values(version, t
             assert argv[argv.index("--quantization") + 1] in report["quantization_methods"], name
         if "--kv-cache-dtype" in argv:
             assert argv[argv.index("--kv-cache-dtype") + 1] in report["kv_cache_dtypes"], name
-        assert argv[argv.index("--dtype") + 1] in ("auto", "bfloat16", "float16", "float32"), name
+        if "--dtype" in argv:
+            assert argv[argv.index("--dtype") + 1] in ("bfloat16", "float16", "float32"), name
+        recipes(name, spec, argv, ns, report)
+
+
+def recipes(name: str, spec: dict, argv: list[str], ns: dict, report: dict) -> None:
+    """Issue 20's settings reach vLLM's namespace as the spec meant them."""
+    def value(flag: str):
+        return argv[argv.index(flag) + 1] if flag in argv else None
+    m, cache, limits = spec["model"], spec.get("cache", {}), spec.get("limits", {})
+    if m.get("tool_parser"):
+        assert ns["enable_auto_tool_choice"] is True and ns["tool_call_parser"] == value("--tool-call-parser"), name
+        assert ns["tool_call_parser"] in report["tool_call_parsers"], name
+    if m.get("reasoning_parser"):
+        assert ns["reasoning_parser"] == value("--reasoning-parser"), name
+        assert ns["reasoning_parser"] in report["reasoning_parsers"], name
+    for key, dest in (("prefix_caching", "enable_prefix_caching"), ("chunked_prefill", "enable_chunked_prefill")):
+        assert ns[dest] == cache.get(key), (name, key)   # None: vLLM's own default
+    if m.get("rope_scaling"):
+        overrides = ns["hf_overrides"]
+        overrides = json.loads(overrides) if isinstance(overrides, str) else overrides
+        rope = overrides.get("rope_parameters") or overrides.get("rope_scaling")
+        assert rope["rope_type"] == m["rope_scaling"]["rope_type"] and rope["factor"] == m["rope_scaling"]["factor"]
+        if "rope_parameters" in overrides:   # vLLM 0.33 on sets it whole: rope_theta must be in it
+            assert rope["rope_theta"] == m.get("facts", {}).get("rope_theta", rope["rope_theta"]) > 0, name
+    if "mm_per_prompt" in limits:
+        assert {k: (v if isinstance(v, int) else v.get("count")) for k, v in ns["limit_mm_per_prompt"].items()} \
+            == limits["mm_per_prompt"], name
+    if "max_loras" in limits:
+        assert ns["max_loras"] == limits["max_loras"], name
+    s = spec.get("speculative")
+    if s:
+        config = ns["speculative_config"]
+        config = json.loads(config) if isinstance(config, str) else config
+        assert config["method"] == {"draft": "draft_model"}.get(s["method"], s["method"]), name
+        assert config.get("num_speculative_tokens") == s.get("num_tokens"), name
+        assert config.get("model") == s.get("model"), name
 
 
 @pytest.mark.parametrize("version", list(VERSIONS))
 def test_every_flag_deployc_owns_exists_in_the_real_parser(version):
-    """OWNED drives the args-conflict check; a flag there that vLLM lacks would be a typo."""
-    argvs = [{"id": flag, "argv": ["vllm", "serve", "org/m", flag, "1"] if flag not in
-              ("--trust-remote-code", "--enable-lora") else ["vllm", "serve", "org/m", flag]}
-             for flag in sorted(OWNED) if flag not in ("--model",)]
+    """The option table drives the argv and the args-conflict check; a spelling there that vLLM lacks
+    would be a typo."""
+    table = EngineOptions.load(ROOT / "targets/vllm/engine_options" / f"{VERSIONS[version].data_version}.json")
+    switches = {s for o in table.options if o.nargs == 0 for s in o.spellings}   # the option table's switches
+    argvs = [{"id": flag, "argv": ["vllm", "serve", "org/m", flag, "1"] if flag not in switches
+              else ["vllm", "serve", "org/m", flag]}
+             for flag in sorted(TABLE.owners(VERSIONS[version])) if flag not in ("--model",)]
     report = probe(version, argvs)
     unknown = {r["id"]: r["error"] for r in report["results"] if not known_flag(r["id"], r)}
     assert unknown == {}
@@ -141,7 +205,8 @@ def known_flag(flag: str, result: dict) -> bool:
 
 # Flags deployc calls stale that the parser still accepts, with no effect: deprecated, not removed.
 DEPRECATED_BUT_PARSED = {
-    "0.33.0": {"--disable-log-requests"},  # now the inverse of --enable-log-requests
+    "0.34.0": {"--disable-log-requests"},  # now the inverse of --enable-log-requests
+    "0.33.0": {"--disable-log-requests"},
     "0.11.2": {"--task", "--guided-decoding-backend", "--disable-log-requests"},  # parser._deprecated
 }
 
@@ -192,7 +257,7 @@ def test_real_vllm_parser_reads_every_node_of_a_multi_node_copy(version, tmp_pat
     report = probe(version, [{"id": name, "argv": argv, "parallel": True} for name, _, _, _, argv in judged])
     results = {r["id"]: r for r in report["results"]}
     assert {k: r["error"] for k, r in results.items() if not r["ok"]} == {}
-    for name, nodes, rank, per_node, argv in judged:
+    for name, nodes, rank, per_node, _argv in judged:
         ns = results[name]["namespace"]
         assert (ns["nnodes"], ns["node_rank"], ns["master_addr"], ns["master_port"]) == (nodes, rank, LEADER,
                                                                                         MASTER_PORT), name

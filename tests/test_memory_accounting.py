@@ -1,0 +1,190 @@
+"""The memory plan's accounting rules, one by one, checked against figures the engines printed
+(benchmarks/truth/runs.json) given the KV memory they printed: the KV side is exact engine logic,
+so these hold to a fraction of a percent; the budget side is measured by benchmarks/plan_accuracy.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployc.compiler import memory_kv as kv
+from deployc.compiler.arch import FULL, LINEAR, SLIDING
+from deployc.compiler.facts import from_catalog
+from deployc.compiler.memory_weights import Layout, stages
+
+GIB = float(1 << 30)
+
+
+def caches(model: str, tensor: int = 1, kv_bytes: int = 2, state_bytes: int = 2) -> list[kv.LayerCache]:
+    arch = from_catalog(model).arch
+    assert arch is not None
+    return kv.layer_caches(arch, arch.kinds, tensor, kv_bytes, state_bytes)
+
+
+def test_gemma4_e4b_sliding_and_global_layers_share_one_pool_in_groups_vllm_0_25():
+    # gemma-4-e4b-it-l40s-util085: "Available KV cache memory: 22.01 GiB", 1,033,831 tokens, 63.10x at 16,384.
+    # 24 layers keep KV (18 share it): 4 global (2 heads x 512) + 20 sliding (2 x 256, window 512); the sliding
+    # pages get 32-token blocks to match the global ones, 6 groups of 4 layers; one batch (2048) in flight.
+    pool = kv.vllm_pool(caches("google/gemma-4-E4B-it"), 22.01 * GIB, 16384, 16, 2048, "concurrency")
+    assert pool.groups == 6
+    assert pool.concurrency == pytest.approx(63.10, rel=0.002)
+    assert pool.tokens == pytest.approx(1_033_831, rel=0.002)
+
+
+def test_two_batches_in_flight_from_0_26_widen_every_sliding_group():
+    # gemma-4-e2b-it-qat-w4a16-t4 (vLLM 0.29): 4.66 GiB, 31.72x at 16,384 (async scheduling: 2 x 2048 tokens)
+    e2b = caches("google/gemma-4-E2B-it")
+    two = kv.vllm_pool(e2b, 4.66 * GIB, 16384, 16, 2 * 2048, "concurrency")
+    one = kv.vllm_pool(e2b, 4.66 * GIB, 16384, 16, 2048, "concurrency")
+    assert two.concurrency == pytest.approx(31.72, rel=0.005)
+    assert one.concurrency > two.concurrency * 1.1
+
+
+def test_the_token_line_before_0_21_is_blocks_over_groups_and_after_is_concurrency_times_length():
+    # qwen3.5-2b-24gb-util050-262k (vLLM 0.17.1): 5.95 GiB -> "129,472 tokens", 1.97x at 262,144;
+    # 6 full-attention + 18 Gated DeltaNet layers: 4 groups, attention blocks grown to hold one fp32 state.
+    qwen = caches("Qwen/Qwen3.5-2B")
+    old = kv.vllm_pool(qwen, 5.95 * GIB, 262144, 16, 2048, "groups")
+    new = kv.vllm_pool(qwen, 5.95 * GIB, 262144, 16, 2048, "concurrency")
+    assert old.groups == 4
+    assert old.concurrency == pytest.approx(1.97, abs=0.01)
+    assert old.tokens == pytest.approx(129_472, rel=0.01)
+    assert new.tokens == int(new.concurrency * 262144)       # ~4x the old figure for the same pool
+
+
+def test_prefix_caching_puts_linear_attention_groups_in_align_mode_two_blocks_a_request():
+    # qwen3.6-35b-a3b-nvfp4-5090 (vLLM 0.24, fp8 KV, prefix caching): 5.98 GiB -> 4.33x, 567,978 tokens at 131,072
+    q = caches("Qwen/Qwen3.6-35B-A3B", kv_bytes=1)
+    aligned = kv.vllm_pool(q, 5.98 * GIB, 131072, 16, 8192, "concurrency", state_blocks=2)
+    assert aligned.concurrency == pytest.approx(4.33, rel=0.005)
+    assert aligned.tokens == pytest.approx(567_978, rel=0.005)
+    assert kv.vllm_pool(q, 5.98 * GIB, 131072, 16, 8192, "concurrency").concurrency > aligned.concurrency
+
+
+def test_a_dense_model_is_one_group_of_whole_blocks():
+    q = caches("Qwen/Qwen3-14B")
+    pool = kv.vllm_pool(q, 11.57 * GIB, 40960, 16, 2048, "concurrency")
+    per_token = 40 * 2 * 8 * 128 * 2
+    assert (pool.groups, pool.per_token) == (1, per_token)
+    assert pool.tokens == pytest.approx(11.57 * GIB / per_token, rel=0.001)     # qwen3-14b-l40s: 75,824
+
+
+def test_mla_caches_one_latent_per_layer_on_every_tensor_rank_and_sglang_counts_tokens_by_it():
+    # kimi-k2.5-8xmi355x-tp8-sglang: 160.63 GiB for 2,454,421 tokens = 61 layers x (512 + 64) x 2 B per rank
+    k = caches("moonshotai/Kimi-K2.5", tensor=8)
+    assert sum(c.per_token for c in k) == 61 * 576 * 2
+    pool = kv.sglang_pool(k, 160.63 * GIB, 262144, 0.8)
+    assert pool.tokens == pytest.approx(2_454_421, rel=0.001)
+
+
+def test_kv_heads_are_replicated_when_tensor_exceeds_them_and_sliding_windows_bound_per_layer_pools():
+    q = caches("Qwen/Qwen2.5-7B-Instruct", tensor=8)               # 4 KV heads on 8 ranks: one head each
+    assert {c.per_token for c in q} == {2 * 1 * 128 * 2}
+    oss = caches("openai/gpt-oss-20b")
+    assert sum(1 for c in oss if c.kind == SLIDING and c.span == 128) == 12
+    simple = kv.simple_pool(oss, 10 * GIB, 131072, 16)
+    assert simple.per_seq == 12 * 2048 * 131072 + 12 * 2048 * 128
+
+
+def test_linear_attention_state_is_split_over_tensor_ranks_with_an_fp32_recurrent_part():
+    one = [c for c in caches("Qwen/Qwen3.6-27B") if c.kind == LINEAR]
+    two = [c for c in caches("Qwen/Qwen3.6-27B", tensor=2) if c.kind == LINEAR]
+    # conv (16 x 128 x 2 + 48 x 128) x 3 x 2 B + recurrent 48 x 128 x 128 x 4 B
+    assert one[0].per_seq == 10240 * 3 * 2 + 48 * 128 * 128 * 4
+    assert two[0].per_seq * 2 == one[0].per_seq
+    assert sum(1 for c in caches("Qwen/Qwen3.6-27B") if c.kind == FULL) == 16
+
+
+def test_pipeline_stages_split_layers_like_vllm_get_pp_indices():
+    assert [len(s) for s in stages(27, 2)] == [14, 13]
+    assert [len(s) for s in stages(40, 3)] == [13, 14, 13]
+    assert [len(s) for s in stages(64, 4)] == [16, 16, 16, 16]
+
+
+def test_data_parallel_attention_replicates_attention_and_shards_experts_over_every_gpu():
+    """Issue 20: DeepSeek-V3 on 8 x H200 with data-parallel attention (tensor 1, data 8, expert 8) was planned as
+    8 whole copies, 626.7 GiB per GPU; the experts are split over the 8 GPUs, attention held by each rank."""
+    from deployc.compiler.memory import weights_per_gpu
+    from deployc.compiler.plan import resolve
+    from deployc.compiler.spec import Spec
+
+    def per_gpu(parallelism):
+        spec = Spec.model_validate({"apiVersion": "deployc/v1", "name": "t", "model": {"source": "deepseek-ai/DeepSeek-V3"},
+                                    "parallelism": parallelism, "hardware": {"gpu": "H200"}, "targets": {"vllm": {}}})
+        plan, diags = resolve(spec, from_catalog("deepseek-ai/DeepSeek-V3"))
+        diags = [d for d in diags if d.code != "server-open"]
+        return plan, diags, weights_per_gpu(plan, plan.facts)[0] / GIB
+
+    plan, diags, attention = per_gpu({"tensor": 1, "data": 8, "data_mode": "attention", "expert": 8})
+    assert Layout.of(plan) == Layout(tensor=8, expert=8, attention_data=8) and diags == []
+    assert attention == pytest.approx(93.8, abs=0.1)
+    _, _, replicas = per_gpu({"tensor": 1, "data": 8, "data_mode": "replicas"})
+    assert replicas > 600                                   # a whole copy per GPU: what the old plan said
+    _, _, tensor8 = per_gpu({"tensor": 8})
+    assert attention > tensor8                              # attention is not sharded by tensor parallelism here
+    _, diags, _ = per_gpu({"data": 8})
+    assert [(d.code, d.path) for d in diags] == [("parallelism-data-mode", ("parallelism", "data"))]
+    _, diags, _ = per_gpu({"tensor": 1, "data": 8, "data_mode": "attention", "expert": 3})
+    assert [(d.code, d.path) for d in diags] == [("parallelism-expert", ("parallelism", "expert"))]
+
+
+def _plan(model: str, tensor: int = 1, pipeline: int = 1, towers: bool = True):
+    from dataclasses import replace as _replace
+
+    from deployc.compiler.plan import resolve
+    from deployc.compiler.spec import Spec
+    spec = Spec.model_validate({"apiVersion": "deployc/v1", "name": "t", "model": {"source": model},
+                                "parallelism": {"tensor": tensor, "pipeline": pipeline}, "targets": {"vllm": {}}})
+    plan, _ = resolve(spec, from_catalog(model))
+    return plan, _replace
+
+
+def test_weights_keep_embeddings_towers_and_gpt_oss_attention_in_16_bit():
+    from deployc.compiler.memory_weights import weights
+    plan, _ = _plan("openai/gpt-oss-120b")
+    f = plan.facts
+    w = weights(plan, f, Layout(tensor=1)).worst
+    experts = f.expert_parameters * (4 + 8 / 32) / 8
+    assert w > experts + (f.parameters - f.expert_parameters) * 2 * 0.95   # everything but the experts 16-bit
+    assert w / GIB == pytest.approx(60.8, abs=1.5)                          # the 65.3 GB checkpoint
+    vl, _ = _plan("Qwen/Qwen3-VL-30B-A3B-Instruct")
+    with_towers = weights(vl, vl.facts, Layout()).worst
+    without = weights(vl, vl.facts, Layout(), towers=False).worst
+    assert (with_towers - without) == pytest.approx(vl.facts.vision_parameters * 2, rel=1e-6)
+
+
+def test_experts_split_over_expert_parallel_ranks_cost_what_tensor_sharding_costs():
+    from deployc.compiler.memory_weights import weights
+    plan, _ = _plan("Qwen/Qwen3-30B-A3B", tensor=4)
+    tp = weights(plan, plan.facts, Layout(tensor=4)).worst
+    ep = weights(plan, plan.facts, Layout(tensor=4, expert=4)).worst
+    dp_attention = weights(plan, plan.facts, Layout(tensor=4, expert=4, attention_data=4)).worst
+    assert tp == pytest.approx(ep)
+    assert dp_attention > ep                     # each rank then holds all of attention
+
+
+def test_vllm_sampler_pass_is_a_peak_of_its_own_that_tensor_parallelism_does_not_shrink():
+    from deployc.compiler.memory import Budget, EngineMemory, activation_bytes
+    plan, _ = _plan("openai/gpt-oss-120b")
+    eng = EngineMemory("vLLM", Budget.TOTAL, 0.9, "x", batch_tokens=1024, max_seqs=1024, non_torch_gib=0,
+                       sampler_flat=True, sampler_bytes=20.0)
+    one, eight = (activation_bytes(plan, plan.facts, eng, Layout(tensor=t)) for t in (1, 8))
+    assert one == eight == pytest.approx(20.0 * 1024 * 201088)
+
+
+def test_sglang_keeps_sliding_window_layers_in_a_pool_of_their_own():
+    oss = caches("openai/gpt-oss-20b")
+    pool = kv.sglang_pool(oss, 10 * GIB, 131072, 0.8)
+    full = sum(c.per_token for c in oss if not c.span)
+    swa = sum(c.per_token for c in oss if c.span)
+    assert pool.tokens == int(10 * GIB // (full + 0.8 * swa))     # #tokens: the full-attention pool
+    assert pool.kv_bytes == pytest.approx(pool.tokens * full + int(pool.tokens * 0.8) * swa)
+
+
+@pytest.mark.parametrize("rule, gpu_mib, tp, expected", [
+    ("0.4", 22.04 * 1024, 4, 0.855),    # qwq-32b-4xl4-tp4-sglang printed 0.85 (on its own 22.5 GB reading)
+    ("0.4", 79.22 * 1024, 1, 0.874),
+    ("0.5", 288 * 1024, 8, 0.965),
+])
+def test_sglang_picks_mem_fraction_static_itself_by_gpu_size(rule, gpu_mib, tp, expected):
+    from deployc.targets.sglang.versions import auto_mem_fraction
+    assert auto_mem_fraction(rule, gpu_mib, tp, 1, None) == pytest.approx(expected, abs=0.002)
