@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-DEPLOYC = [PY, "-m", "compiler"]
+DEPLOYC = [PY, "-m", "deployc.compiler"]
 CHECK_JSONSCHEMA_VERSION = "0.39.0"
 
 SPEC = """\
@@ -116,7 +116,7 @@ def main() -> None:
         one = make_specs(base / "one", 1)
         hundred = make_specs(base / "hundred", 100)
         thousand = [] if quick else make_specs(base / "thousand", 1000)
-        rel = lambda ps: [str(p.relative_to(base)) for p in ps]  # noqa: E731
+        rel = lambda ps: [str(p.relative_to(base)) for p in ps]
 
         floor = timed([PY, "-c", "import pydantic, typer, jinja2, ruamel.yaml"], base, runs)
         interp = timed([PY, "-c", "pass"], base, runs)

@@ -7,4 +7,4 @@
 set -euo pipefail
 # Relative paths in the spec are relative to its folder.
 cd "$(dirname "$0")"/../..
-exec sglang serve --model-type llm --model-path ./model --chat-template ./chat_template.jinja --served-model-name support-base --dtype bfloat16 --tp-size 1 --context-length 8192 --max-running-requests 16 --mem-fraction-static 0.8 --enable-lora --lora-paths sql=./adapters/sql support=./adapters/support --host 127.0.0.1 --port 9000
+exec sglang serve --model-type llm --model-path ./model --chat-template ./chat_template.jinja --served-model-name support-base --dtype bfloat16 --context-length 8192 --max-running-requests 16 --enable-lora --lora-paths sql=./adapters/sql support=./adapters/support --host 127.0.0.1 --port 9000

@@ -7,4 +7,4 @@
 set -euo pipefail
 # Relative paths in the spec are relative to its folder.
 cd "$(dirname "$0")"/../..
-exec sglang serve --model-type llm --model-path microsoft/Phi-3-mini-4k-instruct --served-model-name phi-3-mini-4k-instruct --dtype float16 --tp-size 1 --context-length 4096 --max-running-requests 2 --mem-fraction-static 0.75 --host 127.0.0.1 --port 8000
+exec sglang serve --model-type llm --model-path microsoft/Phi-3-mini-4k-instruct --served-model-name phi-3-mini-4k-instruct --dtype float16 --context-length 4096 --mem-fraction-static 0.75 --host 127.0.0.1 --port 8000

@@ -3,6 +3,7 @@
 # Do not edit: change the spec and run `deployc build`; `deployc check` reports hand edits.
 #
 # Loads phi-3-mini-4k-instruct into the XInference server that start.sh runs (model uid phi-3-mini-4k-instruct, the name clients send as "model" to http://127.0.0.1:8000/v1).
+# Model: built-in phi-3-mini-4k-instruct 4B (pytorch, none); engine vLLM.
 # Needs `pip install xinference-client==4.1.0`.
 
 import os
@@ -22,14 +23,12 @@ LAUNCH = {
     'model_format': 'pytorch',
     'model_size_in_billions': 4,
     'quantization': 'none',
-    'replica': 1,
     'n_gpu': 1,
     'enable_thinking': False,
     'trust_remote_code': False,
     'dtype': 'float16',
     'tensor_parallel_size': 1,
     'max_model_len': 4096,
-    'max_num_seqs': 3,
     'gpu_memory_utilization': 0.85,
 }
 

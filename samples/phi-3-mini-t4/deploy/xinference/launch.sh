@@ -3,6 +3,7 @@
 # Do not edit: change the spec and run `deployc build`; `deployc check` reports hand edits.
 #
 # Loads phi-3-mini-4k-instruct into the XInference server that start.sh runs (model uid phi-3-mini-4k-instruct, the name clients send as "model" to http://127.0.0.1:8000/v1).
+# Model: built-in phi-3-mini-4k-instruct 4B (pytorch, none); engine vLLM.
 set -euo pipefail
 cd "$(dirname "$0")"
-xinference launch --endpoint http://127.0.0.1:8000 --model-name phi-3-mini-4k-instruct --model-type LLM --model-engine vLLM --model-uid phi-3-mini-4k-instruct --model-format pytorch --size-in-billions 4 --quantization none --replica 1 --n-gpu 1 --trust-remote-code false --dtype float16 --tensor_parallel_size 1 --max_model_len 4096 --max_num_seqs 3 --gpu_memory_utilization 0.85
+xinference launch --endpoint http://127.0.0.1:8000 --model-name phi-3-mini-4k-instruct --model-type LLM --model-engine vLLM --model-uid phi-3-mini-4k-instruct --model-format pytorch --size-in-billions 4 --quantization none --n-gpu 1 --trust-remote-code false --dtype float16 --tensor_parallel_size 1 --max_model_len 4096 --gpu_memory_utilization 0.85

@@ -4,6 +4,7 @@
 #
 # Serves qwen2.5-32b (Qwen/Qwen2.5-32B-Instruct) on 0.0.0.0:30000 with SGLang 0.4.10.post2, OpenAI-compatible API under /v1.
 # Needs `pip install sglang==0.4.10.post2` and 8 GPU(s) (A100-80GB); HF_TOKEN is read from the environment for gated models.
+# SGLang takes the API key only as --api-key: other users of this machine can read $QWEN32_API_KEY in the process list while the server runs.
 set -euo pipefail
 # Relative paths in the spec are relative to its folder.
 cd "$(dirname "$0")"/../..

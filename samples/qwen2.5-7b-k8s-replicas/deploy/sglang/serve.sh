@@ -4,7 +4,8 @@
 #
 # Serves qwen2.5-7b-instruct (Qwen/Qwen2.5-7B-Instruct) on 0.0.0.0:8000 with SGLang 0.5.23, OpenAI-compatible API under /v1.
 # Needs `pip install sglang==0.5.23` and 1 GPU(s) (H100-80GB); HF_TOKEN is read from the environment for gated models.
+# SGLang takes the API key only as --api-key: other users of this machine can read $QWEN_API_KEY in the process list while the server runs.
 set -euo pipefail
 # Relative paths in the spec are relative to its folder.
 cd "$(dirname "$0")"/../..
-exec sglang serve --model-type llm --model-path Qwen/Qwen2.5-7B-Instruct --served-model-name qwen2.5-7b-instruct --dtype bfloat16 --tp-size 1 --context-length 32768 --max-running-requests 24 --chunked-prefill-size 8192 --mem-fraction-static 0.8 --host 0.0.0.0 --port 8000 --api-key "${QWEN_API_KEY:?set QWEN_API_KEY to the API key}"
+exec sglang serve --model-type llm --model-path Qwen/Qwen2.5-7B-Instruct --served-model-name qwen2.5-7b-instruct --dtype bfloat16 --context-length 32768 --max-running-requests 24 --chunked-prefill-size 8192 --mem-fraction-static 0.8 --host 0.0.0.0 --port 8000 --api-key "${QWEN_API_KEY:?set QWEN_API_KEY to the API key}"

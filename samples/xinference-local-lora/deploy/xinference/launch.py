@@ -3,6 +3,7 @@
 # Do not edit: change the spec and run `deployc build`; `deployc check` reports hand edits.
 #
 # Loads ledger into the XInference server that start.sh runs (model uid ledger, the name clients send as "model" to http://127.0.0.1:9997/v1).
+# Model: custom model of family qwen2.5-instruct; size from targets.xinference.size_in_billions; engine vLLM.
 # Registers the custom model ledger-assistant first (register.json); run once per server start.
 # Needs `pip install xinference-client==1.16.0`.
 
@@ -36,7 +37,6 @@ LAUNCH = {
     'max_lora_rank': 64,
     'max_model_len': 16384,
     'max_num_seqs': 48,
-    'gpu_memory_utilization': 0.9,
     'enable_prefix_caching': True,
 }
 

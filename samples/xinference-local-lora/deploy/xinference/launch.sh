@@ -3,8 +3,9 @@
 # Do not edit: change the spec and run `deployc build`; `deployc check` reports hand edits.
 #
 # Loads ledger into the XInference server that start.sh runs (model uid ledger, the name clients send as "model" to http://127.0.0.1:9997/v1).
+# Model: custom model of family qwen2.5-instruct; size from targets.xinference.size_in_billions; engine vLLM.
 # Registers the custom model ledger-assistant first (register.json); run once per server start.
 set -euo pipefail
 cd "$(dirname "$0")"
 xinference register --endpoint http://127.0.0.1:9997 --model-type LLM --file register.json
-xinference launch --endpoint http://127.0.0.1:9997 --model-name ledger-assistant --model-type LLM --model-engine vLLM --model-uid ledger --model-format pytorch --size-in-billions 7 --quantization none --replica 2 --n-gpu 1 --lora-modules sql ./adapters/sql --model-path ./model --trust-remote-code false --dtype bfloat16 --tensor_parallel_size 1 --max_lora_rank 64 --max_model_len 16384 --max_num_seqs 48 --gpu_memory_utilization 0.9 --enable_prefix_caching true
+xinference launch --endpoint http://127.0.0.1:9997 --model-name ledger-assistant --model-type LLM --model-engine vLLM --model-uid ledger --model-format pytorch --size-in-billions 7 --quantization none --replica 2 --n-gpu 1 --lora-modules sql ./adapters/sql --model-path ./model --trust-remote-code false --dtype bfloat16 --tensor_parallel_size 1 --max_lora_rank 64 --max_model_len 16384 --max_num_seqs 48 --enable_prefix_caching true
