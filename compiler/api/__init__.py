@@ -58,6 +58,7 @@ from deployc.compiler.api.container import (
     service,
 )
 from deployc.compiler.api.engine_options import EngineOption, EngineOptions, check_args
+from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, Importer, Keep, Rev, rev
 from deployc.compiler.api.parsers import ParserSupport
 from deployc.compiler.api.recipes import rope_override, rope_parameters, rope_positions, rope_type_check
 from deployc.compiler.api.parsers import resolve as resolve_parser
@@ -145,6 +146,7 @@ __all__ = [
     "Capability",
     "Derived",
     "Diagnostic",
+    "Dialect",
     "EngineMemory",
     "EngineOption",
     "EngineOptions",
@@ -152,6 +154,9 @@ __all__ = [
     "EnvValue",
     "Feature",
     "GroupKind",
+    "ImportCtx",
+    "Importer",
+    "Keep",
     "KvManager",
     "Launch",
     "LocalMounts",
@@ -166,6 +171,7 @@ __all__ = [
     "ParserSupport",
     "Plain",
     "Plan",
+    "Rev",
     "Service",
     "SpecPath",
     "Target",
@@ -207,6 +213,7 @@ __all__ = [
     "render",
     "render_template",
     "resolve_parser",
+    "rev",
     "rope_override",
     "rope_parameters",
     "rope_positions",
