@@ -42,6 +42,10 @@ def to_yaml(items: Sequence[Imported], gpu: str | None, sources: Sequence[str]) 
                 merged[path] = (value, f"{item.title}: {why}")
     if gpu:
         merged["hardware.gpu"] = (gpu, "from --gpu (a command line does not say)")
+    own: dict[str, dict[str, tuple[Any, str]]] = {}
+    for path in [p for p in merged if p.startswith("targets.")]:
+        _, name, key = path.split(".", 2)
+        own.setdefault(name, {})[key] = merged.pop(path)
     for path in sorted(merged, key=lambda p: (ORDER.index(p.split(".")[0]) if p.split(".")[0] in ORDER else 99)):
         value, why = merged[path]
         node = root
@@ -58,6 +62,9 @@ def to_yaml(items: Sequence[Imported], gpu: str | None, sources: Sequence[str]) 
         t = CommentedMap()
         t["version"] = item.version
         comments.append((t, "version", "the version whose option table read the command"))
+        for key, (value, why) in own.get(item.target, {}).items():
+            t[key] = _plain(value)
+            comments.append((t, key, why))
         if item.args:
             seq = CommentedSeq()
             for i, (tokens, why) in enumerate(item.args):
