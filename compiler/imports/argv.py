@@ -227,16 +227,15 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
             if g is not None:
                 hit, glued_value = g[:3], g[3] + (f"={inline}" if inline is not None else "")
                 inline = glued_value
-        if isinstance(hit, list):
-            out.unknown.append(([token], start, f"{flag} is ambiguous: it could be " + ", ".join(hit[:6])))
-            continue
-        if hit is None:
-            # an unknown option: its value (a following non-option token) goes with it
+        if hit is None or isinstance(hit, list):
+            # an unknown or ambiguous option: its value (a following non-option token) goes with it
             tokens = [token]
             if inline is None and i < len(argv) and not is_option(argv[i]):
                 tokens.append(argv[i])
                 i += 1
-            out.unknown.append((tokens, start, f"{flag} is not an option of {data['engine']} {data['version']}"))
+            why = (f"{flag} is ambiguous in {data['engine']} {data['version']}: it could be " + ", ".join(hit[:6])
+                   if isinstance(hit, list) else f"{flag} is not an option of {data['engine']} {data['version']}")
+            out.unknown.append((tokens, start, why))
             continue
         spelling, name, entry = hit
         action, nargs, dest = entry.get("action"), entry.get("nargs"), entry["dest"]

@@ -43,7 +43,7 @@ def _tensor(value: Any, ctx: Ctx) -> Result:
 
 
 def _data(value: Any, ctx: Ctx) -> Result:
-    if ctx["enable_dp_attention"] and not ctx["attn_dp_size"]:
+    if ctx["enable_dp_attention"] and (ctx["attn_dp_size"] or 1) <= 1:
         return {"parallelism.data": value, "parallelism.data_mode": "attention"}
     return {"parallelism.data": value}
 
@@ -139,7 +139,9 @@ def _spec_number(value: Any, ctx: Ctx) -> Result:
 
 
 def _spec_model(value: Any, ctx: Ctx) -> Result:
-    return {"speculative.model": value} if ctx["speculative_algorithm"] else Keep("without --speculative-algorithm")
+    if ctx["speculative_algorithm"] is None or isinstance(_algorithm(ctx["speculative_algorithm"], ctx), Keep):
+        return Keep("goes with --speculative-algorithm, which stays raw")
+    return {"speculative.model": value}
 
 
 def _lora_paths(value: Any, ctx: Ctx) -> Result:
@@ -193,7 +195,8 @@ ROWS = (
     rev("speculative_eagle_topk", fn=_spec_number),
     rev("speculative_num_draft_tokens", fn=_spec_number),
     rev("speculative_draft_model_path", fn=_spec_model),
-    rev("speculative_draft_model_revision", "speculative.revision", str),
+    rev("speculative_draft_model_revision", fn=lambda v, c: {"speculative.revision": v}
+        if not isinstance(_spec_model(v, c), Keep) else Keep("goes with --speculative-algorithm, which stays raw")),
     # SGLang's static fraction is not deploy.yaml's share of the GPU: it stays SGLang's own knob
     rev("mem_fraction_static", "targets.sglang.mem_fraction_static", float),
     rev("enable_lora", fn=_enable_lora),

@@ -39,11 +39,13 @@ def _expert(value: Any, ctx: Ctx) -> Result:
     """--enable-expert-parallel: the experts span tensor x data GPUs (ParallelConfig), never a bool in an int."""
     if value is not True:
         return {}
-    size = int(ctx["tensor_parallel_size"] or 1) * int(ctx["data_parallel_size"] or 1)
+    data = int(ctx["data_parallel_size"] or 1)
+    size = int(ctx["tensor_parallel_size"] or 1) * data
     if size == 1:
         ctx.notes.append("--enable-expert-parallel over 1 GPU changes nothing: parallelism.expert stays 1")
         return {}
-    return {"parallelism.expert": size}
+    # one engine whose attention runs data-parallel while the experts span tensor x data GPUs
+    return {"parallelism.expert": size, **({"parallelism.data_mode": "attention"} if data > 1 else {})}
 
 
 def _quantization(value: Any, ctx: Ctx) -> Result:
@@ -193,10 +195,24 @@ ROWS = (
 )
 
 
+def _lora(item: Any) -> Any:
+    """A --lora-modules item as LoRAParserAction reads it (vllm/entrypoints/common/cli_args.py, 0.34.0):
+    `name=path` (no comma) or JSON, both a LoRAModulePath."""
+    if isinstance(item, str) and "=" in item and "," not in item:
+        name, path = item.split("=", 1)
+        return {"name": name, "path": path}
+    try:
+        return json.loads(item) if isinstance(item, str) else item
+    except json.JSONDecodeError:
+        return item
+
+
 def _effective(config: dict[str, Any]) -> dict[str, Any]:
     """What vLLM acts on: the model is the positional or --model (api_server's), the served name defaults to
-    it, and no --host listens on every interface (serve_http binds (host or "", port))."""
+    it, no --host listens on every interface (serve_http binds (host or "", port)), LoRA modules as parsed."""
     out = dict(config)
+    if out.get("lora_modules"):
+        out["lora_modules"] = [_lora(x) for x in out["lora_modules"]]
     model = out.pop("model_tag", None) or out.get("model")
     out["model"] = model
     out["served_model_name"] = out.get("served_model_name") or [model]
