@@ -56,6 +56,7 @@ class Imported:
     entries: list[Entry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     parsed: Parsed | None = None
+    redacted: list[str] = field(default_factory=list)   # argv with every secret's value as ***
 
     def count(self, *kinds: str) -> int:
         return sum(1 for e in self.entries if e.kind in kinds)
@@ -98,12 +99,12 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
     version whose option table reads it."""
     data = table_data(str(imp.table(data_version)))
     parsed = parse(argv, data, imp.dialect)
-    out = Imported(imp.target, imp.title, version, list(argv), parsed=parsed)
+    out = Imported(imp.target, imp.title, version, list(argv), parsed=parsed, redacted=redact(argv, parsed, imp))
     ctx = Ctx(parsed.config, frozenset(parsed.given), version)
     rows = {r.dest: r for r in imp.rows}
     for g in sorted(parsed.given.values(), key=lambda g: g.index):
         value = parsed.values[g.dest]
-        text = shown(g.tokens)
+        text = shown(g.tokens) if g.dest not in imp.secrets else f"{g.name} ***"
         if g.repeated > 1 and parsed.options.get(g.dest, {}).get("action") != "append":
             out.notes.append(f"{g.name} is given {g.repeated} times: {imp.title}'s parser keeps the last, {text}")
         if g.dest in imp.secrets:
@@ -154,6 +155,28 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
     if "model.served_name" not in out.fields:
         _put(out, "model.served_name", out.fields["model.source"][0],
              "what the engine served without --served-model-name (the model id): clients keep working")
+    return out
+
+
+def redact(argv: Sequence[str], parsed: Parsed, imp: Importer) -> list[str]:
+    """argv as it may be shown: each secret option's value (every occurrence) replaced by ***."""
+    secret_flags = {s for dest in imp.secrets if dest in parsed.options
+                    for s in (parsed.options[dest]["name"], *parsed.options[dest].get("aliases", ()))}
+    out, hide = [], False
+    for token in argv:
+        flag = token.split("=", 1)[0]
+        if hide and not token.startswith("-"):
+            out.append("***")
+            continue
+        hide = False
+        if any(len(flag) > 2 and s.startswith(flag) for s in secret_flags):
+            if "=" in token:
+                out.append(flag + "=***")
+            else:
+                out.append(token)
+                hide = True
+            continue
+        out.append(token)
     return out
 
 

@@ -120,7 +120,9 @@ def _negative(spelling: str, name: str) -> bool:
 
 
 def is_option(token: str) -> bool:
-    if not token.startswith("-") or token == "-":
+    """argparse's _parse_optional, near enough: '-' then anything but a negative number, and no space before
+    any '=' (`-x; rm` is a value)."""
+    if not token.startswith("-") or token == "-" or " " in token.split("=", 1)[0]:
         return False
     try:
         float(token)

@@ -19,7 +19,8 @@ from deployc.compiler.imports.yamlout import report, to_yaml
 @dataclass
 class Input:
     argv: list[str]
-    source: str          # how the report names it
+    file: str | None = None   # the file it was read from
+    source: str = ""          # how the spec's header names it (secrets redacted)
 
 
 @dataclass
@@ -59,14 +60,14 @@ def command_lines(text: str) -> list[list[str]]:
 
 def read_inputs(words: Sequence[str], known: dict[str, tuple[Any, Importer]]) -> list[Input]:
     if words and match_command(words, [imp for _, imp in known.values()]) is not None:
-        return [Input(list(words), shlex.join(words))]
+        return [Input(list(words))]
     out = []
     for word in words:
         path = Path(word)
         if not path.is_file():
             raise ImportError_(f"{word!r} is neither a command deployc can import nor a file")
         for argv in command_lines(path.read_text(encoding="utf-8")):
-            out.append(Input(argv, f"{word}: {shlex.join(argv)}"))
+            out.append(Input(argv, word))
         if not out:
             raise ImportError_(f"{word} holds no command")
     return out
@@ -91,14 +92,16 @@ def run(words: Sequence[str], gpu: str | None, engine_version: str | None, check
     for inp in inputs:
         hit = match_command(inp.argv, [imp for _, imp in known.values()])
         if hit is None:
-            raise ImportError_(f"not a command deployc can import: {printable(inp.source)} (it reads "
+            raise ImportError_(f"not a command deployc can import: {printable(shlex.join(inp.argv))} (it reads "
                                + ", ".join(" ".join(c) for _, imp in known.values() for c in imp.commands) + ")")
         imp, n = hit
         target = known[imp.target][0]
         version, data_version = version_of(target, imp, engine_version)
         if any(i.target == imp.target for i in items):
             raise ImportError_(f"two commands for {imp.title}: a spec has one targets.{imp.target}")
-        items.append(import_argv(inp.argv[n:], imp, version, data_version))
+        item = import_argv(inp.argv[n:], imp, version, data_version)
+        inp.source = (f"{inp.file}: " if inp.file else "") + shlex.join(inp.argv[:n] + item.redacted)
+        items.append(item)
         data_versions[imp.target] = data_version
     disagreements = []
     for path in dict.fromkeys(p for i in items for p in i.fields):
