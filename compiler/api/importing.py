@@ -129,3 +129,11 @@ class Importer:
     effective: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     # dests never compared (deployc's own launcher options, the help action)
     ignore: Sequence[str] = ()
+    # Container images that run this engine (`docker run IMAGE ...`), the port the image's server listens on
+    # inside the container, and the dests that say where it listens inside (the published port is server.port).
+    images: Sequence[str] = ()
+    container_port: int | None = None
+    inside: Sequence[str] = ()
+    # Environment variables the engine reads for its options (clap's env fallback: the table's `env`) are read
+    # from the table; these are the ones deployc itself passes (HF_TOKEN): dropped, with a note.
+    passed_env: Sequence[str] = ("HF_TOKEN",)

@@ -26,8 +26,37 @@ from deployc.compiler.api.importing import Dialect
 
 @cache
 def table_data(path: str) -> dict[str, Any]:
+    """An option table in argparse's shape (dest, action, nargs, type, default), whatever parser recorded it."""
     data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data
+    return from_clap(data) if data.get("parser") == "clap" else data
+
+
+_RUST_INT = re.compile(r"(Option<)?(u8|u16|u32|u64|usize|i32|i64|isize)>?$")
+_RUST_FLOAT = re.compile(r"(Option<)?(f32|f64)>?$")
+
+
+def from_clap(data: dict[str, Any]) -> dict[str, Any]:
+    """A clap table (TGI's launcher: takes_value, multiple, Rust types, string defaults, env names) as argparse
+    entries: a value-less option is a switch, a repeatable one appends, Rust integers and floats convert."""
+    options = {}
+    for name, o in data["options"].items():
+        rust = str(o.get("type") or "")
+        kind = "int" if _RUST_INT.match(rust) else "float" if _RUST_FLOAT.match(rust) else "str"
+        default = o.get("default")
+        if default is not None and kind != "str":
+            try:
+                default = int(default) if kind == "int" else float(default)
+            except ValueError:
+                pass
+        entry = {"dest": o.get("dest") or name[2:].replace("-", "_"), "aliases": list(o.get("aliases") or ()),
+                 "choices": o.get("choices"), "default": default, "deprecated": o.get("deprecated", False),
+                 "env": o.get("env"), "type": kind}
+        if not o.get("takes_value"):
+            entry.update(action="store_true", nargs=0, default=bool(default) if default is not None else False)
+        else:
+            entry.update(action="append" if o.get("multiple") else "store", nargs=None)
+        options[name] = entry
+    return {**data, "options": options, "positionals": []}
 
 
 class ParseError(ValueError):

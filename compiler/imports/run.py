@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from deployc.compiler.api.importing import Importer
 from deployc.compiler.imports import Imported, ImportError_, import_argv, match_command, printable
+from deployc.compiler.imports.container import parse_run, runner
 from deployc.compiler.imports.yamlout import report, to_yaml
 
 
@@ -59,7 +60,7 @@ def command_lines(text: str) -> list[list[str]]:
 
 
 def read_inputs(words: Sequence[str], known: dict[str, tuple[Any, Importer]]) -> list[Input]:
-    if words and match_command(words, [imp for _, imp in known.values()]) is not None:
+    if words and (runner(words) or match_command(words, [imp for _, imp in known.values()]) is not None):
         return [Input(list(words))]
     out = []
     for word in words:
@@ -71,6 +72,50 @@ def read_inputs(words: Sequence[str], known: dict[str, tuple[Any, Importer]]) ->
         if not out:
             raise ImportError_(f"{word} holds no command")
     return out
+
+
+def _data_version(target: Any, version: str) -> str:
+    v = target.version_for(version)
+    return v.data_version if v is not None else version
+
+
+def _container(inp: Input, known: dict[str, tuple[Any, Importer]], asked: str | None) -> tuple[Imported, Importer]:
+    from deployc.compiler.secrets import credential_name
+
+    n = runner(inp.argv)
+    run_ = parse_run(inp.argv[n:])
+    if run_ is None:
+        raise ImportError_(f"{shlex.join(inp.argv[:n])} names no image")
+    imp = next((i for _, i in known.values() if run_.repository in i.images
+                or run_.repository.rsplit("/", 1)[-1] in {x.rsplit("/", 1)[-1] for x in i.images}), None)
+    if imp is None:
+        raise ImportError_(f"the image {run_.image} is not one deployc can import (it reads "
+                           + ", ".join(i for _, imp_ in known.values() for i in imp_.images) + ")")
+    target = known[imp.target][0]
+    tag = (run_.tag or "").removeprefix("v")
+    notes = []
+    if asked is None and tag and target.version_for(tag) is not None:
+        asked = tag
+    elif asked is None:
+        notes.append(f"the image tag {run_.tag or '(none)'} names no version deployc has read: the spec pins "
+                     f"{imp.title} {imp.versions[0]}, the newest")
+    version, data_version = version_of(target, imp, asked)
+    args = list(run_.args)
+    hit = match_command(args, [imp]) if args else None
+    if hit is not None:            # the engine's command given after the image (lmsysorg/sglang)
+        args = args[hit[1]:]
+    published: dict[int, int] = {}
+    for spec in run_.ports:
+        parts = spec.split("/", 1)[0].split(":")
+        if len(parts) >= 2 and parts[-2].isdigit() and parts[-1].isdigit():
+            published[int(parts[-1])] = int(parts[-2])
+    item = import_argv(args, imp, version, data_version, env=run_.env, published=published)
+    item.notes += notes + [f"docker option {printable(u)} is not one deployc reads: left out" for u in run_.unknown]
+    shown_env = [w for k, v in run_.env.items() for w in ("-e", k if v is None else
+                 f"{k}=***" if credential_name(k) or k in imp.secrets.values() or k in imp.passed_env else f"{k}={v}")]
+    inp.source = (f"{inp.file}: " if inp.file else "") + shlex.join(
+        [*inp.argv[:n], *shown_env, *[w for p in run_.ports for w in ("-p", p)], run_.image, *item.redacted])
+    return item, imp
 
 
 def version_of(target: Any, imp: Importer, asked: str | None) -> tuple[str, str]:
@@ -90,6 +135,13 @@ def run(words: Sequence[str], gpu: str | None, engine_version: str | None, check
     items: list[Imported] = []
     data_versions: dict[str, str] = {}
     for inp in inputs:
+        if runner(inp.argv):
+            item, imp = _container(inp, known, engine_version)
+            if any(i.target == imp.target for i in items):
+                raise ImportError_(f"two commands for {imp.title}: a spec has one targets.{imp.target}")
+            items.append(item)
+            data_versions[imp.target] = _data_version(known[imp.target][0], item.version)
+            continue
         hit = match_command(inp.argv, [imp for _, imp in known.values()])
         if hit is None:
             raise ImportError_(f"not a command deployc can import: {printable(shlex.join(inp.argv))} (it reads "
