@@ -208,7 +208,7 @@ def _environment(out: Imported, imp: Importer, env: Mapping[str, str | None]) ->
     deployc passes itself are dropped, the rest are the engine's own settings, kept in targets.<name>.env."""
     from deployc.compiler.secrets import credential_name
 
-    secret_env = {v for v in imp.secrets.values()}
+    secret_env = set(imp.secrets.values())
     for key, value in env.items():
         if key in imp.passed_env:
             out.entries.append(Entry(SECRET, key, f"-e {key}" + ("=***" if value is not None else ""), None,

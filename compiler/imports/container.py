@@ -51,9 +51,9 @@ class ContainerRun:
         """The host port published for container_port (any, if None)."""
         for spec in self.ports:
             parts = spec.split("/", 1)[0].split(":")
-            if len(parts) >= 2 and parts[-2].isdigit() and parts[-1].isdigit():
-                if container_port is None or int(parts[-1]) == container_port:
-                    return int(parts[-2])
+            if len(parts) >= 2 and parts[-2].isdigit() and parts[-1].isdigit() and (
+                    container_port is None or int(parts[-1]) == container_port):
+                return int(parts[-2])
         return None
 
 
