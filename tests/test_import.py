@@ -339,3 +339,70 @@ def test_a_switch_never_lands_in_an_int_field():
 def test_dialects_are_declared_by_the_targets():
     assert VLLM.dialect == Dialect(underscores=True, dotted_json=True, positional="model_tag")
     assert SGLANG.dialect == Dialect()
+
+
+# --- files: an Ollama Modelfile, a Compose service ----------------------------------------------------------
+
+# https://github.com/ollama/ollama/blob/main/docs/modelfile.md "Basic Modelfile" example (comments kept)
+MARIO = """FROM {base}
+# sets the temperature to 1 [higher is more creative, lower is more coherent]
+PARAMETER temperature 1
+# sets the context window size to 4096, this controls how many tokens the LLM can use as context to generate the next token
+PARAMETER num_ctx 4096
+
+# sets a custom system message to specify the behavior of the chat assistant
+SYSTEM You are Mario from super mario bros, acting as an assistant.
+"""
+
+
+def test_modelfile_imports_and_round_trips(cli, tmp_path):
+    path = tmp_path / "Modelfile"
+    path.write_text(MARIO.format(base="llama3.2:3b"))
+    result = cli("import", "--check", path)
+    spec = spec_of(result.stdout)
+    assert spec["model"] == {"source": "meta-llama/Llama-3.2-3B-Instruct"}
+    assert spec["limits"] == {"max_model_len": 4096}
+    assert spec["targets"]["ollama"] == {"version": "0.32.15", "library": "llama3.2:3b", "parameters": {
+        "temperature": 1}, "system": "You are Mario from super mario bros, acting as an assistant."}
+    assert "Ollama 0.32.15: round trip ok: the engine's parsed configuration is the same" in result.stderr
+    assert result.exit_code == 0
+
+
+def test_modelfile_from_a_library_name_without_tag_asks_for_one(cli, tmp_path):
+    path = tmp_path / "Modelfile"
+    path.write_text(MARIO.format(base="llama3.2"))
+    result = cli("import", path)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "deployc: error: FROM llama3.2 names an Ollama library model whose hub model deployc cannot tell "
+        "(targets/ollama/counterparts.json knows: meta-llama/Llama-3.2-1B-Instruct, meta-llama/Llama-3.2-3B-Instruct)",
+        "  hint: name the tag (FROM llama3.2:<tag>) of a model counterparts.json lists, or write the spec's "
+        "model.source by hand"]
+
+
+COMPOSE = """services:
+  tgi:
+    image: ghcr.io/huggingface/text-generation-inference:3.3.7
+    command: --model-id Qwen/Qwen2.5-7B-Instruct --num-shard 2 --max-total-tokens 8192 --max-input-tokens 8191
+    ports: ["8080:80"]
+    environment:
+      - HF_TOKEN=${HF_TOKEN}
+      - API_KEY=placeholder-key
+  ui:
+    image: ghcr.io/open-webui/open-webui:main
+"""
+
+
+def test_compose_service_imports_like_its_docker_run(cli, tmp_path):
+    path = tmp_path / "compose.yaml"
+    path.write_text(COMPOSE)
+    result = cli("import", "--check", path, "--service", "tgi")
+    spec = spec_of(result.stdout)
+    assert spec["server"] == {"port": 8080, "api_key_env": "API_KEY"}
+    assert spec["parallelism"] == {"tensor": 2}
+    assert "placeholder-key" not in result.stdout + result.stderr
+    assert "TGI 3.3.7: round trip ok: the engine's parsed configuration is the same" in result.stderr
+    assert result.exit_code == 0
+    other = cli("import", path)
+    assert other.exit_code == 2
+    assert other.stderr == ("deployc: error: " + str(path) + " has 2 services (tgi, ui): name one with --service\n")

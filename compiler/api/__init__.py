@@ -58,7 +58,7 @@ from deployc.compiler.api.container import (
     service,
 )
 from deployc.compiler.api.engine_options import EngineOption, EngineOptions, check_args
-from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, Importer, Keep, Rev, rev
+from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, FileImport, Importer, Keep, Refused, Rev, rev
 from deployc.compiler.api.parsers import ParserSupport
 from deployc.compiler.api.recipes import rope_override, rope_parameters, rope_positions, rope_type_check
 from deployc.compiler.api.parsers import resolve as resolve_parser
@@ -147,6 +147,7 @@ __all__ = [
     "Derived",
     "Diagnostic",
     "Dialect",
+    "FileImport",
     "EngineMemory",
     "EngineOption",
     "EngineOptions",
@@ -157,6 +158,7 @@ __all__ = [
     "ImportCtx",
     "Importer",
     "Keep",
+    "Refused",
     "KvManager",
     "Launch",
     "LocalMounts",

@@ -30,6 +30,14 @@ from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 
+class Refused(ValueError):
+    """The input cannot become a spec without something only the user knows (the message says what)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
 @dataclass(frozen=True)
 class Keep:
     """The option stays verbatim in targets.<name>.args; why: the comment beside it."""
@@ -100,6 +108,18 @@ class Dialect:
     positional: str | None = None
 
 
+@dataclass
+class FileImport:
+    """A file an engine reads (an Ollama Modelfile) read back: spec fields (dotted path -> (value, comment)),
+    the report's lines (kind: mapped, raw, default, unknown, secret; the text; the field; why), notes, and the
+    configuration the engine acts on, for the round trip."""
+
+    fields: dict[str, tuple[Any, str]]
+    entries: list[tuple[str, str, str | None, str]]
+    notes: list[str]
+    config: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Importer:
     """How to read one engine's command line back into a spec (see the module doc).
@@ -137,3 +157,7 @@ class Importer:
     # Environment variables the engine reads for its options (clap's env fallback: the table's `env`) are read
     # from the table; these are the ones deployc itself passes (HF_TOKEN): dropped, with a note.
     passed_env: Sequence[str] = ("HF_TOKEN",)
+    # A file the engine reads instead of a command line: read_file(name, text) -> FileImport, or None when the
+    # text is not such a file; rebuilt_file(artifacts: path -> content) -> the same configuration, from the build.
+    read_file: Callable[[str, str], FileImport | None] | None = None
+    rebuilt_file: Callable[[Mapping[str, str]], dict[str, Any]] | None = None

@@ -58,6 +58,7 @@ class Imported:
     parsed: Parsed | None = None
     redacted: list[str] = field(default_factory=list)   # argv with every secret's value as ***
     container: bool = False
+    file_config: dict[str, Any] | None = None   # a file an engine reads: its configuration, for the round trip
 
     def count(self, *kinds: str) -> int:
         return sum(1 for e in self.entries if e.kind in kinds)

@@ -39,7 +39,8 @@ class RoundTrip:
         return self.rebuilt is not None and not self.differences
 
 
-def build_command(spec_text: str, target: str) -> tuple[list[str] | None, list[Any], list[Diagnostic]]:
+def build_command(spec_text: str, target: str, artifacts: dict[str, str] | None = None
+                  ) -> tuple[list[str] | None, list[Any], list[Diagnostic]]:
     """The main command the imported spec builds to for `target`, build's derived values and diagnostics."""
     from deployc.compiler import driver
     from deployc.compiler.registry import Registry
@@ -53,13 +54,24 @@ def build_command(spec_text: str, target: str) -> tuple[list[str] | None, list[A
         if result is None or not result.ok or result.lowered is None or result.lowered.command is None \
                 or has_errors(diags):
             return None, [], diags
+        if artifacts is not None:
+            artifacts.update({a.path: a.content for a in result.lowered.artifacts})
         return list(result.lowered.command), list(result.lowered.derived), diags
 
 
 def compare(item: Imported, imp: Importer, data_version: str, spec_text: str) -> RoundTrip:
-    command, derived, diags = build_command(spec_text, imp.target)
+    artifacts: dict[str, str] = {}
+    command, derived, diags = build_command(spec_text, imp.target, artifacts)
     out = RoundTrip(item.target, None, diagnostics=diags)
     if command is None:
+        return out
+    if item.file_config is not None and imp.rebuilt_file is not None:
+        out.rebuilt = command
+        now = imp.rebuilt_file(artifacts)
+        out.why = {d.option: d.why for d in derived if d.why}
+        for key in sorted(set(item.file_config) | set(now)):
+            if item.file_config.get(key) != now.get(key):
+                out.differences.append((key, item.file_config.get(key), now.get(key)))
         return out
     out.rebuilt = command
     data = table_data(str(imp.table(data_version)))

@@ -12,7 +12,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from deployc.compiler.api.importing import Importer
-from deployc.compiler.imports import Imported, ImportError_, import_argv, match_command, printable
+from deployc.compiler.imports import Entry, Imported, ImportError_, import_argv, match_command, printable
 from deployc.compiler.imports.container import parse_run, runner
 from deployc.compiler.imports.yamlout import report, to_yaml
 
@@ -22,6 +22,7 @@ class Input:
     argv: list[str]
     file: str | None = None   # the file it was read from
     source: str = ""          # how the spec's header names it (secrets redacted)
+    read: Any = None          # a file an engine reads (FileImport), and its importer
 
 
 @dataclass
@@ -59,7 +60,45 @@ def command_lines(text: str) -> list[list[str]]:
     return out
 
 
-def read_inputs(words: Sequence[str], known: dict[str, tuple[Any, Importer]]) -> list[Input]:
+def compose_service(name: str, text: str, service: str | None) -> list[str] | None:
+    """A Compose file's service as the `docker run` arguments it amounts to (image, environment, ports,
+    command); None when the text is not a Compose file."""
+    if not name.endswith((".yaml", ".yml")):
+        return None
+    from ruamel.yaml import YAML
+
+    try:
+        data = YAML(typ="safe").load(text)
+    except Exception:   # not YAML: read as commands
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+        return None
+    services = data["services"]
+    if service is None:
+        if len(services) != 1:
+            raise ImportError_(f"{name} has {len(services)} services ({', '.join(map(str, services))}): name one "
+                               "with --service")
+        service = next(iter(services))
+    svc = services.get(service)
+    if not isinstance(svc, dict) or not svc.get("image"):
+        raise ImportError_(f"{name} has no service {service!r} with an image"
+                           + (f" (services: {', '.join(map(str, services))})" if services else ""))
+    argv: list[str] = []
+    env = svc.get("environment") or {}
+    items = env.items() if isinstance(env, dict) else (tuple(str(e).split("=", 1)) for e in env)
+    for item in items:
+        k, v = (item[0], item[1] if len(item) > 1 else None)
+        argv += ["-e", f"{k}={v}" if v is not None else str(k)]
+    for port in svc.get("ports") or ():
+        argv += ["-p", str(port)]
+    command = svc.get("command") or []
+    if isinstance(command, str):
+        command = shlex.split(command)
+    return argv + [str(svc["image"]), *map(str, command)]
+
+
+def read_inputs(words: Sequence[str], known: dict[str, tuple[Any, Importer]],
+                service: str | None = None) -> list[Input]:
     if words and (runner(words) or match_command(words, [imp for _, imp in known.values()]) is not None):
         return [Input(list(words))]
     out = []
@@ -67,11 +106,30 @@ def read_inputs(words: Sequence[str], known: dict[str, tuple[Any, Importer]]) ->
         path = Path(word)
         if not path.is_file():
             raise ImportError_(f"{word!r} is neither a command deployc can import nor a file")
-        for argv in command_lines(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        run_ = compose_service(word, text, service)
+        if run_ is not None:
+            out.append(Input(["docker", "run", *run_], word))
+            continue
+        hit = next(((imp, fi) for _, imp in known.values() if imp.read_file is not None
+                    and (fi := imp.read_file(path.name, text)) is not None), None)
+        if hit is not None:
+            out.append(Input([], word, word, hit))
+            continue
+        for argv in command_lines(text):
             out.append(Input(argv, word))
         if not out:
             raise ImportError_(f"{word} holds no command")
     return out
+
+
+def from_file(imp: Importer, fi: Any, version: str) -> Imported:
+    item = Imported(imp.target, imp.title, version, [])
+    item.fields = dict(fi.fields)
+    item.entries = [Entry(kind, text.split(" ", 1)[0], text, field_, why) for kind, text, field_, why in fi.entries]
+    item.notes = list(fi.notes)
+    item.file_config = fi.config
+    return item
 
 
 def _data_version(target: Any, version: str) -> str:
@@ -129,12 +187,21 @@ def version_of(target: Any, imp: Importer, asked: str | None) -> tuple[str, str]
     return asked, v.data_version
 
 
-def run(words: Sequence[str], gpu: str | None, engine_version: str | None, check: bool) -> Outcome:
+def run(words: Sequence[str], gpu: str | None, engine_version: str | None, check: bool,
+        service: str | None = None) -> Outcome:
     known = importers()
-    inputs = read_inputs(words, known)
+    inputs = read_inputs(words, known, service)
     items: list[Imported] = []
     data_versions: dict[str, str] = {}
     for inp in inputs:
+        if inp.read is not None:
+            imp, fi = inp.read
+            if any(i.target == imp.target for i in items):
+                raise ImportError_(f"two inputs for {imp.title}: a spec has one targets.{imp.target}")
+            version, data_version = version_of(known[imp.target][0], imp, engine_version)
+            items.append(from_file(imp, fi, version))
+            data_versions[imp.target] = data_version
+            continue
         if runner(inp.argv):
             item, imp = _container(inp, known, engine_version)
             if any(i.target == imp.target for i in items):
