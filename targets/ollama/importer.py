@@ -115,7 +115,7 @@ def _from(ref: str) -> tuple[dict[str, tuple[Any, str]], list[str]]:
         return fields, notes
     if ref.startswith(("./", "../", "/", "~")):
         return {"model.source": (ref, f"from FROM {ref}")}, notes
-    name = ref if ":" in ref else ref
+    name = ref
     hits = [r for r in rows if r.get("library") in (name, f"{name}:latest")]
     if not hits and ":" not in name:
         hits = [r for r in rows if str(r.get("library", "")).split(":", 1)[0] == name]
