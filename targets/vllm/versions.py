@@ -83,6 +83,10 @@ class VllmVersion(EngineVersion):
     # and ModelConfig._apply_dict_overrides (config/model.py: 0.33.0 :555, 0.34.0 :570) setattr()s a dict
     # override whole, so deployc writes rope_theta into it.
     rope_key: str = "rope_parameters"
+    # ParallelConfig refuses --nnodes > 1 unless the executor backend is mp, and picks uni for one GPU per
+    # data rank (0.11.2 config/parallel.py:591-602; 0.33.0 on also accept uni), so a one-GPU data rank
+    # cannot run with --nnodes there.
+    nnodes_needs_mp: bool = False
 
     def _tier(self, gpu_name: str, memory_gib: float) -> int | None:
         for min_gib, excluded, tokens in self.batch_token_tiers:
@@ -324,6 +328,7 @@ VERSIONS: dict[str, VllmVersion] = {
                          "use_marlin; utils/marlin_utils_fp8.py)"),
             "nvfp4": (10.0, "it runs NVFP4 weights through Marlin W4A16, activations 16-bit (utils/"
                             "marlin_utils_fp4.py:24-25 is_fp4_marlin_supported, cc 8.0+)")},
+        nnodes_needs_mp=True,
         rope_key="rope_scaling",   # transformers 4.57.6 in its image; config/model.py:2000 _get_and_verify_max_len
         stale_flags={**_STALE_COMMON,
                      "--task": "deprecated in 0.11; use --runner / --convert",
