@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 from collections.abc import Mapping
 
@@ -117,8 +118,10 @@ from deployc.compiler.render import (
 )
 from deployc.compiler.spec import Adapter, Plain, is_local
 
+_C = TypeVar("_C")   # a target's lowering context
 
-def derived_of(table: OptionTable, ctx: object, v: object, plan: Plan) -> tuple[Derived, ...]:  # type: ignore[type-arg]
+
+def derived_of(table: OptionTable[_C], ctx: _C, v: object, plan: Plan) -> tuple[Derived, ...]:
     """The derived values of one option table's argv for ctx."""
     return tuple(table.derived(ctx, v, plan.states))
 
