@@ -142,7 +142,7 @@ class LlamaCppTarget(Target[LlamaCppOptions, LlamaCppVersion]):
         here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)
         argv = ["llama-server", *engine_args(here)]
         mounts = api.LocalMounts(ctx)
-        in_container = engine_args(Lowering(plan, opts, v, "0.0.0.0", mounts.ref))
+        in_container = engine_args(Lowering(plan, opts, v, "0.0.0.0", mounts.map))
         banner = api.banner(ctx, NAME, self.title, v.version)
         m, s = plan.model, slots(plan)
         about = [
