@@ -38,8 +38,6 @@ Modelfile writer), versions.py (what each release is).
 
 from __future__ import annotations
 
-from typing import Any
-
 import shlex
 from pathlib import Path
 
@@ -96,7 +94,7 @@ class OllamaTarget(Target[OllamaOptions, OllamaVersion]):
     versions = VERSIONS
     options = OllamaOptions
 
-    def parsers(self, v: Any) -> api.ParserSupport:
+    def parsers(self, v: OllamaVersion) -> api.ParserSupport:
         return api.ParserSupport(f"Ollama {v.version}", {"tool": None, "reasoning": None},
                                  builtin=frozenset({"tool", "reasoning"}))
 
