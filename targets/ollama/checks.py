@@ -25,8 +25,7 @@ def check(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]
     source, problem = from_ref(plan, opts)
     if problem:
         out.append(problem)
-    elif source is not None and source[0] != "file" and opts.library is None and counterpart(m.source) is not None:
-        row = counterpart(m.source) or {}
+    elif source is not None and source[0] != "file" and opts.library is None and (row := counterpart(m.source)) is not None:
         if source[0] == "library":
             what = (f"the Ollama library's {source[1]} ({row['library_source']}), in the quantization the library "
                     "publishes for that tag")
