@@ -38,7 +38,7 @@ class Lowering:
     def gguf(self) -> bool:
         return self.plan.precision.quantization == "gguf"
 
-    def parser(self, kind: str) -> str | None:
+    def parser(self, kind: api.ParserKind) -> str | None:
         support = parsers.support(self.v.data_version, self.v.version)
         return api.parser_name(self.plan, self.opts, "vllm", support, kind)
 

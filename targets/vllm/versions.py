@@ -43,6 +43,7 @@ Facts common to both, with their place in the source:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
 
@@ -146,8 +147,18 @@ class VllmMemory:
 # The fit below is calibrate.py's (tp_overhead grid to 2.25 GiB, NVLS boards only), the lowest
 # mean calibration error of the candidates tried; it lands near vLLM's own printed breakdowns
 # (sampler 16 B per vocabulary entry vs 14.8-16.2 printed; 0.8 + 1.5 GiB at TP >= 2 vs 2.07-2.13).
-_FIT_V0 = {"non_torch_gib": 0.45, "tp_overhead_gib": 0.0, "sampler_bytes": 4.0, "act_mlp": 1.0, "act_hidden": 6.0}
-_FIT = {"non_torch_gib": 0.8, "tp_overhead_gib": 1.5, "sampler_bytes": 16.0, "act_mlp": 1.5, "act_hidden": 6.0}
+class _Fit(TypedDict):
+    """The VllmMemory fields calibrate.py fits."""
+
+    non_torch_gib: float
+    tp_overhead_gib: float
+    sampler_bytes: float
+    act_mlp: float
+    act_hidden: float
+
+
+_FIT_V0: _Fit = {"non_torch_gib": 0.45, "tp_overhead_gib": 0.0, "sampler_bytes": 4.0, "act_mlp": 1.0, "act_hidden": 6.0}
+_FIT: _Fit = {"non_torch_gib": 0.8, "tp_overhead_gib": 1.5, "sampler_bytes": 16.0, "act_mlp": 1.5, "act_hidden": 6.0}
 _GRAPHS = 0.75
 MEMORY: dict[str, VllmMemory] = {
     # V0 (vllm/worker/worker.py determine_num_available_blocks, 0.5-0.7): one block pool of 16-token blocks,
