@@ -60,6 +60,7 @@ from deployc.compiler.api.container import (
 )
 from deployc.compiler.api.engine_options import EngineOption, EngineOptions, check_args
 from deployc.compiler.api.parsers import Kind as ParserKind
+from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, Importer, Keep, Rev, rev
 from deployc.compiler.api.parsers import ParserSupport
 from deployc.compiler.api.recipes import rope_override, rope_parameters, rope_positions, rope_type_check
 from deployc.compiler.api.parsers import resolve as resolve_parser
@@ -149,6 +150,7 @@ __all__ = [
     "Capability",
     "Derived",
     "Diagnostic",
+    "Dialect",
     "EngineMemory",
     "EngineOption",
     "EngineOptions",
@@ -156,6 +158,9 @@ __all__ = [
     "EnvValue",
     "Feature",
     "GroupKind",
+    "ImportCtx",
+    "Importer",
+    "Keep",
     "KvManager",
     "Launch",
     "LocalMounts",
@@ -171,6 +176,7 @@ __all__ = [
     "ParserSupport",
     "Plain",
     "Plan",
+    "Rev",
     "Service",
     "SpecPath",
     "Target",
@@ -212,6 +218,7 @@ __all__ = [
     "render",
     "render_template",
     "resolve_parser",
+    "rev",
     "rope_override",
     "rope_parameters",
     "rope_positions",

@@ -190,6 +190,10 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
         out += api.env_conflicts(opts.env, OWNED_ENV, self.name)
         return out
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.vllm.importer import IMPORTER
+        return IMPORTER
+
     def parsers(self, v: VllmVersion) -> api.ParserSupport:
         return parsers.support(v.data_version, v.version)
 
