@@ -102,13 +102,24 @@ class Plan:
         return self.gpus_per_replica * self.parallelism.data
 
     @property
+    def engine_gpus(self) -> int:
+        """GPUs one engine spans: tensor x pipeline, times data with data-parallel attention (then one
+        engine runs every data rank, and the experts span them all)."""
+        return self.gpus_per_replica * (self.parallelism.data if self.attention_dp else 1)
+
+    @property
+    def copies(self) -> int:
+        """Independent engines: parallelism.data, or 1 with data-parallel attention."""
+        return 1 if self.attention_dp else self.parallelism.data
+
+    @property
     def multi_node(self) -> bool:
         return self.nodes > 1
 
     @property
     def gpus_per_node_used(self) -> int:
-        """GPUs each machine of one copy runs (tensor x pipeline split evenly over the nodes)."""
-        return max(self.gpus_per_replica // self.nodes, 1)
+        """GPUs each machine of one engine runs (engine_gpus split evenly over the nodes)."""
+        return max(self.engine_gpus // self.nodes, 1)
 
 
 def default_served_name(source: str) -> str:
@@ -145,8 +156,8 @@ def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnost
         # Checkpoints are mostly bfloat16; engines refuse it below SM 8.0 (vllm#1157).
         precision = precision.model_copy(update={"dtype": "float16"})
 
-    nodes = par.nodes if par.nodes is not None else derive_nodes(par.tensor * par.pipeline,
-                                                                 spec.hardware.gpus_per_node)
+    engine = par.tensor * par.pipeline * (par.data if par.data_mode == "attention" else 1)
+    nodes = par.nodes if par.nodes is not None else derive_nodes(engine, spec.hardware.gpus_per_node)
     rope_diags: list[Diagnostic] = []
     if spec.model.rope_scaling is not None:
         facts, rope_diags = _rope_facts(facts, spec.model.rope_scaling)
@@ -180,14 +191,6 @@ def _check_parallel_modes(plan: Plan) -> list[Diagnostic]:
             hint=f"data_mode: attention (one engine: attention data-parallel on {par.data} ranks, the experts over all "
                  f"{plan.gpus_needed} GPUs, what DeepSeek-style MoE recipes run) or data_mode: replicas "
                  f"({par.data} independent copies)", path=("parallelism", "data")))
-    per_node = plan.hardware.gpus_per_node
-    if plan.attention_dp and plan.gpus_needed > per_node:
-        out.append(error(
-            "parallelism-attention-nodes", f"data-parallel attention over {plan.gpus_needed} GPUs needs more than one "
-            f"machine of {per_node}: deployc does not write multi-node wide expert parallelism yet (vLLM's "
-            "--data-parallel-size-local/--data-parallel-address/--headless, SGLang's --nnodes with --attn-dp-size)",
-            hint=f"keep tensor x data within {per_node} GPUs (one machine), or pass the per-node flags in "
-                 "targets.<name>.args on a spec for one node", path=("parallelism", "data")))
     if par.expert > 1:
         if f.layers is not None and not plan.moe:
             out.append(warning(
@@ -330,8 +333,9 @@ def derive_nodes(gpus: int, per_node: int) -> int:
 
 def _check_nodes(plan: Plan, spec: Spec) -> list[Diagnostic]:
     """parallelism.nodes against tensor x pipeline and hardware.gpus_per_node."""
-    par, per_node, gpus = spec.parallelism, spec.hardware.gpus_per_node, plan.gpus_per_replica
-    shape = f"tensor {par.tensor} x pipeline {par.pipeline} = {gpus} GPU(s)"
+    par, per_node, gpus = spec.parallelism, spec.hardware.gpus_per_node, plan.engine_gpus
+    shape = (f"tensor {par.tensor} x pipeline {par.pipeline} x data {par.data} (data-parallel attention) = {gpus} "
+             "GPU(s)" if plan.attention_dp else f"tensor {par.tensor} x pipeline {par.pipeline} = {gpus} GPU(s)")
     fits = [n for n in range(1, gpus + 1) if gpus % n == 0 and gpus // n <= per_node]
     if par.nodes is None:
         if plan.nodes > 1 and gpus % per_node:

@@ -143,9 +143,13 @@ TABLE: api.OptionTable[Lowering] = api.OptionTable(PARSER, [
         lambda c: c.plan.parallelism.tensor if c.plan.parallelism.tensor > 1 else None, aliases=("-tp",)),
     opt("--pipeline-parallel-size", "parallelism.pipeline",
         lambda c: c.plan.parallelism.pipeline if c.plan.parallelism.pipeline > 1 else None, aliases=("-pp",)),
-    # Multi-node: each data-parallel copy is its own group of nodes, never vLLM's data parallelism.
+    # Multi-node: each data-parallel copy is its own group of nodes, never vLLM's data parallelism; with
+    # data-parallel attention the one engine spans the nodes, and --nnodes/--node-rank/--master-addr make vLLM
+    # infer each node's --data-parallel-size-local, start rank and address (0.34.0 engine/arg_utils.py
+    # create_engine_config: local_world_size // world_size_within_dp, data_parallel_address = master_addr).
     opt("--data-parallel-size", "parallelism.data",
-        lambda c: c.plan.parallelism.data if c.plan.parallelism.data > 1 and not c.plan.multi_node else None,
+        lambda c: c.plan.parallelism.data if c.plan.parallelism.data > 1
+        and (c.plan.attention_dp or not c.plan.multi_node) else None,
         aliases=("-dp",)),
     # Experts over all tensor x data GPUs: the expert-parallel size is tensor x data (ParallelConfig
     # enable_expert_parallel; the flag in every pinned version's engine_options/<version>.json).
@@ -210,6 +214,9 @@ OWNED_ENV = {"VLLM_API_KEY": ("server", "api_key_env")}
 # ParallelConfig.master_port's default (config/parallel.py: 0.11.2 :216, 0.33.0 :320), spelled out:
 # the port node 0 opens for the torch.distributed store the other nodes join.
 MASTER_PORT = 29501
+# ParallelConfig.data_parallel_rpc_port's default (0.11.2 config/parallel.py:87, 0.33.0 :161, 0.34.0 :169): where
+# the engines of the other nodes reach node 0's front end when data-parallel attention spans nodes.
+DP_RPC_PORT = 29550
 
 
 def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
