@@ -47,7 +47,7 @@ from deployc.compiler.api import (Artifact, Budget, BuildContext, Capability, Di
 from deployc.targets.ollama import checks, modelfile
 from deployc.targets.ollama.model import from_ref, modelfile_path, num_ctx
 from deployc.targets.ollama.options import PARAMETERS, Lowering, OllamaOptions, create_argv, derived, serve_env
-from deployc.targets.ollama.versions import VERSIONS, OllamaVersion
+from deployc.targets.ollama.versions import FEATURE_SINCE, VERSIONS, OllamaVersion
 
 __all__ = ["OllamaOptions", "OllamaTarget"]
 
@@ -174,11 +174,16 @@ def _modelfile(c: Lowering, ctx: BuildContext, banner: list[str]) -> modelfile.M
         f"{c.context} x {parallel} = {c.context * parallel} tokens{_kv_bytes(ctx.memory)}.",
     ])
     mf.command("FROM", modelfile_path(source, ctx))
+    params = [(parameter.name, value) for parameter in PARAMETERS for value in parameter.value(c)]
+    used = {name for name, _ in params} & FEATURE_SINCE.keys()
     if (s := c.plan.speculative) is not None and s.model is not None:
         mf.command("DRAFT", modelfile_path(("file", s.model), ctx))
-    for parameter in PARAMETERS:
-        for value in parameter.value(c):
-            mf.parameter(parameter.name, value)
+        used.add("draft")
+    if used and "requires" in c.v.commands:
+        # the oldest release that reads every command and PARAMETER this Modelfile uses
+        mf.command("REQUIRES", max((FEATURE_SINCE[f] for f in used), key=lambda v: tuple(map(int, v.split(".")))))
+    for name, value in params:
+        mf.parameter(name, value)
     for name, given in sorted(c.opts.parameters.items()):
         mf.parameter(name, given)
     if c.opts.template is not None:
