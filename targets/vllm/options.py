@@ -237,7 +237,7 @@ def local_data_ranks(plan: Plan) -> int:
 
 def node_derived(plan: Plan) -> tuple[api.Derived, ...]:
     """The per-node flags' value that no spec setting states."""
-    out = (api.Derived("--master-port", "parallelism.nodes", str(MASTER_PORT),
+    out: tuple[api.Derived, ...] = (api.Derived("--master-port", "parallelism.nodes", str(MASTER_PORT),
                        "vLLM's own default master port, spelled out so serve-worker.sh and the LeaderWorkerSet "
                        "name the port node 0 opens (config/parallel.py ParallelConfig.master_port)"),)
     if plan.attention_dp:
