@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 from collections.abc import Mapping
 
@@ -58,6 +59,7 @@ from deployc.compiler.api.container import (
     service,
 )
 from deployc.compiler.api.engine_options import EngineOption, EngineOptions, check_args
+from deployc.compiler.api.parsers import Kind as ParserKind
 from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, FileImport, Importer, Keep, Refused, Rev, rev
 from deployc.compiler.api.parsers import ParserSupport
 from deployc.compiler.api.recipes import rope_override, rope_parameters, rope_positions, rope_type_check
@@ -118,8 +120,10 @@ from deployc.compiler.render import (
 )
 from deployc.compiler.spec import Adapter, Plain, is_local
 
+_C = TypeVar("_C")   # a target's lowering context
 
-def derived_of(table: OptionTable, ctx: object, v: object, plan: Plan) -> tuple[Derived, ...]:  # type: ignore[type-arg]
+
+def derived_of(table: OptionTable[_C], ctx: _C, v: object, plan: Plan) -> tuple[Derived, ...]:
     """The derived values of one option table's argv for ctx."""
     return tuple(table.derived(ctx, v, plan.states))
 
@@ -169,6 +173,7 @@ __all__ = [
     "OptionTable",
     "Owned",
     "Parser",
+    "ParserKind",
     "ParserSupport",
     "Plain",
     "Plan",
@@ -230,10 +235,11 @@ __all__ = [
 ]
 
 
-def parser_name(plan: Plan, opts: TargetOptions, target: str, support: ParserSupport | None, kind: str) -> str | None:
+def parser_name(plan: Plan, opts: TargetOptions, target: str, support: ParserSupport | None,
+                kind: ParserKind) -> str | None:
     """The concrete tool ("tool") or reasoning ("reasoning") parser a target writes (None: nothing);
     core_rules has reported every problem already."""
-    return resolve_parser(plan, opts, target, support, kind)[0]  # type: ignore[arg-type]
+    return resolve_parser(plan, opts, target, support, kind)[0]
 
 
 def named_registry(path: Path, registry: str) -> tuple[str, ...]:

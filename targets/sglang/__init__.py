@@ -269,7 +269,7 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
                 container_cache="/root/.cache/huggingface", gpu_count=per)
 
         group = api.NodeGroup(
-            size=n, replicas=plan.parallelism.data,
+            size=n, replicas=plan.copies,
             leader=svc(in_container + node_args(plan, api.LWS, "0"),
                        ["--api-key", api.api_key_ref(key)] if key else []),
             worker=svc(in_container + node_args(plan, api.LWS, api.LWS.rank), []),
