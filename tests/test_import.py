@@ -98,6 +98,19 @@ CASES = [
          "ghcr.io/huggingface/text-generation-inference:3.3.7",
          {"model.source": "Qwen/Qwen2.5-7B-Instruct", "parallelism.tensor": 2, "limits.max_model_len": 8192,
           "server.api_key_env": "API_KEY", "server.port": 8000}),
+    Case("lmdeploy-api-server", "https://lmdeploy.readthedocs.io/en/latest/llm/api_server.html "
+         "(InternLM/lmdeploy docs/en/llm/api_server.md)",
+         "lmdeploy serve api_server internlm/internlm2_5-7b-chat --server-port 23333",
+         {"model.source": "internlm/internlm2_5-7b-chat", "server.port": 23333}),
+    Case("lmdeploy-kv-int8", "https://lmdeploy.readthedocs.io/en/latest/quantization/kv_quant.html",
+         "lmdeploy serve api_server internlm/internlm2_5-7b-chat --quant-policy 8",
+         {"targets.lmdeploy.kv_quant": "int8", "server.port": 23333}),
+    Case("lmdeploy-docker", "https://lmdeploy.readthedocs.io/en/latest/llm/api_server.html (Docker; the token "
+         "replaced by a placeholder)",
+         "docker run --runtime nvidia --gpus all -v /home/me/.cache/huggingface:/root/.cache/huggingface "
+         "--env HUGGING_FACE_HUB_TOKEN=placeholder-token -p 23333:23333 --ipc=host openmmlab/lmdeploy:latest "
+         "lmdeploy serve api_server internlm/internlm2_5-7b-chat",
+         {"server.port": 23333, "targets.lmdeploy.env": {"HUGGING_FACE_HUB_TOKEN": "${HUGGING_FACE_HUB_TOKEN}"}}),
     Case("sglang-quickstart", f"{SGLANG_DOCS}/basic_usage/send_request.html",
          "python3 -m sglang.launch_server --model-path qwen/qwen2.5-0.5b-instruct --host 0.0.0.0",
          {"model.source": "qwen/qwen2.5-0.5b-instruct", "server.host": "0.0.0.0", "server.port": 30000}),
