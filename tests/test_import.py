@@ -111,6 +111,18 @@ CASES = [
          "--env HUGGING_FACE_HUB_TOKEN=placeholder-token -p 23333:23333 --ipc=host openmmlab/lmdeploy:latest "
          "lmdeploy serve api_server internlm/internlm2_5-7b-chat",
          {"server.port": 23333, "targets.lmdeploy.env": {"HUGGING_FACE_HUB_TOKEN": "${HUGGING_FACE_HUB_TOKEN}"}}),
+    # llama.cpp: deployc puts every layer on the GPUs (-ngl all) where the command left llama.cpp's own fit
+    Case("llama-server-hf", "https://github.com/ggml-org/llama.cpp README.md (quick start)",
+         "llama-server -hf ggml-org/gemma-3-1b-it-GGUF",
+         {"model.source": "ggml-org/gemma-3-1b-it-GGUF", "server.host": "127.0.0.1", "server.port": 8080},
+         check=("  differs: --gpu-layers: original None, rebuilt 'all' (deployc writes it: every layer on the GPUs",)),
+    Case("llama-server-local", "ggml-org/llama.cpp tools/server/README.md (quick start)",
+         "llama-server -m models/7B/ggml-model.gguf -c 2048",
+         {"model.source": "./models/7B/ggml-model.gguf", "limits.max_model_len": 2048},
+         check=("  differs: --gpu-layers: original None, rebuilt 'all'",)),
+    Case("llama-server-slots", "ggml-org/llama.cpp tools/server/README.md (-np: parallel slots share -c)",
+         "llama-server -m models/7B/ggml-model.gguf -c 16384 -np 4 -ngl 99 --port 8000 --host 0.0.0.0",
+         {"limits.max_model_len": 4096, "limits.max_concurrency": 4, "targets.llama-cpp.gpu_layers": 99}),
     Case("sglang-quickstart", f"{SGLANG_DOCS}/basic_usage/send_request.html",
          "python3 -m sglang.launch_server --model-path qwen/qwen2.5-0.5b-instruct --host 0.0.0.0",
          {"model.source": "qwen/qwen2.5-0.5b-instruct", "server.host": "0.0.0.0", "server.port": 30000}),

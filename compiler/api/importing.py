@@ -106,6 +106,8 @@ class Dialect:
     abbreviations: bool = True
     dotted_json: bool = False
     positional: str | None = None
+    inline_values: bool = True   # `--x=v` is `--x v` (argparse, clap); llama.cpp looks the whole token up
+    glued_short: bool = True     # `-tp4` is `-tp 4` (argparse)
 
 
 @dataclass
@@ -147,6 +149,8 @@ class Importer:
     restate: Sequence[str] = ()
     env: Mapping[str, str | None] = field(default_factory=dict)
     effective: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # the engine's defaults for dests its option table records none for (llama.cpp's tables carry no defaults)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
     # dests never compared (deployc's own launcher options, the help action)
     ignore: Sequence[str] = ()
     # Container images that run this engine (`docker run IMAGE ...`), the port the image's server listens on

@@ -128,6 +128,9 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
     data = table_data(str(imp.table(data_version)))
     pre, pre_names, rest = env_tokens(env or {}, data, imp)
     parsed = parse(pre + list(argv), data, imp.dialect)
+    for dest, value in imp.defaults.items():
+        if parsed.defaults.get(dest) is None:
+            parsed.defaults[dest] = value
     out = Imported(imp.target, imp.title, version, pre + list(argv), parsed=parsed,
                    redacted=redact(argv, parsed, imp))
     out.container = published is not None

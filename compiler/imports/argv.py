@@ -28,7 +28,28 @@ from deployc.compiler.api.importing import Dialect
 def table_data(path: str) -> dict[str, Any]:
     """An option table in argparse's shape (dest, action, nargs, type, default), whatever parser recorded it."""
     data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    return from_clap(data) if data.get("parser") == "clap" else data
+    if data.get("parser") == "clap":
+        return from_clap(data)
+    if str(data.get("parser", "")).endswith("common_params_parse"):
+        return from_llama(data)
+    return data
+
+
+def from_llama(data: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp's table (common/arg.cpp: spellings, nargs, `negative` spellings, a value hint, env names; no
+    defaults) as argparse entries: a value hinted N is a number where it reads as one (`-ngl all` stays text)."""
+    options = {}
+    for name, o in data["options"].items():
+        entry = {"dest": name.lstrip("-").replace("-", "_"), "aliases": list(o.get("aliases") or ()),
+                 "choices": o.get("choices"), "default": None, "deprecated": o.get("deprecated", False),
+                 "env": o.get("env"), "negative": list(o.get("negative") or ()),
+                 "type": "int_or_text" if o.get("value_hint") in ("N", "PORT") else "str"}
+        if o.get("nargs") == 0:
+            entry.update(action="store_true", nargs=0)
+        else:
+            entry.update(action="store", nargs=None if o.get("nargs", 1) == 1 else o.get("nargs"))
+        options[name] = entry
+    return {**data, "options": options, "positionals": []}
 
 
 _RUST_INT = re.compile(r"(Option<)?(u8|u16|u32|u64|usize|i32|i64|isize)>?$")
@@ -128,6 +149,8 @@ def convert(text: str, type_name: str | None) -> Any:
         t = "str"
     if t == "int":
         return int(text)
+    if t == "int_or_text":
+        return int(text) if text.lstrip("-").isdigit() else text
     if t == "float":
         return float(text)
     if t.startswith("human_readable_int_or_auto"):
@@ -143,7 +166,9 @@ def _default(raw: Any) -> Any:
     return f"<{raw['repr']}>" if isinstance(raw, dict) and set(raw) == {"repr"} else raw
 
 
-def _negative(spelling: str, name: str) -> bool:
+def _negative(spelling: str, name: str, entry: Mapping[str, Any] | None = None) -> bool:
+    if entry is not None and entry.get("negative"):
+        return spelling in entry["negative"]
     return spelling != name and spelling.startswith(("--no-", "--disable-")) and not name.startswith(
         ("--no-", "--disable-"))
 
@@ -219,7 +244,8 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
         if not is_option(token):
             out.positionals.append(token)
             continue
-        flag, inline = (token.split("=", 1) + [None])[:2] if "=" in token else (token, None)
+        flag, inline = (token.split("=", 1) + [None])[:2] if "=" in token and dialect.inline_values \
+            else (token, None)
         if dialect.dotted_json and flag.startswith("-") and "." in flag:
             head, _, path = flag.partition(".")
             hit = table.resolve(head)
@@ -253,7 +279,7 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
                 continue
         hit = table.resolve(flag)
         glued_value = None
-        if hit is None and not flag.startswith("--"):
+        if hit is None and not flag.startswith("--") and dialect.glued_short:
             g = table.glued(flag)
             if g is not None:
                 hit, glued_value = g[:3], g[3] + (f"={inline}" if inline is not None else "")
@@ -284,7 +310,7 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
             elif action in ("store_const", "DeprecatedStoreConstAction") and "const" in entry:
                 value = entry["const"]
             else:
-                value = not _negative(spelling, name)
+                value = not _negative(spelling, name, entry)
         elif nargs in ("+", "*", "?") or (isinstance(nargs, int) and nargs > 1):
             items: list[str] = []
             if inline is not None:
