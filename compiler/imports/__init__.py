@@ -157,10 +157,10 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
         if g.repeated > 1 and parsed.options.get(g.dest, {}).get("action") != "append":
             out.notes.append(f"{g.name} is given {g.repeated} times: {imp.title}'s parser keeps the last, {text}")
         if g.dest in imp.secrets:
-            env = imp.secrets[g.dest]
+            variable = imp.secrets[g.dest]
             literal = value if isinstance(value, str) else " ".join(map(str, value or ()))
             ref = _SECRET_REF.fullmatch(literal.strip())
-            name = ref.group(1) if ref else env
+            name = ref.group(1) if ref else variable
             _put(out, "server.api_key_env", name,
                  f"from {g.name}: the key itself is never written here; export {name} where the engine runs")
             out.entries.append(Entry(SECRET, g.name, f"{g.name} ***", "server.api_key_env",

@@ -87,9 +87,9 @@ def compare(item: Imported, imp: Importer, data_version: str, spec_text: str) ->
             ignore |= set(imp.inside)
             inside = parse(rebuilt, data, imp.dialect).config.get("port")
             was = item.fields.get("server.port", (8000, ""))[0]
-            now = run_.published(int(inside)) if isinstance(inside, int) else None
-            if was != now:
-                out.differences.append(("published port", was, now))
+            published = run_.published(int(inside)) if isinstance(inside, int) else None
+            if was != published:
+                out.differences.append(("published port", was, published))
     else:
         prefix = list(imp.rebuilt_prefix(item.version))
         rebuilt = command[len(prefix):] if command[:len(prefix)] == prefix else command
