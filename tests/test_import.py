@@ -431,3 +431,19 @@ def test_compose_service_imports_like_its_docker_run(cli, tmp_path):
     other = cli("import", path)
     assert other.exit_code == 2
     assert other.stderr == ("deployc: error: " + str(path) + " has 2 services (tgi, ui): name one with --service\n")
+
+
+def test_vllm_config_yaml_is_pulled_in_as_vllm_does(cli, tmp_path):
+    """docs.vllm.ai configuration/serve_args.html "Configuration file": the YAML's keys are options inserted
+    after the model, so the command line overrides them (FlexibleArgumentParser._pull_args_from_config)."""
+    (tmp_path / "config.yaml").write_text('model: meta-llama/Llama-3.1-8B-Instruct\nhost: "127.0.0.1"\nport: 6379\n'
+                                          'uvicorn-log-level: "info"\nenable-prefix-caching: false\n')
+    result = cli("import", "--check", "--", "vllm", "serve", "--config", "config.yaml", "--port", "7000",
+                 cwd=tmp_path)
+    spec = spec_of(result.stdout)
+    assert spec["model"]["source"] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert spec["server"] == {"host": "127.0.0.1", "port": 7000}
+    assert spec["cache"] == {"prefix_caching": False}
+    assert "  default  --uvicorn-log-level info  (vLLM 0.34.0's default)" in result.stderr
+    assert "vLLM 0.34.0: round trip ok: the engine's parsed configuration is the same" in result.stderr
+    assert result.exit_code == 0

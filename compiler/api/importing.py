@@ -149,6 +149,9 @@ class Importer:
     restate: Sequence[str] = ()
     env: Mapping[str, str | None] = field(default_factory=dict)
     effective: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # preprocess(argv, read) -> argv: what the engine's parser does before parsing (vLLM's --config YAML pulled
+    # into the argv); read(path) gives a file's text.
+    preprocess: Callable[[list[str], Callable[[str], str]], list[str]] | None = None
     # the engine's defaults for dests its option table records none for (llama.cpp's tables carry no defaults)
     defaults: Mapping[str, Any] = field(default_factory=dict)
     # dests never compared (deployc's own launcher options, the help action)

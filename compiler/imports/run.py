@@ -218,7 +218,14 @@ def run(words: Sequence[str], gpu: str | None, engine_version: str | None, check
         version, data_version = version_of(target, imp, engine_version)
         if any(i.target == imp.target for i in items):
             raise ImportError_(f"two commands for {imp.title}: a spec has one targets.{imp.target}")
-        item = import_argv(inp.argv[n:], imp, version, data_version)
+        args = inp.argv[n:]
+        if imp.preprocess is not None:
+            base = Path(inp.file).parent if inp.file else Path(".")
+            try:
+                args = imp.preprocess(list(args), lambda p, base=base: (base / p).read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ImportError_(f"cannot read {exc.filename}: {exc.strerror}") from None
+        item = import_argv(args, imp, version, data_version)
         inp.source = (f"{inp.file}: " if inp.file else "") + shlex.join(inp.argv[:n] + item.redacted)
         items.append(item)
         data_versions[imp.target] = data_version
