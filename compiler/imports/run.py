@@ -9,7 +9,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from deployc.compiler.api.importing import Importer
 from deployc.compiler.imports import Entry, Imported, ImportError_, import_argv, match_command, printable
@@ -123,6 +123,12 @@ def read_inputs(words: Sequence[str], known: dict[str, tuple[Any, Importer]],
     return out
 
 
+def _reader(base: Path) -> Callable[[str], str]:
+    def read(path: str) -> str:
+        return (base / path).read_text(encoding="utf-8")
+    return read
+
+
 def from_file(imp: Importer, fi: Any, version: str) -> Imported:
     item = Imported(imp.target, imp.title, version, [])
     item.fields = dict(fi.fields)
@@ -220,9 +226,8 @@ def run(words: Sequence[str], gpu: str | None, engine_version: str | None, check
             raise ImportError_(f"two commands for {imp.title}: a spec has one targets.{imp.target}")
         args = inp.argv[n:]
         if imp.preprocess is not None:
-            base = Path(inp.file).parent if inp.file else Path(".")
             try:
-                args = imp.preprocess(list(args), lambda p, base=base: (base / p).read_text(encoding="utf-8"))
+                args = imp.preprocess(list(args), _reader(Path(inp.file).parent if inp.file else Path(".")))
             except OSError as exc:
                 raise ImportError_(f"cannot read {exc.filename}: {exc.strerror}") from None
         item = import_argv(args, imp, version, data_version)
