@@ -447,3 +447,38 @@ def test_vllm_config_yaml_is_pulled_in_as_vllm_does(cli, tmp_path):
     assert "  default  --uvicorn-log-level info  (vLLM 0.34.0's default)" in result.stderr
     assert "vLLM 0.34.0: round trip ok: the engine's parsed configuration is the same" in result.stderr
     assert result.exit_code == 0
+
+
+# TensorRT-LLM: trtllm-serve with its options YAML, read in place of its path
+TRT_DOCS = "https://nvidia.github.io/TensorRT-LLM/1.2.1/commands/trtllm-serve/trtllm-serve.html"
+
+
+def test_trtllm_serve_with_its_options_yaml_round_trips(cli, tmp_path):
+    """The page's quick start with an options file (kv_cache_config.enable_block_reuse: false)."""
+    (tmp_path / "extra-llm-api-config.yml").write_text("kv_cache_config:\n  enable_block_reuse: false\n")
+    result = cli("import", "--check", "--", "trtllm-serve", "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+                 "--extra_llm_api_options", "extra-llm-api-config.yml", cwd=tmp_path)
+    spec = spec_of(result.stdout)
+    assert spec["cache"] == {"prefix_caching": False}
+    assert spec["server"] == {"host": "localhost"}   # trtllm-serve's own default, stated
+    assert "TensorRT-LLM 1.2.1: round trip ok: the engine's parsed configuration is the same" in result.stderr
+    assert result.exit_code == 0
+
+
+def test_trtllm_serve_memory_fraction_stays_raw_and_says_why(cli, tmp_path):
+    """examples/models/core/deepseek_v3/README.md (NVIDIA/TensorRT-LLM), trtllm-serve on 8 GPUs."""
+    (tmp_path / "extra-llm-api-config.yml").write_text("enable_attention_dp: false\nprint_iter_log: true\n")
+    result = cli("import", "--check", "--gpu", "H200", "--", "trtllm-serve", "deepseek-ai/DeepSeek-V3", "--host",
+                 "localhost", "--port", "8000", "--backend", "pytorch", "--max_batch_size", "161",
+                 "--max_num_tokens", "1160", "--tp_size", "8", "--ep_size", "8", "--pp_size", "1",
+                 "--kv_cache_free_gpu_memory_fraction", "0.95", "--extra_llm_api_options",
+                 "extra-llm-api-config.yml", cwd=tmp_path)
+    spec = spec_of(result.stdout)
+    assert spec["parallelism"] == {"tensor": 8, "pipeline": 1, "expert": 8}
+    assert spec["limits"] == {"max_concurrency": 161, "max_batch_tokens": 1160}
+    assert "  default  --backend pytorch  (TensorRT-LLM 1.2.1's default)" in result.stderr
+    assert ("  note: options YAML keys deploy.yaml has no field for, left out (deployc writes its own options "
+            "file): print_iter_log") in result.stderr
+    assert ("target-args-conflict: --kv_cache_free_gpu_memory_fraction in targets.tensorrt-llm.args restates "
+            "hardware.memory_utilization") in result.stderr
+    assert result.exit_code == 1

@@ -169,7 +169,7 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
                 out.notes.append(f"{g.name} held a literal key: it is not in the spec; set {name} in the "
                                  "environment where the engine runs")
             continue
-        if g.dest not in imp.restate and g.dest != imp.dialect.positional and value == parsed.defaults.get(g.dest):
+        if g.dest not in imp.restate and g.dest != imp.dialect.positional and _same(value, parsed.defaults.get(g.dest)):
             out.entries.append(Entry(DEFAULT, g.name, text, None, f"{imp.title} {version}'s default"))
             continue
         row = rows.get(g.dest)
@@ -253,6 +253,14 @@ def redact(argv: Sequence[str], parsed: Parsed, imp: Importer) -> list[str]:
             continue
         out.append(token)
     return out
+
+
+def _same(value: Any, default: Any) -> bool:
+    """A value equal to the default, also where the parser leaves numbers as text (click without a type)."""
+    if value == default:
+        return True
+    return isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool) \
+        and value.strip() == str(default)
 
 
 def _put(out: Imported, path: str, value: Any, comment: str) -> None:

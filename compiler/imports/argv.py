@@ -28,7 +28,7 @@ from deployc.compiler.api.importing import Dialect
 def table_data(path: str) -> dict[str, Any]:
     """An option table in argparse's shape (dest, action, nargs, type, default), whatever parser recorded it."""
     data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("parser") == "clap":
+    if data.get("parser") in ("clap", "click"):
         return from_clap(data)
     if str(data.get("parser", "")).endswith("common_params_parse"):
         return from_llama(data)
@@ -57,8 +57,9 @@ _RUST_FLOAT = re.compile(r"(Option<)?(f32|f64)>?$")
 
 
 def from_clap(data: dict[str, Any]) -> dict[str, Any]:
-    """A clap table (TGI's launcher: takes_value, multiple, Rust types, string defaults, env names) as argparse
-    entries: a value-less option is a switch, a repeatable one appends, Rust integers and floats convert."""
+    """A clap table (TGI's launcher: takes_value, multiple, Rust types, string defaults, env names), or a click
+    one (trtllm-serve: the same keys, `arguments` for its positionals), as argparse entries: a value-less
+    option is a switch, a repeatable one appends, Rust integers and floats convert."""
     options = {}
     for name, o in data["options"].items():
         rust = str(o.get("type") or "")
@@ -74,6 +75,8 @@ def from_clap(data: dict[str, Any]) -> dict[str, Any]:
                  "env": o.get("env"), "type": kind}
         if not o.get("takes_value"):
             entry.update(action="store_true", nargs=0, default=bool(default) if default is not None else False)
+        elif o.get("type") == "bool":
+            entry.update(action="store", nargs=None, type="bool")
         else:
             entry.update(action="append" if o.get("multiple") else "store", nargs=None)
         options[name] = entry

@@ -93,6 +93,9 @@ def compare(item: Imported, imp: Importer, data_version: str, spec_text: str) ->
     else:
         prefix = list(imp.rebuilt_prefix(item.version))
         rebuilt = command[len(prefix):] if command[:len(prefix)] == prefix else command
+    if imp.preprocess is not None:   # the files the rebuilt command reads are the build's own artifacts
+        rebuilt = imp.preprocess(list(rebuilt), lambda path: next(
+            (c for p, c in artifacts.items() if p.rsplit("/", 1)[-1] == path.rsplit("/", 1)[-1]), ""))
     before = parse(item.argv, data, imp.dialect)
     after = parse(rebuilt, data, imp.dialect)
     a, b = before.config, after.config
