@@ -302,6 +302,9 @@ def test_several_commands_make_one_spec_and_disagreements_are_errors(cli, tmp_pa
     assert spec["parallelism"]["tensor"] == 2
     assert ("deployc: error[import-disagree]: limits.max_model_len: vLLM says 8192, SGLang says 4096; the spec keeps "
             "8192: pick one") in result.stderr
+    # SGLang listens on 127.0.0.1:30000 unless told, vLLM on 0.0.0.0:8000: one spec serves one address
+    assert ("deployc: error[import-disagree]: server.port: vLLM says 8000, SGLang says 30000; the spec keeps 30000: "
+            "pick one") in result.stderr
     assert result.exit_code == 1
 
 

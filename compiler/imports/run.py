@@ -60,6 +60,9 @@ def command_lines(text: str) -> list[list[str]]:
     return out
 
 
+SPEC_DEFAULTS = {"server.host": "0.0.0.0", "server.port": 8000}   # deploy-yaml-v1.md: server.host, server.port
+
+
 def compose_service(name: str, text: str, service: str | None) -> list[str] | None:
     """A Compose file's service as the `docker run` arguments it amounts to (image, environment, ports,
     command); None when the text is not a Compose file."""
@@ -236,10 +239,14 @@ def run(words: Sequence[str], gpu: str | None, engine_version: str | None, check
         data_versions[imp.target] = data_version
     disagreements = []
     for path in dict.fromkeys(p for i in items for p in i.fields):
-        values = [(i.title, i.fields[path][0]) for i in items if path in i.fields]
+        # a command that does not say where it listens listens where deploy.yaml's default says (an engine
+        # whose own default differs states it: Importer.restate)
+        values = [(i.title, i.fields[path][0] if path in i.fields else SPEC_DEFAULTS[path]) for i in items
+                  if path in i.fields or (path in SPEC_DEFAULTS and len(items) > 1)]
         if len({repr(v) for _, v in values}) > 1:
+            kept = next(i.fields[path][0] for i in items if path in i.fields)   # what yamlout writes
             disagreements.append(f"{path}: " + ", ".join(f"{t} says {printable(repr(v))}" for t, v in values)
-                                 + f"; the spec keeps {printable(repr(values[0][1]))}: pick one")
+                                 + f"; the spec keeps {printable(repr(kept))}: pick one")
     spec = to_yaml(items, gpu, [i.source for i in inputs])
     out = Outcome(items, spec, report(items), disagreements)
     if check:
