@@ -255,9 +255,7 @@ def _pull_config(argv: list[str], read: Any) -> list[str]:
     i = argv.index("--config")
     if i + 1 >= len(argv):
         return argv
-    from deployc.compiler.imports.argv import table_data
-
-    data = table_data(str(ENGINE_OPTIONS / f"{next(iter(VERSIONS))}.json"))
+    data = json.loads((ENGINE_OPTIONS / f"{next(iter(VERSIONS))}.json").read_text(encoding="utf-8"))
     negatable = {a for o in data["options"].values() for a in o.get("aliases", ()) if a.startswith("--no-")}
     extra = _config_args(read(argv[i + 1]), negatable)
     rest = argv[:i] + argv[i + 2:]

@@ -14,6 +14,7 @@ import pytest
 
 from deployc.compiler.imports import match_command
 from deployc.compiler.imports.run import run
+from deployc.targets.lmdeploy.importer import IMPORTER as LMDEPLOY
 from deployc.targets.sglang.importer import IMPORTER as SGLANG
 from deployc.targets.vllm.importer import IMPORTER as VLLM
 
@@ -112,3 +113,24 @@ def test_real_sglang_parser_agrees_on_every_imported_command():
         na, nb = _normal(_resolved(a["fields"]), "model_path"), _normal(_resolved(b["fields"]), "model_path")
         diff = {k: (na.get(k), nb.get(k)) for k in set(na) | set(nb) if na.get(k) != nb.get(k)}
         assert diff == {}, case_id
+
+
+def test_real_lmdeploy_parser_agrees_on_every_imported_command():
+    """LMDeploy 0.18.0's CLI parser (the probe of test_lmdeploy_parser.py): the port left to LMDeploy (None,
+    then 23333) and the one the import states are the same; quant policies compare as LMDeploy's numbers."""
+    from .test_lmdeploy_parser import probe
+
+    require(HOME / "lmdeploy-0.18.0" / "bin" / "python")
+    pairs = _pairs(LMDEPLOY)
+    items = [{"id": f"{i}:{side}", "argv": argv} for i, a, b, _ in pairs for side, argv in (("a", a), ("b", b))]
+    results = probe("0.18.0", items)["results"]
+    for case_id, _, _, _ in pairs:
+        a, b = results[f"{case_id}:a"], results[f"{case_id}:b"]
+        assert a["ok"] and b["ok"], (case_id, a.get("error"), b.get("error"))
+        na, nb = (LMDEPLOY.effective(_plain_enums(r["namespace"])) for r in (a, b))  # type: ignore[misc]
+        diff = {k: (na.get(k), nb.get(k)) for k in set(na) | set(nb) if na.get(k) != nb.get(k)}
+        assert diff == {}, case_id
+
+
+def _plain_enums(ns: dict) -> dict:
+    return {k: (v["value"] if isinstance(v, dict) and "enum" in v else v) for k, v in ns.items()}
