@@ -81,7 +81,8 @@ def human_readable_int(text: str) -> int:
             return int(float(number) * 1000 ** "kmgt".index(suffix) * 1000)
         if "." in number:
             raise ParseError(f"decimals are not allowed with binary suffixes like {suffix}")
-        return int(number) * 1024 ** ("KMGT".index(suffix) + 1)
+        scale: int = 1024 ** ("KMGT".index(suffix) + 1)   # int ** int is Any in typeshed (a negative power is a float)
+        return int(number) * scale
     return int(text)
 
 
@@ -188,7 +189,8 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
         if not is_option(token):
             out.positionals.append(token)
             continue
-        flag, inline = (token.split("=", 1) + [None])[:2] if "=" in token else (token, None)
+        flag, eq, after = token.partition("=")
+        inline = after if eq else None
         if dialect.dotted_json and flag.startswith("-") and "." in flag:
             head, _, path = flag.partition(".")
             hit = table.resolve(head)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from deployc.compiler import api
-from deployc.compiler.api.importing import Ctx, Dialect, Importer, Keep, Result, rev
+from deployc.compiler.api.importing import Ctx, Dialect, Fn, Importer, Keep, Result, rev
 from deployc.targets.vllm.options import ENGINE_OPTIONS, SPEC_METHODS
 from deployc.targets.vllm.versions import VERSIONS
 
@@ -71,7 +71,7 @@ def _generation(value: Any, ctx: Ctx) -> Result:
     return Keep("only {\"max_new_tokens\": N} has a deploy.yaml field (limits.max_output_tokens)")
 
 
-def _switch(path: str):  # a tri-state cache toggle: true, false (the --no- spelling) or the engine's default
+def _switch(path: str) -> Fn:  # a tri-state cache toggle: true, false (the --no- spelling) or the engine's default
     def fn(value: Any, ctx: Ctx) -> Result:
         return {path: value} if isinstance(value, bool) else Keep(f"{path} takes true or false")
     return fn
@@ -125,8 +125,10 @@ def _mm(value: Any, ctx: Ctx) -> Result:
 
 
 def _lora_modules(value: Any, ctx: Ctx) -> Result:
-    adapters = []
+    adapters: list[dict[str, object]] = []
     for item in value or ():
+        name: object   # a str, or what a JSON module gives (the spec's own validation judges it)
+        path: object
         if isinstance(item, str) and "=" in item and not item.lstrip().startswith("{"):
             name, path = item.split("=", 1)
         else:
