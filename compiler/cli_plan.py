@@ -123,7 +123,7 @@ def plan_command(spec: Path, target: str | None, as_json: bool, log: Path | None
                                                "kv_lora_rank", "experts", "parameters", "quant_method")}},
             "layout": None if compiled.plan is None else {
                 "nodes": compiled.plan.nodes, "gpus_per_node": compiled.plan.gpus_per_node_used,
-                "copies": compiled.plan.parallelism.data},
+                "copies": compiled.plan.copies},
             "targets": {r.name: (m.to_json() | {"version": r.version}
                                  | ({"log": log_rows(m, log_text)} if log_text is not None else {}))
                         if m is not None else {"version": r.version, "plan": None} for r, m in rows},
@@ -135,8 +135,9 @@ def plan_command(spec: Path, target: str | None, as_json: bool, log: Path | None
             typer.echo(f"model facts: {facts.origin}" + (f" ({facts.cite})" if facts.cite else ""))
         if compiled.plan is not None and compiled.plan.multi_node:
             p = compiled.plan
-            typer.echo(f"layout: each copy spans {p.nodes} nodes x {p.gpus_per_node_used} GPUs; "
-                       f"{p.parallelism.data} cop{'y' if p.parallelism.data == 1 else 'ies'}")
+            what = (f"one engine with data-parallel attention on {p.parallelism.data} ranks" if p.attention_dp
+                    else f"{p.copies} cop{'y' if p.copies == 1 else 'ies'}")
+            typer.echo(f"layout: each copy spans {p.nodes} nodes x {p.gpus_per_node_used} GPUs; {what}")
         for r, m in rows:
             typer.echo("")
             if m is None:

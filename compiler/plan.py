@@ -13,7 +13,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from deployc.compiler import gpus
-from deployc.compiler.diagnostics import Diagnostic, error, warning
+from deployc.compiler.diagnostics import Diagnostic, SpecPath, error, warning
 from deployc.compiler.facts import Facts, from_user
 from deployc.compiler.memory_weights import checkpoint_family
 from deployc.compiler.spec import (
@@ -55,12 +55,17 @@ class Plan:
     # writes for a path outside it is deployc's, and the target says why (api.Derived).
     stated: frozenset[tuple[str, ...]] = frozenset()
 
-    def states(self, path: tuple[str, ...] | str) -> bool:
+    def states(self, path: SpecPath | str) -> bool:
         """The spec itself sets path (or a key under it)."""
         p = tuple(path.split(".")) if isinstance(path, str) else tuple(path)
         return any(s[:len(p)] == p for s in self.stated)
     cache: Cache = field(default_factory=Cache)   # issue 20: prefix caching / chunked prefill toggles
     speculative: Speculative | None = None         # issue 20: speculative decoding
+
+    @property
+    def served_name(self) -> str:
+        """model.served_name, which resolve() fills in (the source's default name when the spec has none)."""
+        return self.model.served_name or default_served_name(self.model.source)
 
     @property
     def context(self) -> int | None:
@@ -102,13 +107,24 @@ class Plan:
         return self.gpus_per_replica * self.parallelism.data
 
     @property
+    def engine_gpus(self) -> int:
+        """GPUs one engine spans: tensor x pipeline, times data with data-parallel attention (then one
+        engine runs every data rank, and the experts span them all)."""
+        return self.gpus_per_replica * (self.parallelism.data if self.attention_dp else 1)
+
+    @property
+    def copies(self) -> int:
+        """Independent engines: parallelism.data, or 1 with data-parallel attention."""
+        return 1 if self.attention_dp else self.parallelism.data
+
+    @property
     def multi_node(self) -> bool:
         return self.nodes > 1
 
     @property
     def gpus_per_node_used(self) -> int:
-        """GPUs each machine of one copy runs (tensor x pipeline split evenly over the nodes)."""
-        return max(self.gpus_per_replica // self.nodes, 1)
+        """GPUs each machine of one engine runs (engine_gpus split evenly over the nodes)."""
+        return max(self.engine_gpus // self.nodes, 1)
 
 
 def default_served_name(source: str) -> str:
@@ -145,8 +161,8 @@ def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnost
         # Checkpoints are mostly bfloat16; engines refuse it below SM 8.0 (vllm#1157).
         precision = precision.model_copy(update={"dtype": "float16"})
 
-    nodes = par.nodes if par.nodes is not None else derive_nodes(par.tensor * par.pipeline,
-                                                                 spec.hardware.gpus_per_node)
+    engine = par.tensor * par.pipeline * (par.data if par.data_mode == "attention" else 1)
+    nodes = par.nodes if par.nodes is not None else derive_nodes(engine, spec.hardware.gpus_per_node)
     rope_diags: list[Diagnostic] = []
     if spec.model.rope_scaling is not None:
         facts, rope_diags = _rope_facts(facts, spec.model.rope_scaling)
@@ -180,14 +196,6 @@ def _check_parallel_modes(plan: Plan) -> list[Diagnostic]:
             hint=f"data_mode: attention (one engine: attention data-parallel on {par.data} ranks, the experts over all "
                  f"{plan.gpus_needed} GPUs, what DeepSeek-style MoE recipes run) or data_mode: replicas "
                  f"({par.data} independent copies)", path=("parallelism", "data")))
-    per_node = plan.hardware.gpus_per_node
-    if plan.attention_dp and plan.gpus_needed > per_node:
-        out.append(error(
-            "parallelism-attention-nodes", f"data-parallel attention over {plan.gpus_needed} GPUs needs more than one "
-            f"machine of {per_node}: deployc does not write multi-node wide expert parallelism yet (vLLM's "
-            "--data-parallel-size-local/--data-parallel-address/--headless, SGLang's --nnodes with --attn-dp-size)",
-            hint=f"keep tensor x data within {per_node} GPUs (one machine), or pass the per-node flags in "
-                 "targets.<name>.args on a spec for one node", path=("parallelism", "data")))
     if par.expert > 1:
         if f.layers is not None and not plan.moe:
             out.append(warning(
@@ -330,8 +338,9 @@ def derive_nodes(gpus: int, per_node: int) -> int:
 
 def _check_nodes(plan: Plan, spec: Spec) -> list[Diagnostic]:
     """parallelism.nodes against tensor x pipeline and hardware.gpus_per_node."""
-    par, per_node, gpus = spec.parallelism, spec.hardware.gpus_per_node, plan.gpus_per_replica
-    shape = f"tensor {par.tensor} x pipeline {par.pipeline} = {gpus} GPU(s)"
+    par, per_node, gpus = spec.parallelism, spec.hardware.gpus_per_node, plan.engine_gpus
+    shape = (f"tensor {par.tensor} x pipeline {par.pipeline} x data {par.data} (data-parallel attention) = {gpus} "
+             "GPU(s)" if plan.attention_dp else f"tensor {par.tensor} x pipeline {par.pipeline} = {gpus} GPU(s)")
     fits = [n for n in range(1, gpus + 1) if gpus % n == 0 and gpus // n <= per_node]
     if par.nodes is None:
         if plan.nodes > 1 and gpus % per_node:

@@ -79,8 +79,43 @@ def test_xinference_passes_expert_parallelism_to_its_vllm_engine(specs):
     assert "--enable_expert_parallel true" in launch
 
 
-def test_wide_expert_parallelism_over_several_machines_is_refused_clearly(specs):
-    out = specs.build("vllm", WIDE.replace("data: 8", "data: 16"), source=DSV3, expect=1)
+def test_wide_expert_parallelism_over_two_machines_is_one_engine_over_both(specs):
+    """16 data ranks on machines of 8: vLLM's --nnodes/--node-rank/--master-addr with --data-parallel-size 16
+    (vLLM infers 8 local ranks per node), node 1 --headless; SGLang's --tp-size 16 --attn-dp-size 16 with
+    --nnodes; one group of 2 nodes, not 16 copies."""
+    wide = WIDE.replace("data: 8", "data: 16").replace("expert: 8", "expert: 16")
+    out = specs.build("vllm", wide, source=DSV3)
+    leader = out["command"]
+    assert after(leader, "--data-parallel-size") == "16" and "--enable-expert-parallel" in leader
+    assert after(leader, "--nnodes") == "2" and after(leader, "--node-rank") == "0" and "--headless" not in leader
+    worker = next(a["content"] for a in out["artifacts"] if a["path"] == "serve-worker.sh").splitlines()[-1]
+    assert "--data-parallel-size 16" in worker and worker.endswith("--master-port 29501 --data-parallel-size-local 8 --headless")
+    argv = specs.build("sglang", wide, source=DSV3)["command"]
+    assert [after(argv, f) for f in ("--tp-size", "--attn-dp-size", "--ep-size", "--nnodes")] == ["16", "16", "16", "2"]
+    assert "--dp-size" not in argv
+    manifest = yaml.safe_load_all(next(a["content"] for a in specs.build(
+        "vllm", wide, source=DSV3, platform="kubernetes")["artifacts"] if a["path"].endswith("manifests.yaml")))
+    [lws] = [d for d in manifest if d and d["kind"] == "LeaderWorkerSet"]
+    assert (lws["spec"]["replicas"], lws["spec"]["leaderWorkerTemplate"]["size"]) == (1, 2)
+    ports = lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]["ports"]
+    assert [(p["name"], p["containerPort"]) for p in ports] == [("http", 8000), ("dist", 29501), ("dp-rpc", 29550)]
+
+
+def test_the_data_parallel_rpc_port_is_not_the_http_port(specs):
+    wide = WIDE.replace("data: 8", "data: 16").replace("expert: 8", "expert: 16")
+    out = specs.build("vllm", wide + "server:\n  port: 29550\n", source=DSV3, expect=1)
     [d] = [d for d in out["diagnostics"] if d["severity"] == "error"]
-    assert (d["code"], d["line"], d["column"]) == ("parallelism-attention-nodes", 7, 9)
-    assert d["message"].startswith("data-parallel attention over 16 GPUs needs more than one machine of 8")
+    assert d["code"] == "vllm-port-nodes" and d["message"].startswith(
+        "port 29550 is where node 0 of a multi-node copy opens the data-parallel RPC socket")
+
+
+
+def test_vllm_0_11_2_refuses_one_gpu_data_ranks_over_nodes(specs):
+    wide = WIDE.replace("data: 8", "data: 16").replace("expert: 8", "expert: 16")
+    out = specs.build("vllm", wide, '{version: "0.11.2"}', source=DSV3, expect=1)
+    [d] = [d for d in out["diagnostics"] if d["severity"] == "error"]
+    assert (d["code"], d["line"], d["column"]) == ("vllm-data-parallel-nodes", 8, 14)
+    assert d["hint"] == "pin targets.vllm.version: 0.33.0 or later, or use tensor 2 or more per data rank"
+    out = specs.build("vllm", wide.replace("tensor: 1", "tensor: 2").replace("data: 16", "data: 8"),
+                      '{version: "0.11.2"}', source=DSV3)
+    assert "--data-parallel-size-local 4" in " ".join(out["command"])

@@ -178,6 +178,10 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
                              hint="remove speculative.revision, or pin SGLang 0.5.23", path=("speculative", "revision")))
         return out
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.sglang.importer import IMPORTER
+        return IMPORTER
+
     def parsers(self, v: SglangVersion) -> api.ParserSupport:
         from deployc.targets.sglang import parsers
         return parsers.support(v.data_version, v.version)
@@ -265,7 +269,7 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
                 container_cache="/root/.cache/huggingface", gpu_count=per)
 
         group = api.NodeGroup(
-            size=n, replicas=plan.parallelism.data,
+            size=n, replicas=plan.copies,
             leader=svc(in_container + node_args(plan, api.LWS, "0"),
                        ["--api-key", api.api_key_ref(key)] if key else []),
             worker=svc(in_container + node_args(plan, api.LWS, api.LWS.rank), []),

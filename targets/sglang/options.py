@@ -58,7 +58,7 @@ class Lowering:
     host: str
     where: Callable[[str, str], str | None]
 
-    def parser(self, kind: str) -> str | None:
+    def parser(self, kind: api.ParserKind) -> str | None:
         from deployc.targets.sglang import parsers
         return api.parser_name(self.plan, self.opts, "sglang", parsers.support(self.v.data_version, self.v.version),
                                kind)
@@ -177,9 +177,11 @@ TABLE: api.OptionTable[Lowering] = api.OptionTable(PARSER, [
     opt("--pp-size", "parallelism.pipeline",
         lambda c: c.plan.parallelism.pipeline if c.plan.parallelism.pipeline > 1 else None,
         aliases=("--pipeline-parallel-size",)),
-    # Multi-node: each data-parallel copy is its own group of nodes, never SGLang's data parallelism.
+    # Multi-node: each data-parallel copy is its own group of nodes, never SGLang's data parallelism; with
+    # data-parallel attention the one engine spans the nodes (--tp-size counts all their GPUs).
     opt("--dp-size", "parallelism.data",
-        lambda c: c.plan.parallelism.data if c.plan.parallelism.data > 1 and not c.plan.multi_node
+        lambda c: c.plan.parallelism.data if c.plan.parallelism.data > 1
+        and (c.plan.attention_dp or not c.plan.multi_node)
         and not (c.plan.attention_dp and _attn_dp_size(c.v)) else None,
         aliases=("--data-parallel-size",)),
     # 0.5.23 arg_groups/fields/parallel.py:81-89 attn_dp_size (its :192-194 resolve the older

@@ -76,6 +76,7 @@ from deployc.targets.vllm.options import (
     VllmOptions,
     engine_args,
     engine_table,
+    DP_RPC_PORT,
     node_args,
     node_derived,
 )
@@ -163,10 +164,18 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
                      "0.11.2 (rope_scaling beside rope_theta)",
                 path=("model", "rope_scaling")))
         out += _speculative_checks(plan, v)
-        if plan.multi_node and plan.server.port == MASTER_PORT:
-            out.append(error("vllm-port-nodes", f"port {MASTER_PORT} is where node 0 of a multi-node copy opens the "
-                             "torch.distributed store (--master-port); the HTTP server cannot take it too",
-                             hint="choose another server.port", path=("server", "port")))
+        for port, what in _node_ports(plan):
+            if plan.server.port == port:
+                out.append(error("vllm-port-nodes", f"port {port} is where node 0 of a multi-node copy opens {what}; "
+                                 "the HTTP server cannot take it too", hint="choose another server.port",
+                                 path=("server", "port")))
+        if plan.multi_node and plan.attention_dp and plan.gpus_per_replica == 1 and v.nnodes_needs_mp:
+            out.append(error(
+                "vllm-data-parallel-nodes", f"vLLM {v.version} cannot run data-parallel attention over "
+                f"{plan.nodes} nodes with one GPU per data rank: its ParallelConfig picks the uni executor for "
+                "one GPU and then refuses --nnodes > 1 (config/parallel.py: \"nnodes > 1 can only be set when "
+                "distributed exectuor backend is mp\")", hint="pin targets.vllm.version: 0.33.0 or later, or use "
+                "tensor 2 or more per data rank", path=("parallelism", "data_mode")))
         if plan.multi_node and plan.parallelism.tensor > plan.gpus_per_node_used:
             per = plan.gpus_per_node_used
             out.append(warning(
@@ -180,6 +189,10 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
                               TABLE.owners(v), others, v.stale_flags)
         out += api.env_conflicts(opts.env, OWNED_ENV, self.name)
         return out
+
+    def importer(self) -> api.Importer:
+        from deployc.targets.vllm.importer import IMPORTER
+        return IMPORTER
 
     def parsers(self, v: VllmVersion) -> api.ParserSupport:
         return parsers.support(v.data_version, v.version)
@@ -259,11 +272,25 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
                 volumes=mounts.volumes, container_cache="/root/.cache/huggingface", gpu_count=per)
 
         group = api.NodeGroup(
-            size=n, replicas=plan.parallelism.data,
+            size=n, replicas=plan.copies,
             leader=svc(in_container + node_args(plan, api.LWS, "0"), True),
             worker=svc(in_container + node_args(plan, api.LWS, api.LWS.rank), False),
-            internal_ports=(("dist", MASTER_PORT),), node_args_at=len(in_container))
+            internal_ports=tuple((name, port) for port, name in _node_ports(plan, short=True)),
+            node_args_at=len(in_container))
         return Lowered(artifacts=scripts, command=tuple(argv + leader_tail), group=group)
+
+
+def _node_ports(plan: Plan, short: bool = False) -> list[tuple[int, str]]:
+    """The ports node 0 of a multi-node engine opens besides HTTP, with what they are for: the
+    torch.distributed store, and with data-parallel attention the data-parallel RPC port the other
+    nodes' engines handshake on (ParallelConfig.data_parallel_rpc_port, 29550 in 0.11.2
+    config/parallel.py:87, 0.33.0 :161, 0.34.0 :169; serve.py run_headless)."""
+    if not plan.multi_node:
+        return []
+    ports = [(MASTER_PORT, "dist" if short else "the torch.distributed store (--master-port)")]
+    if plan.attention_dp:
+        ports.append((DP_RPC_PORT, "dp-rpc" if short else "the data-parallel RPC socket (--data-parallel-rpc-port)"))
+    return ports
 
 
 def _speculative_checks(plan: Plan, v: VllmVersion) -> list[Diagnostic]:

@@ -38,7 +38,7 @@ class Lowering:
     def gguf(self) -> bool:
         return self.plan.precision.quantization == "gguf"
 
-    def parser(self, kind: str) -> str | None:
+    def parser(self, kind: api.ParserKind) -> str | None:
         support = parsers.support(self.v.data_version, self.v.version)
         return api.parser_name(self.plan, self.opts, "vllm", support, kind)
 
@@ -143,9 +143,13 @@ TABLE: api.OptionTable[Lowering] = api.OptionTable(PARSER, [
         lambda c: c.plan.parallelism.tensor if c.plan.parallelism.tensor > 1 else None, aliases=("-tp",)),
     opt("--pipeline-parallel-size", "parallelism.pipeline",
         lambda c: c.plan.parallelism.pipeline if c.plan.parallelism.pipeline > 1 else None, aliases=("-pp",)),
-    # Multi-node: each data-parallel copy is its own group of nodes, never vLLM's data parallelism.
+    # Multi-node: each data-parallel copy is its own group of nodes, never vLLM's data parallelism; with
+    # data-parallel attention the one engine spans the nodes, and --nnodes/--node-rank/--master-addr make vLLM
+    # infer each node's --data-parallel-size-local, start rank and address (0.34.0 engine/arg_utils.py
+    # create_engine_config: local_world_size // world_size_within_dp, data_parallel_address = master_addr).
     opt("--data-parallel-size", "parallelism.data",
-        lambda c: c.plan.parallelism.data if c.plan.parallelism.data > 1 and not c.plan.multi_node else None,
+        lambda c: c.plan.parallelism.data if c.plan.parallelism.data > 1
+        and (c.plan.attention_dp or not c.plan.multi_node) else None,
         aliases=("-dp",)),
     # Experts over all tensor x data GPUs: the expert-parallel size is tensor x data (ParallelConfig
     # enable_expert_parallel; the flag in every pinned version's engine_options/<version>.json).
@@ -194,6 +198,7 @@ TABLE: api.OptionTable[Lowering] = api.OptionTable(PARSER, [
     owned("--master-addr", "parallelism.nodes"),
     owned("--master-port", "parallelism.nodes"),
     owned("--headless", "parallelism.nodes"),
+    owned("--data-parallel-size-local", "parallelism.nodes", aliases=("-dpl",)),
 ])
 
 # vLLM's own option table per version, extracted from its `vllm serve` parser (conformance/extract/vllm_options.py).
@@ -210,6 +215,9 @@ OWNED_ENV = {"VLLM_API_KEY": ("server", "api_key_env")}
 # ParallelConfig.master_port's default (config/parallel.py: 0.11.2 :216, 0.33.0 :320), spelled out:
 # the port node 0 opens for the torch.distributed store the other nodes join.
 MASTER_PORT = 29501
+# ParallelConfig.data_parallel_rpc_port's default (0.11.2 config/parallel.py:87, 0.33.0 :161, 0.34.0 :169): where
+# the engines of the other nodes reach node 0's front end when data-parallel attention spans nodes.
+DP_RPC_PORT = 29550
 
 
 def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
@@ -217,14 +225,27 @@ def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
     which serves HTTP; any other: a --headless worker)."""
     args = ["--nnodes", str(plan.nodes), "--node-rank", rank, "--master-addr", refs.leader,
             "--master-port", str(MASTER_PORT)]
+    if plan.attention_dp:
+        args += ["--data-parallel-size-local", str(local_data_ranks(plan))]
     return args if rank == "0" else args + ["--headless"]
+
+
+def local_data_ranks(plan: Plan) -> int:
+    """The data-parallel ranks each node runs when data-parallel attention spans the nodes."""
+    return plan.gpus_per_node_used // plan.gpus_per_replica
 
 
 def node_derived(plan: Plan) -> tuple[api.Derived, ...]:
     """The per-node flags' value that no spec setting states."""
-    return (api.Derived("--master-port", "parallelism.nodes", str(MASTER_PORT),
-                        "vLLM's own default master port, spelled out so serve-worker.sh and the LeaderWorkerSet "
-                        "name the port node 0 opens (config/parallel.py ParallelConfig.master_port)"),)
+    out: tuple[api.Derived, ...] = (api.Derived("--master-port", "parallelism.nodes", str(MASTER_PORT),
+                       "vLLM's own default master port, spelled out so serve-worker.sh and the LeaderWorkerSet "
+                       "name the port node 0 opens (config/parallel.py ParallelConfig.master_port)"),)
+    if plan.attention_dp:
+        out += (api.Derived("--data-parallel-size-local", "parallelism.data", str(local_data_ranks(plan)),
+                            "the data ranks each node runs (data / nodes), as vLLM's data-parallel deployment docs "
+                            "spell it; ParallelConfig splits the ranks over the nodes by it (config/parallel.py "
+                            "nnodes_within_dp)"),)
+    return out
 
 
 def engine_args(c: Lowering) -> list[str]:

@@ -80,7 +80,7 @@ def lower_nodes(plan: Plan, c: Lowering, ctx: BuildContext, register: dict[str, 
     worker = replace(server, command=("xinference-worker",), command_tail=(
         "-e", api.SERVER_URL, "-H", api.NODE_ADDR), gpus=per, launch=None,
         env_set=tuple((k, val) for k, val in server.env_set if k != v.auth_env))
-    group = api.NodeGroup(size=n, replicas=plan.parallelism.data, leader=supervisor, worker=worker,
+    group = api.NodeGroup(size=n, replicas=plan.copies, leader=supervisor, worker=worker,
                           kind=api.GroupKind.POOL)
     return Lowered(artifacts=tuple(artifacts), command=("xinference-supervisor", "-H", SUP, "--port", str(srv.port)),
                    group=group)
