@@ -176,6 +176,9 @@ def gpu_yaml(run: dict[str, Any], catalog_names: set[str]) -> tuple[str, list[st
                 return name, []
             if fallback is None:
                 return None
+            printed = run["reported"].get("total_gpu_memory_gib")   # the total the engine itself printed
+            if printed:
+                fallback = {**fallback, "memory_gib": printed}
             label = name or re.sub(r"[^A-Za-z0-9-]+", "-", run["gpu"].split(" (")[0]).strip("-")[:40]
             body = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, str) else v}" for k, v in fallback.items())
             return f"{{name: {label}, {body}}}", [f"GPU not in the catalog: {label} with {fallback['memory_gib']} GiB"]
