@@ -176,6 +176,9 @@ def gpu_yaml(run: dict[str, Any], catalog_names: set[str]) -> tuple[str, list[st
                 return name, []
             if fallback is None:
                 return None
+            printed = run["reported"].get("total_gpu_memory_gib")   # the total the engine itself printed
+            if printed:
+                fallback = {**fallback, "memory_gib": printed}
             label = name or re.sub(r"[^A-Za-z0-9-]+", "-", run["gpu"].split(" (")[0]).strip("-")[:40]
             body = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, str) else v}" for k, v in fallback.items())
             return f"{{name: {label}, {body}}}", [f"GPU not in the catalog: {label} with {fallback['memory_gib']} GiB"]
@@ -186,8 +189,6 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
                 catalog: CatalogLookup, catalog_names: set[str],
                 default_util: Callable[[str], float]) -> Planned | str:
     """The spec deployc plans for this run, or the reason it cannot yet."""
-    if run.get("inconsistent"):   # kept as published, but its own numbers contradict its stated hardware
-        return f"the run's numbers contradict its stated setup: {run['inconsistent']}"
     version, why = engine_version(run, versions)
     if version is None:
         return str(why)
@@ -239,15 +240,16 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
     dp = int(number(c.get("data_parallel_size")) or 1)
     if c.get("enable_expert_parallel"):   # vLLM: experts span tensor x data ranks (parallelism.expert)
         lines += [f"  expert: {tp * dp}"] + ([f"  data: {dp}", "  data_mode: attention"] if dp > 1 else [])
-    lines.append("limits:")
+    limits: list[str] = []
     if length:
-        lines.append(f"  max_model_len: {int(length)}")
+        limits.append(f"  max_model_len: {int(length)}")
     if batch:
-        lines.append(f"  max_batch_tokens: {int(batch)}")
+        limits.append(f"  max_batch_tokens: {int(batch)}")
     if seqs and engine != "sglang":
-        lines.append(f"  max_concurrency: {int(seqs)}")
+        limits.append(f"  max_concurrency: {int(seqs)}")
     if isinstance(c.get("limit_mm_per_prompt"), dict):   # limits.mm_per_prompt (spec field, not an engine flag)
-        lines.append(f"  mm_per_prompt: {json.dumps(c['limit_mm_per_prompt'], separators=(', ', ': '))}")
+        limits.append(f"  mm_per_prompt: {json.dumps(c['limit_mm_per_prompt'], separators=(', ', ': '))}")
+    lines += (["limits:"] + limits) if limits else []     # an empty `limits:` is null, which the spec refuses
     if c.get("enable_prefix_caching") is False:           # cache.prefix_caching (spec field)
         lines += ["cache:", "  prefix_caching: false"]
     options: list[str] = [f"version: '{version}'"]

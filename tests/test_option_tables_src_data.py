@@ -335,3 +335,17 @@ def test_tensorrt_llm_compare_names_each_difference_once():
         "KvCacheConfig.free_gpu_memory_fraction default: 0.9 -> 0.8",
         "TorchLlmArgs.perf_metrics_max_requests: only in 1.2.1",
     ]
+
+
+def test_ollama_feature_since_covers_the_newest_table_and_cites_each_tag():
+    """targets/ollama/feature_since.json (conformance/extract/ollama.py --since): the first stable release of
+    every Modelfile command and PARAMETER of the newest table, each with its tag and commit."""
+    data = load(ROOT / "targets/ollama/feature_since.json")
+    newest = load(ROOT / f"targets/ollama/engine_options/{data['newest'].lstrip('v')}.json")
+    assert sorted(data["modelfile_commands"]) == sorted(newest["modelfile_commands"])
+    assert sorted(data["parameters"]) == sorted(k for k, o in newest["options"].items() if not o["deprecated"])
+    for entry in [*data["modelfile_commands"].values(), *data["parameters"].values()]:
+        assert entry["tag"] == "v" + entry["version"] and COMMIT.fullmatch(entry["commit"]), entry
+    assert data["modelfile_commands"]["draft"]["version"] == "0.23.1"
+    assert data["parameters"]["draft_num_predict"]["version"] == "0.30.0"
+    assert data["extractor"] == "conformance/extract/ollama.py"

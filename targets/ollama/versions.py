@@ -49,7 +49,9 @@ Facts common to both:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
 
@@ -78,17 +80,17 @@ _COMMANDS_COMMON = ("from", "license", "template", "system", "adapter", "rendere
 _CREATE_FLAGS = {"--file": "string", "-f": "string", "--quantize": "string", "-q": "string",
                  "--help": "bool", "-h": "bool"}
 
-# The first Ollama release whose parser reads each Modelfile feature deployc may write beyond the
-# 0.12 grammar: the oldest release tag (ollama/ollama, stable tags in version order) whose
-# parser/parser.go isValidCommand lists the command, or whose api/types.go has the PARAMETER's json tag.
-# A Modelfile that uses any of them says `REQUIRES <the newest of those>` (parser/parser.go:136-145,
-# stored as the model's config.requires, shown by `ollama show`; since v0.14.0, commit
-# 02a24015968d612b418448b73cffaa1b0652d161): an older server rejects the Modelfile anyway, and the
-# line tells whoever copies the model which release it needs.
-FEATURE_SINCE = {
-    "draft": "0.23.1",              # v0.23.1 (15e6076d7928f7e13e56cbf59a150e0f9f222da9) parser/parser.go:627
-    "draft_num_predict": "0.30.0",  # v0.30.0 (2c71d8d7ca6edbc9bdc1a312f71ce3b079c0fe56) api/types.go:609
-}
+# The first Ollama release whose parser reads each Modelfile feature: feature_since.json, written by
+# `conformance/extract/ollama.py GIT_DIR --since v0.32.15` from every stable tag (the oldest tag whose
+# parser/parser.go isValidCommand lists the command, or whose api/types.go Options/Runner has the
+# PARAMETER's json tag; each entry names its tag and commit): DRAFT since 0.23.1, draft_num_predict since
+# 0.30.0. A Modelfile that uses a feature newer than the 0.12 grammar says `REQUIRES <the newest of those>`
+# (parser/parser.go:136-145, stored as the model's config.requires and shown by `ollama show`; REQUIRES
+# itself since 0.14.0): an older server rejects the Modelfile anyway, and the line tells whoever copies the
+# model which release it needs.
+_SINCE = json.loads(Path(__file__).with_name("feature_since.json").read_text(encoding="utf-8"))
+FEATURE_SINCE = {name: _SINCE[kind][name]["version"]
+                 for kind, name in (("modelfile_commands", "draft"), ("parameters", "draft_num_predict"))}
 
 
 # Issue 20, item 3, stated explicitly: Ollama parses tool calls and thinking itself, from the model's
