@@ -205,7 +205,7 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
                       "graphs)" if given is None else f"(deployc passes {given:g})"),)
             + (("limits.max_concurrency is unset: SGLang caps running requests by itself from the size of its KV "
                 "pool (no --max-running-requests written)",) if plan.limits.max_concurrency is None else ()),
-            report=REPORT, log_fields=LOG_FIELDS)
+            report=REPORT, log_fields=LOG_FIELDS, draft_kv=api.DraftKv.TARGET)
 
     def lower(self, plan: Plan, opts: SglangOptions, v: SglangVersion, ctx: BuildContext) -> Lowered:
         here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)
