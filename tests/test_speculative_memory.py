@@ -35,6 +35,11 @@ def figures(out: dict, target: str) -> tuple[float, int, int]:
     return m["weights_gib_per_gpu"], m["kv_bytes_per_token"], m["kv_cache_tokens"]
 
 
+def warnings_of(out: dict) -> list[dict]:
+    """The diagnostics but SGLang's report of its speculative running-request cap (its own test below)."""
+    return [d for d in out["diagnostics"] if d["code"] != "sglang-speculative-running-requests"]
+
+
 def spec_notes(out: dict, target: str) -> list[str]:
     return [a for a in out["targets"][target]["assumptions"] if a.startswith("speculative")]
 
@@ -54,7 +59,7 @@ def test_a_draft_model_adds_its_weights_and_kv_cache_in_each_engines_terms(cli, 
     assert spec_notes(out, "sglang") == [
         f"speculative draft: {DRAFT} (catalog ({DRAFT})), 0.494B parameters at 16 bits, 0.92 GiB per GPU over tensor "
         "1; KV cache of 24 layer(s) at the target's per-layer size, in the target's token pool"]
-    assert out["diagnostics"] == []
+    assert warnings_of(out) == []
 
 
 def test_mtp_layers_come_from_the_checkpoint_and_cache_like_a_target_layer(cli, tmp_path):
@@ -89,7 +94,7 @@ def test_an_eagle3_head_from_a_local_folder_is_counted_from_its_config(cli, tmp_
 
 def test_an_unknown_draft_is_said_out_loud_never_guessed(cli, tmp_path):
     out = plan(cli, tmp_path, spec("speculative:\n  method: eagle3\n  model: example/eagle3-head\n  num_tokens: 3\n"))
-    [d] = out["diagnostics"]
+    [d] = warnings_of(out)
     assert (d["severity"], d["code"], d["line"], d["column"]) == ("warning", "speculative-draft-facts", 9, 10)
     assert d["message"] == (
         "the memory plan leaves out the draft example/eagle3-head: no config.json of it is known here (no local "
@@ -103,8 +108,45 @@ def test_an_unknown_draft_is_said_out_loud_never_guessed(cli, tmp_path):
 
 def test_mtp_of_a_checkpoint_without_mtp_layers_is_a_warning(cli, tmp_path):
     out = plan(cli, tmp_path, spec("speculative:\n  method: mtp\n"))
-    [d] = out["diagnostics"]
+    [d] = warnings_of(out)
     assert (d["code"], d["line"], d["column"]) == ("speculative-draft-facts", 8, 11)
     assert d["message"].startswith(f"speculative mtp: {TARGET}'s config.json (facts from catalog ({TARGET})) "
                                    "declares no multi-token-prediction layers")
     assert figures(out, "vllm") == (14.19, 57344, 1135872)
+
+
+def build(cli, tmp_path, text: str, target: str) -> dict:
+    path = tmp_path / "deploy.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = cli("build", path, "--target", target, "--json")
+    assert result.exit_code == 0, result.stdout
+    return json.loads(result.stdout)
+
+
+def test_sglang_reports_its_lower_running_request_cap_and_writes_none(cli, tmp_path):
+    text = spec(f"speculative:\n  method: draft\n  model: {DRAFT}\n  num_tokens: 4\n")
+    out = build(cli, tmp_path, text, "sglang")
+    [d] = out["diagnostics"]
+    assert (d["severity"], d["code"], d["line"], d["column"]) == ("warning", "sglang-speculative-running-requests", 8, 11)
+    assert d["message"] == (
+        "with speculative decoding SGLang 0.5.23 lowers its default cap on running requests to 48 "
+        "(--max-running-requests is unset) and captures decode CUDA graphs only up to 48 requests: the plan counts "
+        "at most 48 running sequences")
+    assert d["hint"] == "set limits.max_concurrency to choose the cap yourself (deployc writes none)"
+    assert "--max-running-requests" not in out["command"]
+    assert not [x for x in out["derived"] if x["setting"] == "limits.max_concurrency"]
+    notes = plan(cli, tmp_path, text)["targets"]["sglang"]["assumptions"]
+    assert d["message"] in notes
+    assert any("batch 8192 tokens, 48 sequences;" in n for n in notes)
+    # stated, the cap is the user's: written, and nothing to report
+    stated = build(cli, tmp_path, text.replace("limits:\n", "limits:\n  max_concurrency: 16\n"), "sglang")
+    assert stated["diagnostics"] == []
+    assert stated["command"][stated["command"].index("--max-running-requests") + 1] == "16"
+
+
+def test_sglang_0_4_reserves_two_more_gib_for_the_drafter_in_its_own_fraction():
+    from deployc.targets.sglang.versions import auto_mem_fraction
+    plain = auto_mem_fraction("0.4", 81559, 1, 1, None)
+    spec_on = auto_mem_fraction("0.4", 81559, 1, 1, None, speculative=True)
+    assert (plain, spec_on) == (round((81559 - 10240) / 81559, 3), round((81559 - 12288) / 81559, 3))
+    assert auto_mem_fraction("0.5", 81559, 1, 1, None, speculative=True) == auto_mem_fraction("0.5", 81559, 1, 1, None)
