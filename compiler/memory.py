@@ -203,6 +203,8 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
     overhead = (eng.non_torch_gib + eng.cuda_graph_gib + tp_extra) * GIB
     kvb = 1 if plan.precision.kv_cache_dtype == "fp8" else dtype_bytes(plan)
     drafter = draft(plan, facts, eng.engine, eng.draft_kv, layout, w, kvb)
+    if drafter is not None and drafter.outside_budget:    # SGLang: loaded after the KV pool is sized
+        overhead += drafter.weight_bytes
     plans = []
     split = stages(len(arch.kinds), layout.pipeline)
     for i, (stage, layers) in enumerate(zip(w.per_stage, split)):
@@ -210,7 +212,7 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
                                     dtype_bytes(plan))
         if drafter is not None and i == len(split) - 1:   # the drafter runs beside the last stage
             caches += list(drafter.caches)
-            stage += drafter.weight_bytes
+            stage += 0.0 if drafter.outside_budget else drafter.weight_bytes
         plans.append(_stage(eng, caches, stage, act, overhead, total, L))
     if drafter is not None:
         notes += list(drafter.notes)
@@ -232,7 +234,7 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
                      "and when it fills the engine queues or preempts (set limits.max_concurrency to cap it)")
     mp = MemoryPlan(
         engine=eng.engine, gpu=gpu.name, gpu_memory_gib=gpu.memory_gib, budget_gib=budget / GIB,
-        weights_gib_per_gpu=(w.worst if drafter is None else max(
+        weights_gib_per_gpu=(w.worst if drafter is None or drafter.outside_budget else max(
             w.per_stage[:-1] + (w.per_stage[-1] + drafter.weight_bytes,))) / GIB, activation_gib=act / GIB, overhead_gib=overhead / GIB,
         kv_cache_gib_per_gpu=max(kv.kv_bytes, 0.0) / GIB, kv_bytes_per_token=int(kv.per_token),
         kv_cache_tokens=kv.tokens, max_model_len=L, sequence_bytes=int(kv.per_seq), max_concurrency=kv.concurrency,

@@ -17,6 +17,10 @@ weights come out of the same budget and its attention layers cache every token t
   for hybrid models `_full_per_token * (full layers + draft full layers)`); the layer count is the
   checkpoint's num_nextn_predict_layers, else max(num_hidden_layers, num_attention_layers) of the draft
   (model_runner_components/spec_aux_hidden_state.py _resolve_eagle_aux_hidden_state): DraftKv.TARGET.
+  The draft's weights load after that pool is sized: the scheduler builds the draft worker
+  (managers/scheduler.py maybe_init_draft_worker) once the target worker has its pool, which takes what is
+  free less the (1 - mem_fraction_static) slack (mem_cache/kv_cache_configurator.py _profile_available_bytes),
+  so they come out of the memory outside --mem-fraction-static, not out of the KV pool.
 
 Weights: EAGLE and MTP drafters use the target's embeddings and LM head (vLLM
 v1/worker/gpu/spec_decode/eagle/utils.py maybe_share_target_embed, share_target_lm_head; SGLang
@@ -57,6 +61,7 @@ class Draft:
     weight_bytes: float = 0.0
     caches: tuple[kvmod.LayerCache, ...] = ()
     notes: tuple[str, ...] = ()
+    outside_budget: bool = False     # SGLang: the weights load after the KV pool is sized (module docstring)
 
 
 def mtp_layers(facts: Facts) -> int:
@@ -76,6 +81,7 @@ def draft(plan: Plan, facts: Facts, engine: str, kv: DraftKv, layout: Layout, w:
     s = plan.speculative
     if s is None or s.method == "ngram":
         return None
+    outside = kv is DraftKv.TARGET
     if kv is DraftKv.NONE:
         return Draft(notes=(f"{engine}: the {s.method} drafter's weights and KV cache are not in this plan",))
     d = dtype_bytes(plan)
@@ -92,7 +98,8 @@ def draft(plan: Plan, facts: Facts, engine: str, kv: DraftKv, layout: Layout, w:
         return Draft(weights, tuple(caches), (
             f"speculative mtp: {n} MTP layer(s) of {plan.model.source}, {weights / GIB:.2f} GiB per GPU (a decoder "
             f"layer and eh_proj each; embeddings and LM head shared with the target; an MTP module that keeps its "
-            f"own LM head copy adds {head / GIB:.2f} GiB), KV cache of {n} more layer(s) at the target's shape",))
+            f"own LM head copy adds {head / GIB:.2f} GiB), KV cache of {n} more layer(s) at the target's shape"
+            + _outside(engine, outside),), outside)
     df = plan.draft_facts
     source = s.model or ""
     if df is None or not df.known or df.missing("hidden_size", "vocab_size"):
@@ -128,4 +135,9 @@ def draft(plan: Plan, facts: Facts, engine: str, kv: DraftKv, layout: Layout, w:
         kv_how = f"{n} layer(s) at the target's per-layer size, in the target's token pool"
     return Draft(weights, tuple(caches), (
         f"speculative {s.method}: {source} ({df.origin}), {how}, {weights / GIB:.2f} GiB per GPU over tensor "
-        f"{tp}; KV cache of {kv_how}",))
+        f"{tp}; KV cache of {kv_how}" + _outside(engine, outside),), outside)
+
+
+def _outside(engine: str, outside: bool) -> str:
+    return (f"; {engine} loads these weights after sizing its KV pool, so they take the memory outside "
+            "--mem-fraction-static (runtime overhead below)") if outside else ""
