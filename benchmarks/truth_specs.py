@@ -120,12 +120,11 @@ def release_of(run: dict[str, Any]) -> str:
 def unexpressible(run: dict[str, Any]) -> str | None:
     """Why the spec cannot state this run's layout yet (issue 20 adds these fields), or None."""
     c = run["config"]
-    if number(c.get("data_parallel_size")) and number(c["data_parallel_size"]) > 1:
-        return f"data-parallel attention ranks (data_parallel_size {c['data_parallel_size']}) with expert parallelism"
+    dp = number(c.get("data_parallel_size"))
+    if dp and dp > 1 and not c.get("enable_expert_parallel"):
+        return f"data-parallel ranks (data_parallel_size {c['data_parallel_size']}) without expert parallelism"
     if c.get("enable_dp_attention"):
         return "SGLang DP attention (each rank its own KV pool): no spec field yet"
-    if c.get("enable_expert_parallel"):
-        return "expert parallelism (--enable-expert-parallel): no spec field yet"
     if c.get("kv_transfer_config"):
         return (f"KV connector {c['kv_transfer_config'].get('kv_connector')} attached: its own GPU buffers are "
                 "outside what a spec states")
@@ -177,6 +176,9 @@ def gpu_yaml(run: dict[str, Any], catalog_names: set[str]) -> tuple[str, list[st
                 return name, []
             if fallback is None:
                 return None
+            printed = run["reported"].get("total_gpu_memory_gib")   # the total the engine itself printed
+            if printed:
+                fallback = {**fallback, "memory_gib": printed}
             label = name or re.sub(r"[^A-Za-z0-9-]+", "-", run["gpu"].split(" (")[0]).strip("-")[:40]
             body = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, str) else v}" for k, v in fallback.items())
             return f"{{name: {label}, {body}}}", [f"GPU not in the catalog: {label} with {fallback['memory_gib']} GiB"]
@@ -234,13 +236,22 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
              "model:", f"  source: {source}"] + ([f"  facts: {{parameters: {params:.0f}}}"] if params else []) + [
              "precision:",
              f"  dtype: {dtype if dtype in ('float16', 'bfloat16', 'float32') else 'auto'}",
-             f"  kv_cache_dtype: {kv}"] + (["  quantization: fp8"] if online_fp8 else []) + ["parallelism:", f"  tensor: {tp}", f"  pipeline: {pp}", "limits:"]
+             f"  kv_cache_dtype: {kv}"] + (["  quantization: fp8"] if online_fp8 else []) + ["parallelism:", f"  tensor: {tp}", f"  pipeline: {pp}"]
+    dp = int(number(c.get("data_parallel_size")) or 1)
+    if c.get("enable_expert_parallel"):   # vLLM: experts span tensor x data ranks (parallelism.expert)
+        lines += [f"  expert: {tp * dp}"] + ([f"  data: {dp}", "  data_mode: attention"] if dp > 1 else [])
+    limits: list[str] = []
     if length:
-        lines.append(f"  max_model_len: {int(length)}")
+        limits.append(f"  max_model_len: {int(length)}")
     if batch:
-        lines.append(f"  max_batch_tokens: {int(batch)}")
+        limits.append(f"  max_batch_tokens: {int(batch)}")
     if seqs and engine != "sglang":
-        lines.append(f"  max_concurrency: {int(seqs)}")
+        limits.append(f"  max_concurrency: {int(seqs)}")
+    if isinstance(c.get("limit_mm_per_prompt"), dict):   # limits.mm_per_prompt (spec field, not an engine flag)
+        limits.append(f"  mm_per_prompt: {json.dumps(c['limit_mm_per_prompt'], separators=(', ', ': '))}")
+    lines += (["limits:"] + limits) if limits else []     # an empty `limits:` is null, which the spec refuses
+    if c.get("enable_prefix_caching") is False:           # cache.prefix_caching (spec field)
+        lines += ["cache:", "  prefix_caching: false"]
     options: list[str] = [f"version: '{version}'"]
     if engine == "sglang":
         fraction = number(c.get("mem_fraction_static"))
@@ -265,12 +276,8 @@ def vllm_args(c: dict[str, Any]) -> list[str]:
     args: list[str] = []
     if c.get("enforce_eager") is True:
         args.append("--enforce-eager")
-    if c.get("enable_prefix_caching") is False:
-        args.append("--no-enable-prefix-caching")
     if c.get("language_model_only") is True:
         args.append("--language-model-only")
-    if isinstance(c.get("limit_mm_per_prompt"), dict):
-        args += ["--limit-mm-per-prompt", json.dumps(c["limit_mm_per_prompt"], separators=(",", ":"))]
     return args
 
 

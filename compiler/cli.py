@@ -368,10 +368,12 @@ def gpus() -> None:
 
 
 # deployc up / down / status / logs (Docker Engine API): their own module, docker loaded only when they run
+from deployc.compiler.cli_import import register as _register_import  # noqa: E402
 from deployc.compiler.cli_start import register as _register_start  # noqa: E402
 from deployc.compiler.cli_up import register as _register_up  # noqa: E402
 
 _register_start(app)
+_register_import(app)
 _register_up(app)
 
 

@@ -149,7 +149,7 @@ def weights_per_gpu(plan: Plan, facts: Facts, layout: Layout | None = None) -> t
     return w.worst, list(w.notes)
 
 
-def activation_bytes(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout) -> float:
+def activation_bytes(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout, last_stage: bool = True) -> float:
     """Peak of the profiling pass: a prefill of batch_tokens tokens, and the sampler's pass over
     max_seqs rows of logits.
 
@@ -157,9 +157,12 @@ def activation_bytes(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout
     a MoE layer, sharded over tensor ranks) and a few hidden-size buffers (residual, norm, attention
     in/out, not sharded), 16-bit, weighted by eng.act_mlp and eng.act_hidden. The sampler holds max_seqs rows of the whole vocabulary:
     with sampler_flat (vLLM's profile_run: _dummy_run, then _dummy_sampler_run on gathered logits)
-    on every rank, eng.sampler_bytes per entry (fp32 logits, probabilities, the top-p/top-k sort),
-    after the forward pass has freed its buffers, so the peak is the larger of the two; otherwise
-    fp32 logits sharded with the vocabulary, on top of the forward pass.
+    on every rank of the last pipeline stage, eng.sampler_bytes per entry (fp32 logits, probabilities,
+    the top-p/top-k sort), after the forward pass has freed its buffers, so the peak is the larger of
+    the two; the other stages run only the forward pass (last_stage=False: vLLM calls
+    _dummy_sampler_run only `if get_pp_group().is_last_rank`, vllm/v1/worker/gpu_model_runner.py
+    profile_run, 0.11.2 275de3417 and 0.33.0 4ba787ec9). Otherwise fp32 logits sharded with the
+    vocabulary, on top of the forward pass.
     """
     tp = layout.tensor
     hidden = facts.hidden_size or 0
@@ -169,7 +172,7 @@ def activation_bytes(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout
     forward = eng.batch_tokens * 2 * (eng.act_mlp * 2 * inter / tp + eng.act_hidden * hidden)
     rows = eng.max_seqs * (facts.vocab_size or 0)
     if eng.sampler_flat:
-        return float(max(forward, eng.sampler_bytes * rows))
+        return float(max(forward, eng.sampler_bytes * rows)) if last_stage else float(forward)
     return float(forward + eng.sampler_bytes * rows / tp)
 
 
@@ -206,14 +209,15 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
     if drafter is not None and drafter.outside_budget:    # SGLang: loaded after the KV pool is sized
         overhead += drafter.weight_bytes
     plans = []
-    split = stages(len(arch.kinds), layout.pipeline)
-    for i, (stage, layers) in enumerate(zip(w.per_stage, split)):
+    ranges = stages(len(arch.kinds), layout.pipeline)
+    for i, (stage, layers) in enumerate(zip(w.per_stage, ranges)):
         caches = kvmod.layer_caches(arch, arch.kinds[layers.start:layers.stop], layout.attention_tensor, kvb,
                                     dtype_bytes(plan))
-        if drafter is not None and i == len(split) - 1:   # the drafter runs beside the last stage
+        stage_act = act if i == len(ranges) - 1 else activation_bytes(plan, facts, eng, layout, last_stage=False)
+        if drafter is not None and i == len(ranges) - 1:   # the drafter runs beside the last stage
             caches += list(drafter.caches)
             stage += 0.0 if drafter.outside_budget else drafter.weight_bytes
-        plans.append(_stage(eng, caches, stage, act, overhead, total, L))
+        plans.append(_stage(eng, caches, stage, stage_act, overhead, total, L))
     if drafter is not None:
         notes += list(drafter.notes)
     budget, _, headroom, kv = min(plans, key=lambda p: (p[3].concurrency, p[3].tokens))

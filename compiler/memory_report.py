@@ -8,7 +8,11 @@ core renders and reads them without knowing which engine it is.
 Fields: tokens (the engine's KV token figure), kv_gib (KV memory per GPU), k_gib and v_gib (its
 halves, as SGLang prints them), concurrency (sequences of max_model_len), max_model_len,
 weights_gib, blocks (V0's "# GPU blocks", tokens = blocks x block size). Several lines of one
-field (one per rank) read as the smallest, which is what the engine sizes every rank to.
+capacity field (one per rank or pipeline stage: KV memory, tokens, blocks, concurrency) read as the
+smallest, which is what the engine sizes every rank to (vLLM: get_kv_cache_configs, "Change the
+num_blocks of each rank to the smallest among all ranks", vllm/v1/core/kv_cache_utils.py 0.11.2
+275de3417; kv_cache_planning.py 0.33.0 4ba787ec9); several weights lines read as the largest, the
+busiest rank the plan reports.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     from deployc.compiler.memory import MemoryPlan
 
 FIELDS = ("tokens", "kv_gib", "concurrency", "max_model_len", "weights_gib")
+SMALLEST = ("tokens", "blocks", "kv_gib", "k_gib", "v_gib", "concurrency")   # capacity: per rank, the least
 LABELS = {"tokens": "KV cache tokens", "kv_gib": "KV cache GiB per GPU", "concurrency": "max concurrency",
           "max_model_len": "max_model_len", "weights_gib": "weights GiB per GPU"}
 
@@ -48,7 +53,8 @@ def read_log(text: str, fields: tuple[tuple[str, str], ...], block_size: int = 1
     for name, pattern in fields:
         for m in re.finditer(pattern, text):
             found.setdefault(name, []).append(_number(m.group(1)))
-    out = {name: (min(xs) if name in ("kv_gib", "k_gib", "v_gib") else xs[0]) for name, xs in found.items()}
+    out = {name: (min(xs) if name in SMALLEST else max(xs) if name == "weights_gib" else xs[0])
+           for name, xs in found.items()}
     if "kv_gib" not in out and "k_gib" in out and "v_gib" in out:
         out["kv_gib"] = out["k_gib"] + out["v_gib"]
     if "tokens" not in out and "blocks" in out:

@@ -13,7 +13,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from deployc.compiler import gpus
-from deployc.compiler.diagnostics import Diagnostic, error, warning
+from deployc.compiler.diagnostics import Diagnostic, SpecPath, error, warning
 from deployc.compiler.facts import Facts, from_user
 from deployc.compiler.memory_weights import checkpoint_family
 from deployc.compiler.spec import (
@@ -55,13 +55,18 @@ class Plan:
     # writes for a path outside it is deployc's, and the target says why (api.Derived).
     stated: frozenset[tuple[str, ...]] = frozenset()
 
-    def states(self, path: tuple[str, ...] | str) -> bool:
+    def states(self, path: SpecPath | str) -> bool:
         """The spec itself sets path (or a key under it)."""
         p = tuple(path.split(".")) if isinstance(path, str) else tuple(path)
         return any(s[:len(p)] == p for s in self.stated)
     cache: Cache = field(default_factory=Cache)   # issue 20: prefix caching / chunked prefill toggles
     speculative: Speculative | None = None         # issue 20: speculative decoding
     draft_facts: Facts | None = None               # speculative.model's facts (compiler/memory_draft.py)
+
+    @property
+    def served_name(self) -> str:
+        """model.served_name, which resolve() fills in (the source's default name when the spec has none)."""
+        return self.model.served_name or default_served_name(self.model.source)
 
     @property
     def context(self) -> int | None:

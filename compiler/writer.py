@@ -171,7 +171,10 @@ def plan_build(out_dir: Path, target: str, version: str, artifacts: Sequence[Art
     found = _read_manifest(out_dir)
     old, trusted = found if found is not None else ({}, True)
     wp.old = old
-    shown = lambda p: str(out_dir / p)
+
+    def shown(p: str) -> str:
+        return str(out_dir / p)
+
     if not trusted:
         wp.diagnostics.append(warning(
             "output-manifest-edited", f"{shown(MANIFEST)} does not match its digest (edited by hand, or written by "
@@ -409,7 +412,10 @@ def compare(out_dir: Path, target: str, version: str, artifacts: Sequence[Artifa
                             hint=f"run `{regen}`: it finishes the interrupted build first")
                       .at(str(out_dir / MANIFEST), None, None), "")]
     old = read_manifest(out_dir)
-    shown = lambda p: str(out_dir / p)
+
+    def shown(p: str) -> str:
+        return str(out_dir / p)
+
     if old is None:
         return [Drift(error("output-missing", f"no deployc output in {out_dir} (no {MANIFEST})",
                             hint=f"run `{regen}` and commit its output").at(str(out_dir / MANIFEST), None, None),

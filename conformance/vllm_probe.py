@@ -341,8 +341,8 @@ def _parallel(ns: argparse.Namespace, res: dict) -> dict | None:
     backend it picks and how it splits the world over the nodes (no GPU needed; stage "parallel")."""
     from vllm.config import ParallelConfig
 
-    keys = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "nnodes", "node_rank",
-            "master_addr", "master_port", "distributed_executor_backend")
+    keys = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "data_parallel_size_local",
+            "nnodes", "node_rank", "master_addr", "master_port", "distributed_executor_backend")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             pc = ParallelConfig(**{k: getattr(ns, k) for k in keys if getattr(ns, k, None) is not None})

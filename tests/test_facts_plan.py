@@ -191,7 +191,7 @@ def test_plan_accuracy_benchmark_plans_every_run_or_says_why():
     assert [r["id"] for r in rows] == [r["id"] for r in runs]
     for r in rows:
         assert ("planned_tokens" in r) != ("not_plannable" in r), r
-    assert sum("planned_tokens" in r for r in rows) >= 20
+    assert sum("planned_tokens" in r for r in rows) >= 75
 
 
 def test_each_engine_budgets_memory_its_own_way(cli):

@@ -171,6 +171,27 @@ def test_vllm_sampler_pass_is_a_peak_of_its_own_that_tensor_parallelism_does_not
     assert one == eight == pytest.approx(20.0 * 1024 * 201088)
 
 
+def test_vllm_runs_the_sampler_pass_on_the_last_pipeline_stage_only():
+    # vLLM's profile_run calls _dummy_sampler_run only `if get_pp_group().is_last_rank`
+    # (vllm/v1/worker/gpu_model_runner.py, 0.11.2 275de3417 and 0.33.0 4ba787ec9), and the engine keeps
+    # the smallest stage's block count. Qwen3-30B-A3B over two GH200 nodes (TP4 x PP2, vLLM 0.10.1) printed
+    # 76.15 GiB on the first stage and 70.58 GiB on the last: the earlier stages do not pay for the sampler.
+    from deployc.compiler.memory import Budget, EngineMemory, activation_bytes, estimate
+    from deployc.compiler.memory_weights import weights
+    plan, _ = _plan("deepseek-ai/DeepSeek-V2-Lite-Chat", tensor=2, pipeline=2)
+    eng = EngineMemory("vLLM", Budget.TOTAL, 0.9, "x", batch_tokens=1024, max_seqs=1024, non_torch_gib=0,
+                       sampler_flat=True, sampler_bytes=20.0)
+    layout = Layout(tensor=2, pipeline=2)
+    last = activation_bytes(plan, plan.facts, eng, layout)
+    first = activation_bytes(plan, plan.facts, eng, layout, last_stage=False)
+    assert last == pytest.approx(20.0 * 1024 * 102400)          # 1.95 GiB of logits rows
+    assert first < last / 20                                    # the forward pass alone
+    mp = estimate(plan, plan.facts, eng, layout)
+    w = weights(plan, plan.facts, layout)
+    # the first stage (14 of 27 layers) holds the fewest sequences; its pool keeps the sampler's 1.95 GiB
+    assert mp.kv_cache_gib_per_gpu == pytest.approx((mp.budget_gib * GIB - w.per_stage[0] - first) / GIB, abs=0.01)
+
+
 def test_sglang_keeps_sliding_window_layers_in_a_pool_of_their_own():
     oss = caches("openai/gpt-oss-20b")
     pool = kv.sglang_pool(oss, 10 * GIB, 131072, 0.8)

@@ -199,6 +199,19 @@ def test_parameters_are_checked_against_the_pinned_options(specs):
         "ollama", LIMITS + "speculative: {method: draft, model: ./draft.gguf, num_tokens: 4}\n", model=GGUF))
 
 
+def test_draft_model_says_which_release_reads_it(specs):
+    """DRAFT needs Ollama 0.23.1, PARAMETER draft_num_predict 0.30.0: the Modelfile says REQUIRES the newest."""
+    spec = LIMITS + "speculative: {method: draft, model: ./draft.gguf%s}\n"
+    (specs.tmp_path / "draft.gguf").write_text("placeholder")
+    out = specs.build("ollama", spec % ", num_tokens: 6", model=GGUF)
+    assert commands(out)[:4] == [("model", "../../m.gguf"), ("draft", "../../draft.gguf"), ("requires", "0.30.0"),
+                                 ("num_ctx", "4096")]
+    assert ("draft_num_predict", "6") in commands(out)
+    out = specs.build("ollama", spec % "", model=GGUF)
+    assert commands(out)[:3] == [("model", "../../m.gguf"), ("draft", "../../draft.gguf"), ("requires", "0.23.1")]
+    assert "REQUIRES" not in art(specs.build("ollama", LIMITS, model=GGUF), "Modelfile")
+
+
 def test_template_with_triple_quotes_is_written_when_the_grammar_allows_and_refused_when_not(specs):
     ok = 'Say """hi""" now\n{{ .Prompt }}'
     out = specs.build("ollama", LIMITS, options=json.dumps({"template": ok, "system": ' padded "quoted" '}),
@@ -306,7 +319,9 @@ def test_keep_alive_must_be_a_go_duration(specs):
 def test_committed_modelfiles_parse_with_ollamas_grammar(sample):
     text = (sample / "deploy" / "ollama" / "Modelfile").read_text()
     cmds = parse(text, VERSIONS["0.32.15"].commands)
-    assert cmds[0][0] == "model" and ("num_ctx", cmds[1][1]) == cmds[1]
+    names = [name for name, _ in cmds]
+    assert names[0] == "model" and "num_ctx" in names
+    assert ("requires" in names) == ("draft" in names)   # REQUIRES states what DRAFT needs
 
 
 # ---- the serializer against the parser ------------------------------------------------------

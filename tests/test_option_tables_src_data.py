@@ -273,3 +273,79 @@ def test_ollama_counterparts_name_their_sources():
             assert r["source"].split(" ")[0] in src["file_sha256"], r
         if "library" in r:
             assert r["library_source"] == "https://ollama.com/library/" + r["library"].split(":")[0], r
+
+
+def trtllm_extractor():
+    """conformance/extract/tensorrt_llm.py, loaded under a name of its own (not the engine's package name)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("trtllm_extract", ROOT / "conformance/extract/tensorrt_llm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CLICK_SRC = '''
+import click
+
+@click.command("serve")
+@click.argument("model", type=str)
+@click.option("--free_gpu_memory_fraction", "--kv_cache_free_gpu_memory_fraction", type=float, default=0.9)
+@click.option("--config", "--extra_llm_api_options", "extra_llm_api_options", type=str, default=None)
+@click.option("-x", "--yy", "--zzzz-long", type=int)
+@click.option("--Mixed-Case", is_flag=True)
+@click.option("--dirs", type=str, multiple=True)
+def serve(**kw):
+    return kw
+'''
+
+
+def test_tensorrt_llm_click_reader_names_options_as_click_does():
+    """The TensorRT-LLM extractor reads click decorators with ast; what it says of each option is what click
+    builds from the same code (dest is the FIRST long spelling: trtllm-serve's --free_gpu_memory_fraction)."""
+    click = pytest.importorskip("click")
+    import ast
+    reader = trtllm_extractor()
+    opts, args = reader.click_options(reader.click_command(ast.parse(CLICK_SRC), "serve"))
+    namespace: dict = {}
+    exec(compile(CLICK_SRC, "<serve>", "exec"), namespace)
+    built = {p.opts[0] if p.opts[0].startswith("--") else p.opts[1]: p
+             for p in namespace["serve"].params if isinstance(p, click.Option)}
+    assert sorted(opts) == sorted(built)
+    assert {k: (o["dest"], sorted(o["aliases"]), o["multiple"], o["is_flag"]) for k, o in opts.items()} == {
+        k: (p.name, sorted(o for o in p.opts if o != k), p.multiple, p.is_flag) for k, p in built.items()}
+    assert opts["--free_gpu_memory_fraction"]["dest"] == "free_gpu_memory_fraction"
+    assert args == [{"dest": "model", "type": "str"}]
+
+
+def test_tensorrt_llm_compare_names_each_difference_once():
+    import copy
+    reader = trtllm_extractor()
+    old = load(ROOT / "targets/tensorrt_llm/engine_options/1.2.1.json")
+    assert reader.compare(old, old) == []
+    new = copy.deepcopy(old)
+    new["version"] = "1.3.0rc3"
+    new["options"]["--grpc"] = dict(new["options"]["--trust_remote_code"], dest="grpc")
+    new["options"]["--custom_module_dirs"]["multiple"] = True
+    new["options"]["--tool_parser"].update(choices=None, choices_expr="ToolParserFactory.parsers.keys()")
+    del new["llm_api"]["TorchLlmArgs"]["fields"]["perf_metrics_max_requests"]
+    new["llm_api"]["KvCacheConfig"]["fields"]["free_gpu_memory_fraction"]["default"] = 0.8
+    assert reader.compare(old, new) == [
+        "serve --grpc: only in 1.3.0rc3",
+        "serve --custom_module_dirs multiple: False -> True",
+        "KvCacheConfig.free_gpu_memory_fraction default: 0.9 -> 0.8",
+        "TorchLlmArgs.perf_metrics_max_requests: only in 1.2.1",
+    ]
+
+
+def test_ollama_feature_since_covers_the_newest_table_and_cites_each_tag():
+    """targets/ollama/feature_since.json (conformance/extract/ollama.py --since): the first stable release of
+    every Modelfile command and PARAMETER of the newest table, each with its tag and commit."""
+    data = load(ROOT / "targets/ollama/feature_since.json")
+    newest = load(ROOT / f"targets/ollama/engine_options/{data['newest'].lstrip('v')}.json")
+    assert sorted(data["modelfile_commands"]) == sorted(newest["modelfile_commands"])
+    assert sorted(data["parameters"]) == sorted(k for k, o in newest["options"].items() if not o["deprecated"])
+    for entry in [*data["modelfile_commands"].values(), *data["parameters"].values()]:
+        assert entry["tag"] == "v" + entry["version"] and COMMIT.fullmatch(entry["commit"]), entry
+    assert data["modelfile_commands"]["draft"]["version"] == "0.23.1"
+    assert data["parameters"]["draft_num_predict"]["version"] == "0.30.0"
+    assert data["extractor"] == "conformance/extract/ollama.py"

@@ -89,7 +89,7 @@ def test_wide_expert_parallelism_over_two_machines_is_one_engine_over_both(specs
     assert after(leader, "--data-parallel-size") == "16" and "--enable-expert-parallel" in leader
     assert after(leader, "--nnodes") == "2" and after(leader, "--node-rank") == "0" and "--headless" not in leader
     worker = next(a["content"] for a in out["artifacts"] if a["path"] == "serve-worker.sh").splitlines()[-1]
-    assert "--data-parallel-size 16" in worker and worker.endswith("--master-port 29501 --headless")
+    assert "--data-parallel-size 16" in worker and worker.endswith("--master-port 29501 --data-parallel-size-local 8 --headless")
     argv = specs.build("sglang", wide, source=DSV3)["command"]
     assert [after(argv, f) for f in ("--tp-size", "--attn-dp-size", "--ep-size", "--nnodes")] == ["16", "16", "16", "2"]
     assert "--dp-size" not in argv
@@ -108,3 +108,14 @@ def test_the_data_parallel_rpc_port_is_not_the_http_port(specs):
     assert d["code"] == "vllm-port-nodes" and d["message"].startswith(
         "port 29550 is where node 0 of a multi-node copy opens the data-parallel RPC socket")
 
+
+
+def test_vllm_0_11_2_refuses_one_gpu_data_ranks_over_nodes(specs):
+    wide = WIDE.replace("data: 8", "data: 16").replace("expert: 8", "expert: 16")
+    out = specs.build("vllm", wide, '{version: "0.11.2"}', source=DSV3, expect=1)
+    [d] = [d for d in out["diagnostics"] if d["severity"] == "error"]
+    assert (d["code"], d["line"], d["column"]) == ("vllm-data-parallel-nodes", 8, 14)
+    assert d["hint"] == "pin targets.vllm.version: 0.33.0 or later, or use tensor 2 or more per data rank"
+    out = specs.build("vllm", wide.replace("tensor: 1", "tensor: 2").replace("data: 16", "data: 8"),
+                      '{version: "0.11.2"}', source=DSV3)
+    assert "--data-parallel-size-local 4" in " ".join(out["command"])

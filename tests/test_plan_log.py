@@ -41,6 +41,14 @@ def test_the_parser_reads_vllm_v1_v0_and_sglang_lines():
     assert (mla["tokens"], mla["kv_gib"]) == (2454421, 160.63)
 
 
+def test_pipeline_stages_print_their_own_capacity_and_the_smallest_is_what_the_engine_keeps():
+    # qwen3-30b-a3b-2507-2xgh200-node-tp4-pp2 (vLLM 0.10.1): the first stage prints 6,654,432 tokens and 25.38x,
+    # the last (sampler) stage 6,167,536 and 23.53x; vLLM keeps the smallest rank's block count
+    run = next(r for r in RUNS if r["id"] == "qwen3-30b-a3b-2507-2xgh200-node-tp4-pp2")
+    found = read_log("\n".join(run["log"]), VLLM)
+    assert (found["tokens"], found["concurrency"], found["kv_gib"]) == (6167536, 23.53, 70.58)
+
+
 SPEC = """apiVersion: deployc/v1
 name: q36
 model:

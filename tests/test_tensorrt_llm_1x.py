@@ -107,6 +107,14 @@ def test_every_emitted_flag_is_a_trtllm_serve_option_of_1_2_1(specs):
             assert spelling in serve.by_spelling, spelling
 
 
+def test_a_repeatable_click_option_takes_one_value_each_time():
+    """click's multiple=True (trtllm-serve --custom_module_dirs in source) repeats the option; unlike clap's
+    multiple it never takes the next token as a second value."""
+    data = json.loads(json.dumps(TABLE))
+    data["options"]["--custom_module_dirs"]["multiple"] = True
+    assert EngineOptions.from_data(data).by_spelling["--custom_module_dirs"].nargs == 1
+
+
 def test_every_yaml_key_is_an_llm_api_argument_of_1_2_1():
     for path in llmapi.key_paths():
         assert path[0] in llm_api_fields("TorchLlmArgs"), path

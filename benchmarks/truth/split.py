@@ -4,6 +4,9 @@
     python benchmarks/truth/split.py --write  # also write the "split" field back into runs.json
 
 The rule (also in README.md):
+  0. Runs whose "origin" starts with "held-out collection" were gathered after the constants were last
+     fitted, by a round declared held-out before any of its runs was planned: always "held-out"
+     (never moved by step 3). They can measure the plan; calibrate.py never reads them.
   1. Runs whose "origin" is "plan_cases.json" were already used to fit constants: always "calibration".
   2. Every other run is split by its "group" (runs from one source document on the same hardware
      share a group; a run alone in its group has group == id):
@@ -28,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 THRESHOLD = 0.40
 SALT = "deployc-truth-v1:"
+HELD_OUT_ORIGIN = "held-out collection"
 
 
 def score(key: str) -> float:
@@ -42,7 +46,9 @@ def assign(runs: list[dict]) -> dict[str, str]:
     side: dict[str, str] = {}
     free: list[dict] = []
     for r in runs:
-        if r.get("origin") == "plan_cases.json":
+        if str(r.get("origin", "")).startswith(HELD_OUT_ORIGIN):
+            side[r["id"]] = "held-out"
+        elif r.get("origin") == "plan_cases.json":
             side[r["id"]] = "calibration"
         else:
             side[r["id"]] = "held-out" if score(group(r)) < THRESHOLD else "calibration"

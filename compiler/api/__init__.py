@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 from collections.abc import Mapping
 
@@ -58,6 +59,8 @@ from deployc.compiler.api.container import (
     service,
 )
 from deployc.compiler.api.engine_options import EngineOption, EngineOptions, check_args
+from deployc.compiler.api.parsers import Kind as ParserKind
+from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, Importer, Keep, Rev, rev
 from deployc.compiler.api.parsers import ParserSupport
 from deployc.compiler.api.recipes import rope_override, rope_parameters, rope_positions, rope_type_check
 from deployc.compiler.api.parsers import resolve as resolve_parser
@@ -117,8 +120,10 @@ from deployc.compiler.render import (
 )
 from deployc.compiler.spec import Adapter, Plain, is_local
 
+_C = TypeVar("_C")   # a target's lowering context
 
-def derived_of(table: OptionTable, ctx: object, v: object, plan: Plan) -> tuple[Derived, ...]:  # type: ignore[type-arg]
+
+def derived_of(table: OptionTable[_C], ctx: _C, v: object, plan: Plan) -> tuple[Derived, ...]:
     """The derived values of one option table's argv for ctx."""
     return tuple(table.derived(ctx, v, plan.states))
 
@@ -145,6 +150,7 @@ __all__ = [
     "Capability",
     "Derived",
     "Diagnostic",
+    "Dialect",
     "DraftKv",
     "EngineMemory",
     "EngineOption",
@@ -153,6 +159,9 @@ __all__ = [
     "EnvValue",
     "Feature",
     "GroupKind",
+    "ImportCtx",
+    "Importer",
+    "Keep",
     "KvManager",
     "Launch",
     "LocalMounts",
@@ -164,9 +173,11 @@ __all__ = [
     "OptionTable",
     "Owned",
     "Parser",
+    "ParserKind",
     "ParserSupport",
     "Plain",
     "Plan",
+    "Rev",
     "Service",
     "SpecPath",
     "Target",
@@ -208,6 +219,7 @@ __all__ = [
     "render",
     "render_template",
     "resolve_parser",
+    "rev",
     "rope_override",
     "rope_parameters",
     "rope_positions",
@@ -222,10 +234,11 @@ __all__ = [
 ]
 
 
-def parser_name(plan: Plan, opts: TargetOptions, target: str, support: ParserSupport | None, kind: str) -> str | None:
+def parser_name(plan: Plan, opts: TargetOptions, target: str, support: ParserSupport | None,
+                kind: ParserKind) -> str | None:
     """The concrete tool ("tool") or reasoning ("reasoning") parser a target writes (None: nothing);
     core_rules has reported every problem already."""
-    return resolve_parser(plan, opts, target, support, kind)[0]  # type: ignore[arg-type]
+    return resolve_parser(plan, opts, target, support, kind)[0]
 
 
 def named_registry(path: Path, registry: str) -> tuple[str, ...]:

@@ -59,9 +59,12 @@ class EngineOptions:
                       if isinstance(r, Mapping) and r.get("option") and not r.get("enforced_by_parser")}
         options = []
         for name, o in sorted(data["options"].items()):
-            if "takes_value" in o:   # clap
+            if "takes_value" in o:   # clap, click, Go
                 spellings = (name, *o.get("aliases", ())) + ((f"-{o['short']}",) if o.get("short") else ())
-                nargs: int | str = ("+" if o.get("multiple") else 1) if o["takes_value"] else 0
+                # click's multiple=True repeats the option, one value each time (click/core.py Option);
+                # clap's multiple takes several values after one spelling
+                several = o.get("multiple") and data.get("parser") != "click"
+                nargs: int | str = ("+" if several else 1) if o["takes_value"] else 0
             else:                    # argparse
                 spellings = (name, *o.get("aliases", ()))
                 nargs = o.get("nargs")

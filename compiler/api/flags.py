@@ -229,7 +229,7 @@ class OptionTable(Generic[C]):
             why = row.why(ctx) if callable(row.why) else row.why
             if why is None and row.owner is not None:
                 why = SAME_DEPLOYMENT.get(row.owner)
-            out.append(Derived(row.flag or "(positional)", ".".join(row.owner) if row.owner else None,
+            out.append(Derived(row.flag or "(positional)", ".".join(map(str, row.owner)) if row.owner else None,
                                written(value), why))
         return out
 

@@ -26,6 +26,7 @@ from deployc.compiler.spec import ParserName, Plain
 
 if TYPE_CHECKING:
     from deployc.compiler.api.container import NodeGroup, Service
+    from deployc.compiler.api.importing import Importer
     from deployc.compiler.api.parsers import ParserSupport
     from deployc.compiler.memory import EngineMemory, MemoryPlan
     from deployc.compiler.plan import Plan
@@ -374,6 +375,11 @@ class Target(Generic[O, V]):
     def parsers(self, v: V) -> ParserSupport | None:
         """How this engine version takes tool and reasoning parsers (compiler/api/parsers.py); None: it
         takes none (the capabilities TOOL_PARSER / REASONING_PARSER say the same)."""
+        return None
+
+    def importer(self) -> Importer | None:
+        """How `deployc import` reads this engine's command line back into a spec (compiler/api/importing.py);
+        None: it does not."""
         return None
 
     def memory_model(self, plan: Plan, opts: O, v: V) -> EngineMemory | None:

@@ -6,6 +6,7 @@ search tool's `fetch` mirror):
 
     python3 conformance/extract/ollama.py GIT_DIR                    # v0.33.0-rc2 v0.32.15 v0.12.11
     python3 conformance/extract/ollama.py GIT_DIR v0.32.15 --stdout  # one table to stdout
+    python3 conformance/extract/ollama.py GIT_DIR --since v0.32.15   # targets/ollama/feature_since.json
 
 Writes targets/ollama/engine_options/<version>.json (the tag minus its `v`). Stdlib only. Only names,
 Go types and default values are kept (no descriptions):
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -180,13 +182,66 @@ def extract(src: GitTag) -> dict:
     }
 
 
+STABLE_TAG = re.compile(r"v(\d+)\.(\d+)\.(\d+)")
+SINCE_FILE = "targets/ollama/feature_since.json"
+
+
+def feature_since(git_dir: str, newest: str) -> dict:
+    """The first stable release tag (vX.Y.Z, in version order, up to `newest`) whose parser/parser.go
+    isValidCommand lists each Modelfile command, and whose api/types.go Options/Runner structs have each
+    PARAMETER's json tag, for every command and PARAMETER `newest` has. A tag whose files do not have that
+    shape (the early parser had no isValidCommand) is skipped and counted under "tags_unreadable"."""
+    listed = subprocess.run(["git", "--git-dir", git_dir, "tag"], check=True, capture_output=True, text=True).stdout
+    tags = sorted((t for t in listed.split() if STABLE_TAG.fullmatch(t)),
+                  key=lambda t: tuple(map(int, STABLE_TAG.fullmatch(t).groups())))
+    tags = tags[:tags.index(newest) + 1]
+    first: dict[str, dict[str, dict]] = {"modelfile_commands": {}, "parameters": {}}
+    unreadable = []
+    for tag in tags:
+        src = GitTag(git_dir, tag)
+        try:
+            parser, types = src.show("parser/parser.go"), src.show("api/types.go")
+            commands = re.findall(r'"(\w+)"', re.search(r"func isValidCommand.*?case (.*?):", parser, re.DOTALL).group(1))
+            params = [name for struct in ("type Options struct", "type Runner struct")
+                      for name in re.findall(r"`json:\"(\w+)", block(types, struct))]
+        except (subprocess.CalledProcessError, AttributeError, ValueError):
+            unreadable.append(tag)
+            continue
+        for kind, names in (("modelfile_commands", commands), ("parameters", params)):
+            for name in names:
+                first[kind].setdefault(name, {"version": tag.lstrip("v"), "tag": tag, "commit": src.commit})
+    last = extract(GitTag(git_dir, newest))
+    return {
+        "engine": "ollama",
+        "repo": REPO,
+        "newest": newest,
+        "extractor": EXTRACTOR,
+        "tags_read": len(tags) - len(unreadable),
+        "tags_unreadable": unreadable,
+        # a feature whose first tag is this one may be older: the tags before it were not readable
+        "first_readable_tag": next(t for t in tags if t not in unreadable),
+        "modelfile_commands": {k: v for k, v in first["modelfile_commands"].items() if k in last["modelfile_commands"]},
+        "parameters": {k: v for k, v in first["parameters"].items()
+                       if k in last["options"] and not last["options"][k]["deprecated"]},
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("git_dir")
     ap.add_argument("tags", nargs="*", default=list(TAGS))
     ap.add_argument("--stdout", action="store_true", help="print the table(s) instead of writing them")
     ap.add_argument("--out", default=str(REPO_ROOT / "targets/ollama/engine_options"))
+    ap.add_argument("--since", metavar="NEWEST_TAG",
+                    help=f"write {SINCE_FILE}: the first stable release of each command and PARAMETER")
     args = ap.parse_args(argv)
+    if args.since:
+        data = feature_since(args.git_dir, args.since)
+        if args.stdout:
+            sys.stdout.write(dumps(data))
+        else:
+            write(REPO_ROOT / SINCE_FILE, data)
+        return
     for tag in args.tags:
         data = extract(GitTag(args.git_dir, tag))
         if args.stdout:

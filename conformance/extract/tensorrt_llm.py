@@ -32,6 +32,14 @@ Python's `ast`. Stdlib only. Two ways in:
    the Field `status`). Writes targets/tensorrt_llm/engine_options/<version>.json. Not run for 1.2.1 or
    1.0.x: their source was not reachable (see conformance/README.md, "Option tables").
 
+   Compare a table made this way with one made from the docs (mode 3) to hold the docs-made one to the
+   source:
+
+       python3 conformance/extract/tensorrt_llm.py compare OLD.json NEW.json
+
+   prints one line per difference in trtllm-serve's option spellings, aliases, dest, choices, is_flag,
+   multiple, stability (defaults where both know them) and the LLM-API fields of the classes both have.
+
 3. A 1.x release from its versioned documentation (what 1.2.1.json is made of):
 
        python3 conformance/extract/tensorrt_llm.py v1-docs --version 1.2.1 --commit <full sha> \
@@ -132,6 +140,16 @@ def argparse_options(tree: ast.AST) -> dict[str, dict]:
 STABILITY = "help_info_with_stability_tag"
 
 
+def click_dest(opts: list[str]) -> str:
+    """click.Option's name when no identifier is declared (click/core.py Option._parse_decls): the options
+    sorted by prefix length, longest first, and stably, so the FIRST `--` spelling declared, not the
+    longest: `--free_gpu_memory_fraction, --kv_cache_free_gpu_memory_fraction` -> free_gpu_memory_fraction."""
+    def prefix(o: str) -> int:
+        return 2 if o[1:2] == o[:1] else 1
+    first = sorted(opts, key=lambda o: -prefix(o))[0]
+    return first[prefix(first):].replace("-", "_").lower()
+
+
 def click_options(func: ast.FunctionDef) -> tuple[dict[str, dict], list[dict]]:
     """The @click.option / @click.argument decorators of one click command function."""
     options, arguments = {}, []
@@ -155,7 +173,7 @@ def click_options(func: ast.FunctionDef) -> tuple[dict[str, dict], list[dict]]:
                 secondary.append(second)
         longs = [o for o in primary if o.startswith("--")]
         key = (longs or primary)[0]
-        dest = names[0] if names else max(primary, key=lambda o: (o.startswith("--"), len(o))).lstrip("-").replace("-", "_")
+        dest = names[0] if names else click_dest(primary)
         # click.Option.__init__: is_flag unset -> a flag when flag_value is given or "--a/--b" is used;
         # a flag without a default (and not required) defaults to False.
         is_flag, _ = literal(kw.get("is_flag"))
@@ -336,10 +354,10 @@ HF_PTQ = "examples/llm_ptq/hf_ptq.py"
 
 
 def click_from_docs(entry: dict) -> tuple[str, dict]:
-    """One sphinx-click option entry in the shared option shape (the first spelling is the key; click's
-    dest is the longest long spelling, as click.Option names it)."""
+    """One sphinx-click option entry in the shared option shape (the first spelling is the key; sphinx-click
+    lists click's opts in declaration order, so click_dest names it as click.Option does)."""
     names = entry["names"]
-    dest = max(names, key=lambda o: (o.startswith("--"), len(o))).lstrip("-").replace("-", "_")
+    dest = click_dest(names)
     flag = entry["metavar"] is None
     return names[0], option(aliases=names[1:], dest=dest, takes_value=not flag, type="bool" if flag else None,
                             choices=entry["choices"], default=False if flag else None,
@@ -404,6 +422,44 @@ def v1_docs(version: str, commit: str, serve_html: Path | None, llm_args_html: P
     }
 
 
+# --- comparing two tables ---------------------------------------------------------------------------
+
+# What a documentation page shows of an option, and so what a docs-made table can be held to.
+COMPARED_OPTION_KEYS = ("aliases", "dest", "choices", "is_flag", "multiple", "deprecated", "stability")
+COMPARED_FIELD_KEYS = ("type", "default", "required", "status")
+
+
+def compare(old: dict, new: dict) -> list[str]:
+    """The differences between two TensorRT-LLM 1.x tables, one line each: trtllm-serve options (spellings and
+    what COMPARED_OPTION_KEYS say; `default` only where both tables know it) and the LLM-API classes both
+    have (fields, and COMPARED_FIELD_KEYS of each). Private fields (`_x`) are not options a YAML can set."""
+    out = []
+    a, b = old["options"], new["options"]
+    out += [f"serve {k}: only in {old['version']}" for k in sorted(set(a) - set(b))]
+    out += [f"serve {k}: only in {new['version']}" for k in sorted(set(b) - set(a))]
+    for k in sorted(set(a) & set(b)):
+        keys = COMPARED_OPTION_KEYS + (("default",) if a[k].get("default") is not None
+                                       and b[k].get("default") is not None else ())
+        for f in keys:
+            x, y = a[k].get(f), b[k].get(f)
+            if f == "aliases":
+                x, y = sorted(x or []), sorted(y or [])
+            if f == "choices" and ("choices_expr" in a[k] or "choices_expr" in b[k]):
+                continue  # a Choice built at import time (a registry's keys): source text, not a list
+            if x != y:
+                out.append(f"serve {k} {f}: {x!r} -> {y!r}")
+    ca, cb = old["llm_api"], new["llm_api"]
+    for cls in sorted(set(ca) & set(cb)):
+        fa = {k: v for k, v in ca[cls]["fields"].items() if not k.startswith("_")}
+        fb = {k: v for k, v in cb[cls]["fields"].items() if not k.startswith("_")}
+        out += [f"{cls}.{f}: only in {old['version']}" for f in sorted(set(fa) - set(fb))]
+        out += [f"{cls}.{f}: only in {new['version']}" for f in sorted(set(fb) - set(fa))]
+        for f in sorted(set(fa) & set(fb)):
+            out += [f"{cls}.{f} {k}: {fa[f].get(k)!r} -> {fb[f].get(k)!r}"
+                    for k in COMPARED_FIELD_KEYS if fa[f].get(k) != fb[f].get(k)]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="mode", required=True)
@@ -426,7 +482,14 @@ def main(argv: list[str] | None = None) -> None:
     for p in (a, b, c):
         p.add_argument("--stdout", action="store_true")
         p.add_argument("--out", type=Path, default=REPO_ROOT / "targets/tensorrt_llm/engine_options")
+    d = sub.add_parser("compare", help="the differences between two 1.x tables (e.g. docs-made vs source-made)")
+    d.add_argument("old", type=Path)
+    d.add_argument("new", type=Path)
     args = ap.parse_args(argv)
+    if args.mode == "compare":
+        lines = compare(*(json.loads(p.read_text(encoding="utf-8")) for p in (args.old, args.new)))
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
+        return
     if args.mode == "v0.19":
         data = v0_19(args.backend_git_dir)
     elif args.mode == "v1":

@@ -23,8 +23,6 @@ Spec -> llama-server, decisions worth knowing (versions.py cites the source):
 
 from __future__ import annotations
 
-from typing import Any
-
 from deployc.compiler import api
 from deployc.compiler.api import Artifact, Budget, BuildContext, Capability, Diagnostic, EngineMemory, Lowered, Plan, Target, error, is_local, warning
 from deployc.targets.llama_cpp.options import (
@@ -71,7 +69,7 @@ class LlamaCppTarget(Target[LlamaCppOptions, LlamaCppVersion]):
     versions = VERSIONS
     options = LlamaCppOptions
 
-    def parsers(self, v: Any) -> api.ParserSupport:
+    def parsers(self, v: LlamaCppVersion) -> api.ParserSupport:
         return api.ParserSupport(f"llama.cpp {v.version}", {"tool": None, "reasoning": None},
                                  builtin=frozenset({"tool", "reasoning"}))
 
@@ -142,7 +140,7 @@ class LlamaCppTarget(Target[LlamaCppOptions, LlamaCppVersion]):
         here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)
         argv = ["llama-server", *engine_args(here)]
         mounts = api.LocalMounts(ctx)
-        in_container = engine_args(Lowering(plan, opts, v, "0.0.0.0", mounts.ref))
+        in_container = engine_args(Lowering(plan, opts, v, "0.0.0.0", mounts.map))
         banner = api.banner(ctx, NAME, self.title, v.version)
         m, s = plan.model, slots(plan)
         about = [

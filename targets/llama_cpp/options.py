@@ -11,13 +11,13 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 from collections.abc import Callable
 
 from pydantic import Field
 
 from deployc.compiler import api
-from deployc.compiler.api import Plan, is_local, opt, owned
+from deployc.compiler.api import Plan, SpecPath, is_local, opt, owned
 from deployc.targets.llama_cpp.versions import QUANT_BITS, LlamaCppVersion
 
 
@@ -45,9 +45,26 @@ def engine_table(version: str) -> api.EngineOptions:
     return api.EngineOptions.load(ENGINE_OPTIONS / f"{version}.json")
 
 
+class _Option(TypedDict):
+    """An option of engine_options/b<N>.json: the keys this module reads."""
+
+    aliases: list[str]
+    env: str | None   # the LLAMA_* variable that sets it
+
+
+class _Registry(TypedDict):
+    names: list[str]
+
+
+class _Table(TypedDict):
+    options: dict[str, _Option]
+    registries: dict[str, _Registry]
+
+
 @cache
-def _data(version: str) -> dict:
-    return json.loads((ENGINE_OPTIONS / f"{version}.json").read_text(encoding="utf-8"))
+def _data(version: str) -> _Table:
+    table: _Table = json.loads((ENGINE_OPTIONS / f"{version}.json").read_text(encoding="utf-8"))
+    return table
 
 
 def kv_types(version: str) -> tuple[str, ...]:
@@ -56,8 +73,8 @@ def kv_types(version: str) -> tuple[str, ...]:
 
 def env_names(version: str, spellings: set[str]) -> dict[str, str]:
     """LLAMA_* variable -> the option it sets, for the options among `spellings`."""
-    return {o["env"]: name for name, o in _data(version)["options"].items()
-            if o.get("env") and ({name, *o["aliases"]} & spellings)}
+    return {env: name for name, o in _data(version)["options"].items()
+            if (env := o["env"]) and ({name, *o["aliases"]} & spellings)}
 
 
 def gguf_path(plan: Plan) -> str | None:
@@ -170,7 +187,7 @@ def engine_args(c: Lowering) -> list[str]:
     return TABLE.argv(c, c.v) + list(c.opts.args)
 
 
-def owned_env(v: LlamaCppVersion) -> dict[str, tuple[str, ...]]:
+def owned_env(v: LlamaCppVersion) -> dict[str, SpecPath]:
     """LLAMA_* variables that set an option the spec owns -> the owning spec path (llama.cpp reads every
     option's variable; an extra env entry would restate the setting)."""
     owners = TABLE.owners(v)

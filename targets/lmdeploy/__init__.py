@@ -167,7 +167,7 @@ class LmdeployTarget(Target[LmdeployOptions, LmdeployVersion]):
         argv = head + engine_args(Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref,
                                            choice.backend, batch))
         mounts = api.LocalMounts(ctx)
-        in_container = head + engine_args(Lowering(plan, opts, v, "0.0.0.0", mounts.ref, choice.backend, batch))
+        in_container = head + engine_args(Lowering(plan, opts, v, "0.0.0.0", mounts.map, choice.backend, batch))
         banner = api.banner(ctx, self.name, self.title, v.version)
         model, key = plan.model, plan.server.api_key_env
         about = [

@@ -127,7 +127,7 @@ class Lowering:
     backend: Backend
     batch: int | None
 
-    def parser(self, kind: str) -> str | None:
+    def parser(self, kind: api.ParserKind) -> str | None:
         from deployc.targets.lmdeploy import parsers
         return api.parser_name(self.plan, self.opts, "lmdeploy", parsers.support(self.v.version), kind)
 

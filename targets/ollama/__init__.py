@@ -38,18 +38,16 @@ Modelfile writer), versions.py (what each release is).
 
 from __future__ import annotations
 
-from typing import Any
-
 import shlex
 from pathlib import Path
 
 from deployc.compiler import api
-from deployc.compiler.api import (Artifact, Budget, BuildContext, Capability, Diagnostic, EngineMemory, Lowered, Plan,
-                                  Target, comment_block, render_template, sh_env_value)
+from deployc.compiler.api import (Artifact, Budget, BuildContext, Capability, Diagnostic, EngineMemory, Lowered,
+                                  MemoryPlan, Plan, Target, comment_block, render_template, sh_env_value)
 from deployc.targets.ollama import checks, modelfile
 from deployc.targets.ollama.model import from_ref, modelfile_path, num_ctx
 from deployc.targets.ollama.options import PARAMETERS, Lowering, OllamaOptions, create_argv, derived, serve_env
-from deployc.targets.ollama.versions import VERSIONS, OllamaVersion
+from deployc.targets.ollama.versions import FEATURE_SINCE, VERSIONS, OllamaVersion
 
 __all__ = ["OllamaOptions", "OllamaTarget"]
 
@@ -96,7 +94,7 @@ class OllamaTarget(Target[OllamaOptions, OllamaVersion]):
     versions = VERSIONS
     options = OllamaOptions
 
-    def parsers(self, v: Any) -> api.ParserSupport:
+    def parsers(self, v: OllamaVersion) -> api.ParserSupport:
         return api.ParserSupport(f"Ollama {v.version}", {"tool": None, "reasoning": None},
                                  builtin=frozenset({"tool", "reasoning"}))
 
@@ -137,7 +135,7 @@ class OllamaTarget(Target[OllamaOptions, OllamaVersion]):
                 f"LoRA adapter {a.name} on {m.served_name}: `ollama create {a.name} -f Modelfile.{a.name}` "
                 "(create.sh, after the base model).",
                 "Parameters, template and system are inherited from the base model."])
-            amf.command("FROM", m.served_name)
+            amf.command("FROM", plan.served_name)
             amf.command("ADAPTER", modelfile_path(("file", a.source), ctx))
             adapter_files.append(Artifact(f"Modelfile.{a.name}", amf.render()))
             creates.append(["ollama", "create", a.name, "-f", f"Modelfile.{a.name}"])
@@ -176,13 +174,18 @@ def _modelfile(c: Lowering, ctx: BuildContext, banner: list[str]) -> modelfile.M
         f"{c.context} x {parallel} = {c.context * parallel} tokens{_kv_bytes(ctx.memory)}.",
     ])
     mf.command("FROM", modelfile_path(source, ctx))
+    params = [(parameter.name, value) for parameter in PARAMETERS for value in parameter.value(c)]
+    used = {name for name, _ in params} & FEATURE_SINCE.keys()
     if (s := c.plan.speculative) is not None and s.model is not None:
         mf.command("DRAFT", modelfile_path(("file", s.model), ctx))
-    for parameter in PARAMETERS:
-        for value in parameter.value(c):
-            mf.parameter(parameter.name, value)
-    for name, value in sorted(c.opts.parameters.items()):
+        used.add("draft")
+    if used and "requires" in c.v.commands:
+        # the oldest release that reads every command and PARAMETER this Modelfile uses
+        mf.command("REQUIRES", max((FEATURE_SINCE[f] for f in used), key=lambda v: tuple(map(int, v.split(".")))))
+    for name, value in params:
         mf.parameter(name, value)
+    for name, given in sorted(c.opts.parameters.items()):
+        mf.parameter(name, given)
     if c.opts.template is not None:
         mf.command("TEMPLATE", c.opts.template)
     if c.opts.system is not None:
@@ -208,7 +211,7 @@ def _service(c: Lowering, creates: list[list[str]], files: tuple[tuple[str, str]
                           env=(("OLLAMA_HOST", api.SERVER_URL),), persistent=True))
 
 
-def _kv_bytes(mp) -> str:
+def _kv_bytes(mp: MemoryPlan | None) -> str:
     """The KV cache's size from the memory plan (compiler/memory.py), when the model facts allow one."""
     if mp is None:
         return ""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from deployc.compiler.api import Diagnostic, Plan, args_conflict, env_conflicts, error, is_local, warning
+from deployc.compiler.api import Diagnostic, Plan, SpecPath, args_conflict, env_conflicts, error, is_local, warning
 from deployc.targets.ollama import modelfile
 from deployc.targets.ollama.model import (GGUF_REPO, SPEC_LEVEL, counterpart, from_ref, gguf_tag, normalize_level, num_ctx,
                                           quantized_source)
@@ -24,8 +25,7 @@ def check(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]
     source, problem = from_ref(plan, opts)
     if problem:
         out.append(problem)
-    elif source is not None and source[0] != "file" and opts.library is None and counterpart(m.source) is not None:
-        row = counterpart(m.source) or {}
+    elif source is not None and source[0] != "file" and opts.library is None and (row := counterpart(m.source)) is not None:
         if source[0] == "library":
             what = (f"the Ollama library's {source[1]} ({row['library_source']}), in the quantization the library "
                     "publishes for that tag")
@@ -76,9 +76,10 @@ def check(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]
 
 def check_names(plan: Plan) -> list[Diagnostic]:
     """Served and adapter names become Ollama model names; adapters must be local files or folders."""
-    out = []
+    out: list[Diagnostic] = []
     m = plan.model
-    named = [(m.served_name, ("model", "served_name" if "served_name" in m.model_fields_set else "source"))]
+    named: list[tuple[str, SpecPath]] = [
+        (plan.served_name, ("model", "served_name" if "served_name" in m.model_fields_set else "source"))]
     named += [(a.name, ("model", "adapters", i, "name")) for i, a in enumerate(m.adapters)]
     for name, path in named:
         if not _MODEL_NAME.match(name) or name.lower().startswith(_OUR_FILES):
@@ -107,7 +108,7 @@ def check_weights(plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Dia
         return out   # quantize names the file of the counterpart GGUF repo (model.py from_ref)
     if opts.quantize is not None:
         level = normalize_level(opts.quantize, v)
-        where = ("targets", "ollama", "quantize")
+        where: SpecPath = ("targets", "ollama", "quantize")
         if level is None:
             out.append(error("ollama-quantize", f"Ollama {v.version} has no quantize level {opts.quantize!r}",
                              hint="use one of: " + ", ".join(v.quantize_levels) + " (any case)", path=where))
@@ -146,7 +147,7 @@ def check_parameters(opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]:
         where = ("targets", "ollama", "parameters", name)
         kind = v.parameters.get(name)
         if name in OWNED_PARAMETERS:
-            owner = ".".join(OWNED_PARAMETERS[name])
+            owner = ".".join(map(str, OWNED_PARAMETERS[name]))
             out.append(error("ollama-parameter", f"PARAMETER {name} is {owner}, which deployc writes",
                              hint=f"set {owner} instead", path=where, anchor="key"))
         elif name in v.deprecated:
@@ -165,7 +166,7 @@ def check_parameters(opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]:
     return out
 
 
-def kind_ok(kind: str, value) -> bool:
+def kind_ok(kind: str, value: int | float | bool | str) -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if isinstance(value, bool):
@@ -177,12 +178,12 @@ def kind_ok(kind: str, value) -> bool:
     return isinstance(value, str)
 
 
-def unwritable(path, value: str) -> Diagnostic:
+def unwritable(path: SpecPath, value: str) -> Diagnostic:
     return error("ollama-modelfile-value", f"this value cannot be written into a Modelfile: "
                  f"{modelfile.why_not(value)}", hint="change the text (Ollama's parser has no escapes)", path=path)
 
 
-def check_args(args, v: OllamaVersion, draft: bool = False) -> list[Diagnostic]:
+def check_args(args: Sequence[str], v: OllamaVersion, draft: bool = False) -> list[Diagnostic]:
     """cobra/pflag parsing of `ollama create MODEL`: exact long names (`--quantize=x` or `--quantize x`),
     glued shorthands (`-qx`), unknown flags and extra positional arguments are errors (ExactArgs(1))."""
     out = []

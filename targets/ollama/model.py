@@ -7,7 +7,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict
 
 from deployc.compiler.api import BuildContext, Diagnostic, Plan, error, is_local, model_spellings
 from deployc.targets.ollama.versions import OllamaVersion
@@ -23,14 +23,26 @@ GGUF_REPO = re.compile(r"-gguf$", re.IGNORECASE)
 COUNTERPARTS = Path(__file__).with_name("counterparts.json")
 
 
+class Counterpart(TypedDict, total=False):
+    """A row of counterparts.json: a GGUF repo of the hub model (gguf, its quantizations, and the
+    XInference registry file it was read from), an Ollama library model, or both."""
+
+    hub: Required[str]
+    gguf: str
+    quantizations: list[str]
+    source: str
+    library: str
+    library_source: str
+
+
 @lru_cache(maxsize=1)
-def _counterparts() -> dict[str, dict[str, Any]]:
+def _counterparts() -> dict[str, Counterpart]:
     """counterparts.json (conformance/extract/ollama_counterparts.py): lower-cased hub id -> its row."""
-    rows = json.loads(COUNTERPARTS.read_text(encoding="utf-8"))["models"]
+    rows: list[Counterpart] = json.loads(COUNTERPARTS.read_text(encoding="utf-8"))["models"]
     return {r["hub"].lower(): r for r in rows}
 
 
-def counterpart(repo_id: str) -> dict[str, Any] | None:
+def counterpart(repo_id: str) -> Counterpart | None:
     """The row of a hub id (under any of its spellings, api.model_spellings), or None."""
     table = _counterparts()
     return next((table[s.lower()] for s in model_spellings(repo_id) if s.lower() in table), None)

@@ -15,6 +15,7 @@ None: the caller turns that into a diagnostic at the field the value came from.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 _WS = " \t\n"
@@ -30,7 +31,7 @@ def unprintable(value: str) -> str | None:
     return next((ch for ch in value if ch not in "\t\n" and not _printable(ch)), None)
 
 
-def _line_ends(value: str):
+def _line_ends(value: str) -> Iterator[str]:
     """The value's text up to each newline, trimmed on the right like strings.TrimSpace."""
     for i, ch in enumerate(value):
         if ch == "\n":

@@ -166,11 +166,11 @@ def derived(c: Lowering) -> tuple[Derived, ...]:
     out = list(CREATE.derived(c, c.v, c.plan.states))
     for p in PARAMETERS:
         if not c.plan.states(p.owner):
-            out += [Derived(f"PARAMETER {p.name}", ".".join(p.owner), str(x), p.why) for x in p.value(c)]
+            out += [Derived(f"PARAMETER {p.name}", ".".join(map(str, p.owner)), str(x), p.why) for x in p.value(c)]
     for var in ENV:
         value = var.value(c) if var.when(c.plan) else None
         if value is not None and not c.plan.states(var.owner):
-            out.append(Derived(var.name, ".".join(var.owner), value,
+            out.append(Derived(var.name, ".".join(map(str, var.owner)), value,
                                var.why or SAME_DEPLOYMENT.get(var.owner)))
     return tuple(out)
 

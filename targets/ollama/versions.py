@@ -49,7 +49,9 @@ Facts common to both:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
 
@@ -77,6 +79,19 @@ _COMMANDS_COMMON = ("from", "license", "template", "system", "adapter", "rendere
 # cmd/cmd.go createCmd.Flags() (:2323-2324 / :1718-1719); cobra adds -h/--help.
 _CREATE_FLAGS = {"--file": "string", "-f": "string", "--quantize": "string", "-q": "string",
                  "--help": "bool", "-h": "bool"}
+
+# The first Ollama release whose parser reads each Modelfile feature: feature_since.json, written by
+# `conformance/extract/ollama.py GIT_DIR --since v0.32.15` from every stable tag (the oldest tag whose
+# parser/parser.go isValidCommand lists the command, or whose api/types.go Options/Runner has the
+# PARAMETER's json tag; each entry names its tag and commit): DRAFT since 0.23.1, draft_num_predict since
+# 0.30.0. A Modelfile that uses a feature newer than the 0.12 grammar says `REQUIRES <the newest of those>`
+# (parser/parser.go:136-145, stored as the model's config.requires and shown by `ollama show`; REQUIRES
+# itself since 0.14.0): an older server rejects the Modelfile anyway, and the line tells whoever copies the
+# model which release it needs.
+_SINCE = json.loads(Path(__file__).with_name("feature_since.json").read_text(encoding="utf-8"))
+FEATURE_SINCE = {name: _SINCE[kind][name]["version"]
+                 for kind, name in (("modelfile_commands", "draft"), ("parameters", "draft_num_predict"))}
+
 
 # Issue 20, item 3, stated explicitly: Ollama parses tool calls and thinking itself, from the model's
 # template (auto writes nothing; a name is refused).

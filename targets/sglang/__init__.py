@@ -204,6 +204,10 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
                              hint="remove speculative.revision, or pin SGLang 0.5.23", path=("speculative", "revision")))
         return out
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.sglang.importer import IMPORTER
+        return IMPORTER
+
     def parsers(self, v: SglangVersion) -> api.ParserSupport:
         from deployc.targets.sglang import parsers
         return parsers.support(v.data_version, v.version)

@@ -58,7 +58,7 @@ class Lowering:
     host: str
     where: Callable[[str, str], str | None]
 
-    def parser(self, kind: str) -> str | None:
+    def parser(self, kind: api.ParserKind) -> str | None:
         from deployc.targets.sglang import parsers
         return api.parser_name(self.plan, self.opts, "sglang", parsers.support(self.v.data_version, self.v.version),
                                kind)

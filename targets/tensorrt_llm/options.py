@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deployc.compiler.api import ARGPARSE, CLICK, OptionTable, Plain, Plan, TargetOptions, fixed, opt, owned
+from deployc.compiler.api import ARGPARSE, CLICK, Opt, OptionTable, Plain, Plan, TargetOptions, fixed, opt, owned
 from deployc.targets.tensorrt_llm.engine import Paths, Shapes
 from deployc.targets.tensorrt_llm.versions import FAMILIES, TrtLlmVersion
 
@@ -133,7 +133,7 @@ def _fp8_cache(c: Lowering) -> bool:
 
 
 # The checkpoint step's options, common to the converters and quantize.py.
-_CHECKPOINT = [
+_CHECKPOINT: list[Opt[Lowering]] = [
     opt("--model_dir", "model.source", lambda c: c.paths.model),
     opt("--output_dir", "targets.tensorrt-llm.workdir", lambda c: c.paths.checkpoint),
     opt("--dtype", "precision.dtype", lambda c: c.plan.precision.dtype),

@@ -36,7 +36,7 @@ class Enum:
             raise ValueError(f"not an enum identifier: {self.name!r}")
 
 
-class Map(dict):
+class Map(dict[str, Any]):
     """A protobuf map<K, V> field."""
 
 

@@ -22,7 +22,7 @@ CONTAINER_WORK = "/deployc/work"
 
 
 def engine_service(plan: Plan, opts: TensorRtLlmOptions, v: TrtLlmVersion, family: str, s: Shapes,
-                   fraction: float) -> api.Service:
+                   fraction: float | None) -> api.Service:
     paths = Paths.of(plan, CONTAINER_WORK, BuildContext(spec_dir=".", spec_name="", spec_digest=""))
     c = Lowering(plan, s, paths, fraction, host="0.0.0.0")
     setup: list[tuple[str, ...]] = [tuple(argv) for _, _, argv in downloads(plan, paths)]

@@ -65,7 +65,7 @@ def _io(version: TrtLlmVersion, model: str) -> dict[str, Any]:
         return fill.get(node, node) if isinstance(node, str) else node
 
     io = version.triton_io()[model]
-    return _typed(resolve({k: io[k] for k in ("input", "output", "ensemble_scheduling") if k in io}))
+    return {k: _typed(resolve(io[k]), k) for k in ("input", "output", "ensemble_scheduling") if k in io}
 
 
 def _params(values: dict[str, str]) -> Map:

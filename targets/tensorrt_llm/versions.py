@@ -82,6 +82,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any, TypedDict
 
 from deployc.compiler.api import Capability, EngineVersion
 
@@ -105,7 +106,7 @@ FAMILIES: dict[str, Family] = {
 
 # Hub ids whose family is plain from the repo name (case-insensitive search in "org/name").
 # First match wins; "" means "looks like a family name but is another architecture".
-HUB_FAMILIES: tuple[tuple[re.Pattern, str], ...] = (
+HUB_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"mixtral|vision|llama-?4|-vl\b", re.I), ""),  # MoE / multimodal: other converters
     (re.compile(r"llama", re.I), "llama"),
     (re.compile(r"mistral", re.I), "mistral"),
@@ -128,22 +129,33 @@ class TrtLlmVersion(EngineVersion):
     executor_worker_path: str
 
     @property
-    def options(self) -> dict:
+    def options(self) -> dict[str, CliTool]:
         return cli_options(self.version)
 
-    def triton_io(self) -> dict:
+    def triton_io(self) -> dict[str, dict[str, Any]]:
         return triton_io(self.version)
 
 
-@cache
-def cli_options(version: str) -> dict:
-    return json.loads((HERE / "cli_options.json").read_text(encoding="utf-8"))[version]
+class CliTool(TypedDict):
+    """One command of cli_options.json: where its options were read, and each option's values (None: any
+    value, "flag": a switch, a list: its choices)."""
+
+    source: str
+    options: dict[str, list[str] | str | None]
 
 
 @cache
-def triton_io(version: str) -> dict:
-    data = json.loads((HERE / "triton_io.json").read_text(encoding="utf-8"))
-    return data["models"]
+def cli_options(version: str) -> dict[str, CliTool]:
+    tools: dict[str, dict[str, CliTool]] = json.loads((HERE / "cli_options.json").read_text(encoding="utf-8"))
+    return tools[version]
+
+
+@cache
+def triton_io(version: str) -> dict[str, dict[str, Any]]:
+    """Model name -> its config.pbtxt interface (input, output, ...) as JSON, for triton.py to fill in."""
+    data: dict[str, Any] = json.loads((HERE / "triton_io.json").read_text(encoding="utf-8"))
+    models: dict[str, dict[str, Any]] = data["models"]
+    return models
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,9 +183,17 @@ class TrtLlmServeVersion(EngineVersion):
         return triton_image(self.triton_release)
 
 
+class TritonContainers(TypedDict):
+    about: str
+    containers: dict[str, str]   # Triton release (YY.MM) -> the TensorRT-LLM version its image carries
+    image: str                   # the image name, {release} for the release
+    sources: dict[str, str]
+
+
 @cache
-def triton_containers() -> dict:
-    return json.loads((HERE / "triton_containers.json").read_text(encoding="utf-8"))
+def triton_containers() -> TritonContainers:
+    data: TritonContainers = json.loads((HERE / "triton_containers.json").read_text(encoding="utf-8"))
+    return data
 
 
 def triton_image(release: str) -> str:

@@ -44,8 +44,6 @@ Spec -> TGI, decisions worth knowing:
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
 
 from deployc.compiler import api
@@ -118,7 +116,7 @@ class TgiTarget(Target[TgiOptions, TgiVersion]):
     versions = VERSIONS
     options = TgiOptions
 
-    def parsers(self, v: Any) -> api.ParserSupport:
+    def parsers(self, v: TgiVersion) -> api.ParserSupport:
         return api.ParserSupport(f"TGI {v.version}", {"tool": None, "reasoning": None}, builtin=frozenset({"tool"}))
 
     def unsupported_hint(self, capability: Capability, v: TgiVersion) -> str | None:

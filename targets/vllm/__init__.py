@@ -169,6 +169,13 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
                 out.append(error("vllm-port-nodes", f"port {port} is where node 0 of a multi-node copy opens {what}; "
                                  "the HTTP server cannot take it too", hint="choose another server.port",
                                  path=("server", "port")))
+        if plan.multi_node and plan.attention_dp and plan.gpus_per_replica == 1 and v.nnodes_needs_mp:
+            out.append(error(
+                "vllm-data-parallel-nodes", f"vLLM {v.version} cannot run data-parallel attention over "
+                f"{plan.nodes} nodes with one GPU per data rank: its ParallelConfig picks the uni executor for "
+                "one GPU and then refuses --nnodes > 1 (config/parallel.py: \"nnodes > 1 can only be set when "
+                "distributed exectuor backend is mp\")", hint="pin targets.vllm.version: 0.33.0 or later, or use "
+                "tensor 2 or more per data rank", path=("parallelism", "data_mode")))
         if plan.multi_node and plan.parallelism.tensor > plan.gpus_per_node_used:
             per = plan.gpus_per_node_used
             out.append(warning(
@@ -182,6 +189,10 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
                               TABLE.owners(v), others, v.stale_flags)
         out += api.env_conflicts(opts.env, OWNED_ENV, self.name)
         return out
+
+    def importer(self) -> api.Importer:
+        from deployc.targets.vllm.importer import IMPORTER
+        return IMPORTER
 
     def parsers(self, v: VllmVersion) -> api.ParserSupport:
         return parsers.support(v.data_version, v.version)

@@ -38,7 +38,7 @@ class Lowering:
     def gguf(self) -> bool:
         return self.plan.precision.quantization == "gguf"
 
-    def parser(self, kind: str) -> str | None:
+    def parser(self, kind: api.ParserKind) -> str | None:
         support = parsers.support(self.v.data_version, self.v.version)
         return api.parser_name(self.plan, self.opts, "vllm", support, kind)
 
@@ -198,6 +198,7 @@ TABLE: api.OptionTable[Lowering] = api.OptionTable(PARSER, [
     owned("--master-addr", "parallelism.nodes"),
     owned("--master-port", "parallelism.nodes"),
     owned("--headless", "parallelism.nodes"),
+    owned("--data-parallel-size-local", "parallelism.nodes", aliases=("-dpl",)),
 ])
 
 # vLLM's own option table per version, extracted from its `vllm serve` parser (conformance/extract/vllm_options.py).
@@ -224,14 +225,27 @@ def node_args(plan: Plan, refs: NodeRefs, rank: str) -> list[str]:
     which serves HTTP; any other: a --headless worker)."""
     args = ["--nnodes", str(plan.nodes), "--node-rank", rank, "--master-addr", refs.leader,
             "--master-port", str(MASTER_PORT)]
+    if plan.attention_dp:
+        args += ["--data-parallel-size-local", str(local_data_ranks(plan))]
     return args if rank == "0" else args + ["--headless"]
+
+
+def local_data_ranks(plan: Plan) -> int:
+    """The data-parallel ranks each node runs when data-parallel attention spans the nodes."""
+    return plan.gpus_per_node_used // plan.gpus_per_replica
 
 
 def node_derived(plan: Plan) -> tuple[api.Derived, ...]:
     """The per-node flags' value that no spec setting states."""
-    return (api.Derived("--master-port", "parallelism.nodes", str(MASTER_PORT),
-                        "vLLM's own default master port, spelled out so serve-worker.sh and the LeaderWorkerSet "
-                        "name the port node 0 opens (config/parallel.py ParallelConfig.master_port)"),)
+    out: tuple[api.Derived, ...] = (api.Derived("--master-port", "parallelism.nodes", str(MASTER_PORT),
+                       "vLLM's own default master port, spelled out so serve-worker.sh and the LeaderWorkerSet "
+                       "name the port node 0 opens (config/parallel.py ParallelConfig.master_port)"),)
+    if plan.attention_dp:
+        out += (api.Derived("--data-parallel-size-local", "parallelism.data", str(local_data_ranks(plan)),
+                            "the data ranks each node runs (data / nodes), as vLLM's data-parallel deployment docs "
+                            "spell it; ParallelConfig splits the ranks over the nodes by it (config/parallel.py "
+                            "nnodes_within_dp)"),)
+    return out
 
 
 def engine_args(c: Lowering) -> list[str]:

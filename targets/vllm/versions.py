@@ -43,6 +43,7 @@ Facts common to both, with their place in the source:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from deployc.compiler.api import RECIPE_CAPABILITIES, Capability, EngineVersion
 
@@ -83,6 +84,10 @@ class VllmVersion(EngineVersion):
     # and ModelConfig._apply_dict_overrides (config/model.py: 0.33.0 :555, 0.34.0 :570) setattr()s a dict
     # override whole, so deployc writes rope_theta into it.
     rope_key: str = "rope_parameters"
+    # ParallelConfig refuses --nnodes > 1 unless the executor backend is mp, and picks uni for one GPU per
+    # data rank (0.11.2 config/parallel.py:591-602; 0.33.0 on also accept uni), so a one-GPU data rank
+    # cannot run with --nnodes there.
+    nnodes_needs_mp: bool = False
 
     def _tier(self, gpu_name: str, memory_gib: float) -> int | None:
         for min_gib, excluded, tokens in self.batch_token_tiers:
@@ -142,8 +147,18 @@ class VllmMemory:
 # The fit below is calibrate.py's (tp_overhead grid to 2.25 GiB, NVLS boards only), the lowest
 # mean calibration error of the candidates tried; it lands near vLLM's own printed breakdowns
 # (sampler 16 B per vocabulary entry vs 14.8-16.2 printed; 0.8 + 1.5 GiB at TP >= 2 vs 2.07-2.13).
-_FIT_V0 = {"non_torch_gib": 0.45, "tp_overhead_gib": 0.0, "sampler_bytes": 4.0, "act_mlp": 1.0, "act_hidden": 6.0}
-_FIT = {"non_torch_gib": 0.8, "tp_overhead_gib": 1.5, "sampler_bytes": 16.0, "act_mlp": 1.5, "act_hidden": 6.0}
+class _Fit(TypedDict):
+    """The VllmMemory fields calibrate.py fits."""
+
+    non_torch_gib: float
+    tp_overhead_gib: float
+    sampler_bytes: float
+    act_mlp: float
+    act_hidden: float
+
+
+_FIT_V0: _Fit = {"non_torch_gib": 0.45, "tp_overhead_gib": 0.0, "sampler_bytes": 4.0, "act_mlp": 1.0, "act_hidden": 6.0}
+_FIT: _Fit = {"non_torch_gib": 0.8, "tp_overhead_gib": 1.5, "sampler_bytes": 16.0, "act_mlp": 1.5, "act_hidden": 6.0}
 _GRAPHS = 0.75
 MEMORY: dict[str, VllmMemory] = {
     # V0 (vllm/worker/worker.py determine_num_available_blocks, 0.5-0.7): one block pool of 16-token blocks,
@@ -324,6 +339,7 @@ VERSIONS: dict[str, VllmVersion] = {
                          "use_marlin; utils/marlin_utils_fp8.py)"),
             "nvfp4": (10.0, "it runs NVFP4 weights through Marlin W4A16, activations 16-bit (utils/"
                             "marlin_utils_fp4.py:24-25 is_fp4_marlin_supported, cc 8.0+)")},
+        nnodes_needs_mp=True,
         rope_key="rope_scaling",   # transformers 4.57.6 in its image; config/model.py:2000 _get_and_verify_max_len
         stale_flags={**_STALE_COMMON,
                      "--task": "deprecated in 0.11; use --runner / --convert",

@@ -79,8 +79,6 @@ supervisor and its workers), versions.py (what each release is).
 
 from __future__ import annotations
 
-from typing import Any
-
 from deployc.compiler import api
 from deployc.compiler.api import (Artifact, Budget, BuildContext, Capability, Diagnostic, EngineMemory, Lowered, Plan,
                                   Target)
@@ -140,7 +138,7 @@ class XinferenceTarget(Target[XinferenceOptions, XinferenceVersion]):
     versions = VERSIONS
     options = XinferenceOptions
 
-    def parsers(self, v: Any) -> api.ParserSupport:
+    def parsers(self, v: XinferenceVersion) -> api.ParserSupport:
         return api.ParserSupport(f"XInference {v.version}", {"tool": None, "reasoning": None},
                                  builtin=frozenset({"tool"}))
 

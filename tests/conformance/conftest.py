@@ -63,3 +63,30 @@ def variant_of(base: dict, **sections) -> dict:
         else:
             spec[key] = value
     return spec
+
+
+def run_client(python: str, base: str, served: str, max_model_len: int, env: dict[str, str]) -> dict:
+    """conformance/e2e_client.py (the openai client) against a running server: its JSON results."""
+    import json
+    import subprocess
+
+    client = subprocess.run([python, str(ROOT / "conformance" / "e2e_client.py"), base + "/v1", served,
+                             str(max_model_len)], capture_output=True, text=True, timeout=600, env=env)
+    assert client.returncode == 0, client.stderr[-3000:]
+    return json.loads(client.stdout)
+
+
+def stop_server(proc) -> None:
+    """SIGTERM the process group a serve.sh was started in (start_new_session), SIGKILL after 60 s."""
+    import os
+    import signal
+    import subprocess
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -29,7 +28,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import HOME, ROOT, dump, require
+from .conftest import HOME, ROOT, dump, require, run_client, stop_server
 from .test_e2e_vllm import _deployc
 
 pytestmark = pytest.mark.conformance
@@ -121,22 +120,13 @@ def served(tmp_path_factory):
             time.sleep(1)
         timings["serve.sh start to /health 200 (s)"] = round(time.monotonic() - t0, 1)
         t0 = time.monotonic()
-        client = _run([python, str(ROOT / "conformance" / "e2e_client.py"), base + "/v1", SERVED, str(MAX_MODEL_LEN)],
-                      timeout=600, env={**env, "E2E_CLIENT_KEY": env[KEY_ENV]})
+        results = run_client(python, base, SERVED, MAX_MODEL_LEN, {**env, "E2E_CLIENT_KEY": env[KEY_ENV]})
         timings["client script, all requests (s)"] = round(time.monotonic() - t0, 1)
-        results = json.loads(client.stdout)
         timings["first chat completion (s)"] = results["chat"]["seconds"]
         yield {"results": results, "model": model, "serve_sh": serve_sh.read_text(), "log": log_path,
                "build_output": build.stdout + build.stderr, "timings": timings}
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        stop_server(proc)
         print("\n[e2e llama.cpp timings] " + json.dumps(timings))
 
 

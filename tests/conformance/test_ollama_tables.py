@@ -39,6 +39,7 @@ COMMITS = {"0.32.15": "b7871fc0d1d82fe109536efa3e0e8e411c766c75",
 GO_INT = re.compile(r"^[+-]?[0-9]+$")
 GO_FLOAT = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 GO_BOOL = {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
+GO_SEMVER = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*)){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 GO_DURATION = re.compile(r"^[+-]?(0|([0-9]*(\.[0-9]*)?(ns|us|µs|ms|s|m|h))+)$")
 
 BASE = {
@@ -101,9 +102,13 @@ def check_modelfile(text: str, t: dict, adapter: bool) -> None:
     commands = parse(text, tuple(t["commands"]))
     assert commands[0][0] == "model" and commands[0][1]
     for name, value in commands:
-        if name in ("model", "adapter", "template", "system"):
+        if name in ("model", "adapter", "template", "system", "draft"):
             assert name == "model" or name in t["commands"], name
             assert name != "adapter" or adapter, "ADAPTER only in an adapter's own Modelfile"
+            continue
+        if name == "requires":
+            # parser/parser.go: "v" + value must be golang.org/x/mod/semver.IsValid
+            assert name in t["commands"] and GO_SEMVER.match(value), (name, value)
             continue
         assert name not in t["deprecated_parameters"], name
         kind = t["parameters"].get(name)

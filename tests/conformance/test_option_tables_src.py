@@ -168,6 +168,14 @@ def test_reextract_from_a_named_clone(env):
         assert fresh == (ROOT / f"targets/{pkg}/engine_options/{version}.json").read_text(encoding="utf-8"), version
 
 
+def test_ollama_feature_since_reextracts_from_a_named_clone():
+    if not os.environ.get("DEPLOYC_SRC_OLLAMA_GIT"):
+        pytest.skip("DEPLOYC_SRC_OLLAMA_GIT not set: the source repository is not reachable from CI")
+    fresh = run([sys.executable, "conformance/extract/ollama.py", os.environ["DEPLOYC_SRC_OLLAMA_GIT"],
+                 "--since", "v0.32.15", "--stdout"])
+    assert fresh == (ROOT / "targets/ollama/feature_since.json").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("version", ["0.32.15", "0.12.11"])
 def test_ollama_table_agrees_with_the_older_conformance_table(version):
     old_path = ROOT / f"tests/conformance/data/ollama-{version}.json"

@@ -262,12 +262,17 @@ MULTI_NODE = {
 }
 
 
+def engine_gpus(par: dict) -> int:
+    """GPUs one engine spans: tensor x pipeline, times data with data-parallel attention."""
+    attention = par.get("data_mode") == "attention"
+    return par.get("tensor", 1) * par.get("pipeline", 1) * (par.get("data", 1) if attention else 1)
+
+
 def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, int, list[str]]]:
     """(id, nodes, rank, GPUs of all nodes, argv) for the leader and one worker of each multi-node copy."""
     specs = {p.parent.name: YAML(typ="safe").load(p.read_text()) for p in SAMPLES}
     specs = {k: v for k, v in specs.items() if "nodes" in v.get("parallelism", {})
-             or v.get("parallelism", {}).get("tensor", 1) * v.get("parallelism", {}).get("pipeline", 1)
-             > v.get("hardware", {}).get("gpus_per_node", 8)}
+             or engine_gpus(v.get("parallelism", {})) > v.get("hardware", {}).get("gpus_per_node", 8)}
     specs |= copy.deepcopy(MULTI_NODE)
     launcher = list(VERSIONS[version].launcher)
     out = []
@@ -296,6 +301,12 @@ def test_real_sglang_parser_reads_every_node_of_a_multi_node_copy(version, tmp_p
         f = results[name]["fields"]
         assert (f["nnodes"], f["node_rank"], f["dist_init_addr"]) == (nodes, rank, f"{LEADER}:{DIST_INIT_PORT}"), name
         assert f["tp_size"] * f["pp_size"] == gpus, name  # SGLang's sizes count the GPUs of every node
-        assert f["dp_size"] == 1, name  # copies are separate groups: multi-node DP needs DP attention
+        if f.get("enable_dp_attention") or f.get("attn_dp_size", 1) > 1:
+            # multi-node wide EP: one engine, attention data-parallel over every GPU of the nodes
+            # (0.5.23 --attn-dp-size D; 0.4.10.post2 --dp-size D --enable-dp-attention)
+            dp = f["attn_dp_size"] if "attn_dp_size" in f else f["dp_size"]
+            assert dp == gpus // f["pp_size"] and f["ep_size"] == gpus, name
+        else:
+            assert f["dp_size"] == 1, name  # copies are separate groups: multi-node DP needs DP attention
         if rank > 0:
             assert f["api_key"] is None, name  # workers serve no HTTP: the key stays on node 0

@@ -229,16 +229,24 @@ MULTI_NODE = {
 LEADER = "10.1.2.3"
 
 
+def engine_gpus(par: dict) -> int:
+    """GPUs one engine spans: tensor x pipeline, times data with data-parallel attention."""
+    attention = par.get("data_mode") == "attention"
+    return par.get("tensor", 1) * par.get("pipeline", 1) * (par.get("data", 1) if attention else 1)
+
+
 def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, int, list[str]]]:
     """(id, nodes, rank, GPUs per node, argv) for the leader and one worker of every multi-node copy."""
     specs = {p.parent.name: YAML(typ="safe").load(p.read_text()) for p in SAMPLES}
     specs = {k: v for k, v in specs.items() if v.get("parallelism", {}).get("nodes", 1) > 1
-             or v.get("parallelism", {}).get("tensor", 1) * v.get("parallelism", {}).get("pipeline", 1)
-             > v.get("hardware", {}).get("gpus_per_node", 8)}
+             or engine_gpus(v.get("parallelism", {})) > v.get("hardware", {}).get("gpus_per_node", 8)}
     specs |= copy.deepcopy(MULTI_NODE)
     out = []
     for name, spec in specs.items():
         spec["targets"]["vllm"] = {**(spec["targets"].get("vllm") or {}), "version": version}
+        par = spec.get("parallelism", {})
+        if VERSIONS[version].nnodes_needs_mp and engine_gpus(par) > par.get("tensor", 1) * par.get("pipeline", 1) == 1:
+            continue  # one-GPU data ranks over nodes: deployc refuses it for this version (vLLM does too, below)
         result = lower(spec, "vllm", tmp_path / version / name)
         group = result.lowered.group
         assert result.lowered.service is None and group is not None, name
@@ -262,11 +270,31 @@ def test_real_vllm_parser_reads_every_node_of_a_multi_node_copy(version, tmp_pat
         assert (ns["nnodes"], ns["node_rank"], ns["master_addr"], ns["master_port"]) == (nodes, rank, LEADER,
                                                                                         MASTER_PORT), name
         assert ns["headless"] is (rank > 0), name
-        assert ns["data_parallel_size"] == 1, name  # copies are separate groups, never vLLM's own DP
         world = ns["tensor_parallel_size"] * ns["pipeline_parallel_size"]
-        assert world % nodes == 0, name  # the executor asserts it when the engine starts
-        # vLLM's own ParallelConfig: its multiprocessing backend, and each node runs the GPUs its container gets
+        dp = ns["data_parallel_size"]
         pc = results[name]["parallel"]
         assert pc["distributed_executor_backend"] == "mp", name
-        assert (pc["world_size"], pc["nnodes_within_dp"], pc["node_rank_within_dp"]) == (world, nodes, rank), name
-        assert pc["local_world_size"] == per_node, name
+        if dp == 1:  # copies are separate groups, never vLLM's own DP
+            assert world % nodes == 0, name  # the executor asserts it when the engine starts
+            # vLLM's own ParallelConfig: each node runs the GPUs its container gets
+            assert (pc["world_size"], pc["nnodes_within_dp"], pc["node_rank_within_dp"]) == (world, nodes, rank), name
+            assert pc["local_world_size"] == per_node, name
+        else:
+            # Multi-node wide EP (data-parallel attention over the nodes, the engine's experts over all GPUs):
+            # every node holds whole data ranks, so vLLM's ParallelConfig keeps each rank on one node
+            # (node_rank_within_dp 0: run_headless starts data-parallel engines, not a TP/PP executor) and
+            # create_engine_config infers (tp x pp x dp) / nnodes / (tp x pp) local ranks per node.
+            assert ns["enable_expert_parallel"] and (world * dp) % nodes == 0, name
+            assert (world * dp) // nodes == per_node, name
+            assert (pc["world_size"], pc["nnodes_within_dp"], pc["node_rank_within_dp"]) == (world, 1, 0), name
+
+
+def test_real_vllm_0_11_2_refuses_one_gpu_data_ranks_over_nodes_as_deployc_says(tmp_path):
+    """deployc refuses multi-node data-parallel attention with one GPU per rank for 0.11.2
+    (vllm-data-parallel-nodes, tests/test_parallel_modes.py); the same argv as deployc writes it for 0.33.0
+    fails 0.11.2's own ParallelConfig."""
+    spec = YAML(typ="safe").load((ROOT / "samples" / "deepseek-v3-2x8-h100" / "deploy.yaml").read_text())
+    spec["targets"]["vllm"] = {"version": "0.33.0"}
+    argv = multinode.fill(lower(spec, "vllm", tmp_path / "b").lowered.command, LEADER, 0)
+    [r] = probe("0.11.2", [{"id": "wide", "argv": argv, "parallel": True}])["results"]
+    assert (r["ok"], r["stage"]) == (False, "parallel") and "nnodes > 1 can only be set" in r["error"]

@@ -9,4 +9,4 @@ set -euo pipefail
 cd "$(dirname "$0")"/../..
 export LEADER_ADDR="${LEADER_ADDR:?set LEADER_ADDR to the address of node 0 (the leader), reachable from every node}"
 export VLLM_API_KEY="${DEEPSEEK_API_KEY:?set DEEPSEEK_API_KEY to the API key}"
-exec vllm serve deepseek-ai/DeepSeek-V3 --trust-remote-code --served-model-name deepseek-v3 --data-parallel-size 16 --enable-expert-parallel --max-model-len 16384 --host 0.0.0.0 --port 8000 --nnodes 2 --node-rank 0 --master-addr "${LEADER_ADDR}" --master-port 29501
+exec vllm serve deepseek-ai/DeepSeek-V3 --trust-remote-code --served-model-name deepseek-v3 --data-parallel-size 16 --enable-expert-parallel --max-model-len 16384 --host 0.0.0.0 --port 8000 --nnodes 2 --node-rank 0 --master-addr "${LEADER_ADDR}" --master-port 29501 --data-parallel-size-local 8
