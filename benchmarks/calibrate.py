@@ -32,8 +32,10 @@ GRIDS = {
     "act_hidden": [2.0, 3.0, 4.0, 5.0, 6.0],
     "cuda_graph_gib": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25],
 }
-ERAS = {"V0": ["0.5.0"], "V1": ["0.8.0", "0.11.2", "0.21.0", "0.26.0", "0.33.0"]}
-GRAPHS = {"0.21.0", "0.26.0", "0.33.0"}
+# Every MEMORY entry that shares the V1 fit (versions.py _FIT), so a release added there is fitted too;
+# 0.34.0 derives its own from _FIT (+ the extensible cache's reserve) and has no calibration run.
+ERAS = {"V0": ["0.5.0"], "V1": [k for k in versions.MEMORY if k not in ("0.5.0", "0.34.0")]}
+GRAPHS = {k for k, m in versions.MEMORY.items() if m.graphs_in_budget}
 CAP = 0.25   # an error beyond 25% counts as 25%: a run the model cannot explain must not steer the fit
 
 
