@@ -125,7 +125,7 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
     """argv: the engine's options (after its command). version: what the spec pins; data_version: the
     version whose option table reads it. env: the container's environment; published: container port ->
     host port (a `docker run` import)."""
-    data = table_data(str(imp.table(data_version)))
+    data = table_data(str(imp.table(data_version)), imp.table_key)
     pre, pre_names, rest = env_tokens(env or {}, data, imp)
     parsed = parse(pre + list(argv), data, imp.dialect)
     for dest, value in imp.defaults.items():
