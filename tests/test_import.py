@@ -65,7 +65,8 @@ CASES = [
     Case("vllm-bare-hub-id", f"{VLLM_DOCS}/serving/parallelism_scaling.html (as written)",
          "vllm serve gpt2 --tensor-parallel-size 4 --pipeline-parallel-size 2",
          {"model.source": "gpt2"},
-         check=("the imported spec does not build:", "spec-value: source: 'gpt2' is neither a hub repo id")),
+         check=("the imported spec does not build:", "spec-value: source: 'gpt2' is neither a hub repo id",
+                "  note: model.source 'gpt2' is a bare hub name: deploy.yaml takes org/name")),
     Case("vllm-expert-parallel", f"{VLLM_DOCS}/serving/expert_parallel_deployment.html (single node)",
          "vllm serve deepseek-ai/DeepSeek-V3-0324 --tensor-parallel-size 1 --data-parallel-size 8 "
          "--enable-expert-parallel",

@@ -201,6 +201,10 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
     out.notes += ctx.notes
     if "model.source" not in out.fields:
         raise ImportError_(f"the command names no model ({imp.title} needs one)")
+    source = str(out.fields["model.source"][0])
+    if "/" not in source and not source.startswith(("~", ".")):
+        out.notes.append(f"model.source {source!r} is a bare hub name: deploy.yaml takes org/name (the hub redirects "
+                         "legacy names such as gpt2 to their organisation, e.g. openai-community/gpt2)")
     if "model.served_name" not in out.fields:
         _put(out, "model.served_name", out.fields["model.source"][0],
              "what the engine served without --served-model-name (the model id): clients keep working")
