@@ -28,13 +28,14 @@ from deployc.compiler.api.target import BuildContext
 from deployc.compiler.check import check_target, check_target_keys
 from deployc.compiler.diagnostics import Diagnostic, error, has_errors, printable
 from deployc.compiler.coverage import facts_coverage
-from deployc.compiler.facts import CACHE_ORIGIN, resolve_facts
+from deployc.compiler.facts import CACHE_ORIGIN, Facts, resolve_facts
 from deployc.compiler.lower import lower
 from deployc.compiler.plan import resolve
 from deployc.compiler.probe import gguf_facts, local_source, probe_local
 from deployc.compiler.registry import Registry
 from deployc.compiler.results import Compiled, TargetResult
 from deployc.compiler.source import Source, load
+from deployc.compiler.spec import ModelFacts, Spec, is_local
 from deployc.compiler.validate import validate_spec
 
 LOCAL = platforms.DEFAULT
@@ -57,11 +58,23 @@ def compile_source(src: Source, spec_dir: Path, hf_cache: bool = False) -> Compi
         spec, probe = probe_local(spec, spec_dir)
         facts, fact_diags = resolve_facts(spec.model.source, spec.model.revision, local_source(spec, spec_dir),
                                           spec.model.facts, spec_dir=spec_dir, hf_cache=hf_cache)
-        plan, checks = resolve(spec, gguf_facts(spec, spec_dir, facts))
-        diags += probe + fact_diags + checks + facts_coverage(plan, Path(src.name).parent)
+        draft, draft_diags = draft_facts(spec, spec_dir, hf_cache)
+        plan, checks = resolve(spec, gguf_facts(spec, spec_dir, facts), draft)
+        diags += probe + fact_diags + draft_diags + checks + facts_coverage(plan, Path(src.name).parent)
         out.spec, out.plan = spec, plan
     out.diagnostics += [src.place(d) for d in diags]
     return out
+
+
+def draft_facts(spec: Spec, spec_dir: Path, hf_cache: bool) -> tuple[Facts | None, list[Diagnostic]]:
+    """The facts of speculative.model, from the same sources as the model's (a local folder, the lock file, the
+    catalog, the Hugging Face cache when asked), for the memory plan (compiler/memory_draft.py)."""
+    s = spec.speculative
+    if s is None or s.model is None:
+        return None, []
+    local = spec_dir / s.model if is_local(s.model) and not s.model.startswith("~") else None
+    facts, diags = resolve_facts(s.model, s.revision, local, ModelFacts(), spec_dir=spec_dir, hf_cache=hf_cache)
+    return facts, [replace(d, path=("speculative", "model")) for d in diags]
 
 
 def facts_note(compiled: Compiled) -> str | None:

@@ -88,6 +88,7 @@ class Facts:
     gguf_bytes: int | None = None            # size of model.gguf, when it is a local file
     derived: str | None = None               # facts of a base model, inferred from the checkpoint's name: why
     cite: str | None = None
+    draft_vocab_size: int | None = None      # an EAGLE3 head's own LM head (config.json draft_vocab_size)
 
     @property
     def known(self) -> bool:
@@ -178,7 +179,8 @@ def from_config(cfg: Mapping[str, Any], origin: str) -> Facts:
         quant_algo=algo, quant_dense=dense, arch=arch,
         parameters=parts.total if parts else None, embedding_parameters=parts.embedding if parts else None,
         expert_parameters=parts.experts if parts and experts else None,
-        vision_parameters=parts.vision if parts and parts.vision else None)
+        vision_parameters=parts.vision if parts and parts.vision else None,
+        draft_vocab_size=_int(cfg.get("draft_vocab_size")))
 
 
 def _context(positions: int | None, rope: Any, model_type: str) -> tuple[int | None, str | None]:

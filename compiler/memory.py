@@ -36,13 +36,14 @@ from deployc.compiler import arch as archmod
 from deployc.compiler import memory_kv as kvmod
 from deployc.compiler.diagnostics import Diagnostic, error, warning
 from deployc.compiler.facts import Facts
+from deployc.compiler.memory_draft import DraftKv, draft
 from deployc.compiler.memory_report import render
 from deployc.compiler.memory_weights import GIB, Layout, dtype_bytes, stages, weight_method, weights
 
 if TYPE_CHECKING:
     from deployc.compiler.plan import Plan
 
-__all__ = ["Budget", "EngineMemory", "KvManager", "Layout", "MemoryPlan", "check",
+__all__ = ["Budget", "DraftKv", "EngineMemory", "KvManager", "Layout", "MemoryPlan", "check",
            "estimate", "weight_method", "weights_per_gpu"]
 
 
@@ -97,6 +98,7 @@ class EngineMemory:
     max_seqs_default: bool = False
     report: tuple[str, ...] = ()        # how the engine prints its figures (compiler/memory_report.py)
     log_fields: tuple[tuple[str, str], ...] = ()   # where a startup log prints them: (field, regex)
+    draft_kv: DraftKv = DraftKv.NONE    # how a speculative drafter's KV cache is pooled (memory_draft.py)
 
 
 @dataclass(frozen=True)
@@ -203,13 +205,21 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
     tp_extra = eng.tp_overhead_gib if layout.tensor > 1 and gpu.nvls else 0.0
     overhead = (eng.non_torch_gib + eng.cuda_graph_gib + tp_extra) * GIB
     kvb = 1 if plan.precision.kv_cache_dtype == "fp8" else dtype_bytes(plan)
+    drafter = draft(plan, facts, eng.engine, eng.draft_kv, layout, w, kvb)
+    if drafter is not None and drafter.outside_budget:    # SGLang: loaded after the KV pool is sized
+        overhead += drafter.weight_bytes
     plans = []
     ranges = stages(len(arch.kinds), layout.pipeline)
     for i, (stage, layers) in enumerate(zip(w.per_stage, ranges)):
         caches = kvmod.layer_caches(arch, arch.kinds[layers.start:layers.stop], layout.attention_tensor, kvb,
                                     dtype_bytes(plan))
         stage_act = act if i == len(ranges) - 1 else activation_bytes(plan, facts, eng, layout, last_stage=False)
+        if drafter is not None and i == len(ranges) - 1:   # the drafter runs beside the last stage
+            caches += list(drafter.caches)
+            stage += 0.0 if drafter.outside_budget else drafter.weight_bytes
         plans.append(_stage(eng, caches, stage, stage_act, overhead, total, L))
+    if drafter is not None:
+        notes += list(drafter.notes)
     budget, _, headroom, kv = min(plans, key=lambda p: (p[3].concurrency, p[3].tokens))
     notes += _kv_notes(arch, layout)
     notes += list(kv.notes) + list(eng.notes)
@@ -228,7 +238,8 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
                      "and when it fills the engine queues or preempts (set limits.max_concurrency to cap it)")
     mp = MemoryPlan(
         engine=eng.engine, gpu=gpu.name, gpu_memory_gib=gpu.memory_gib, budget_gib=budget / GIB,
-        weights_gib_per_gpu=w.worst / GIB, activation_gib=act / GIB, overhead_gib=overhead / GIB,
+        weights_gib_per_gpu=(w.worst if drafter is None or drafter.outside_budget else max(
+            w.per_stage[:-1] + (w.per_stage[-1] + drafter.weight_bytes,))) / GIB, activation_gib=act / GIB, overhead_gib=overhead / GIB,
         kv_cache_gib_per_gpu=max(kv.kv_bytes, 0.0) / GIB, kv_bytes_per_token=int(kv.per_token),
         kv_cache_tokens=kv.tokens, max_model_len=L, sequence_bytes=int(kv.per_seq), max_concurrency=kv.concurrency,
         headroom_gib=headroom / GIB, assumptions=tuple(notes), kv_manager=eng.kv_manager.value,

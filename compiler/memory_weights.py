@@ -128,6 +128,7 @@ class Weights:
     """Bytes on one rank of each pipeline stage, and how they were counted."""
     per_stage: tuple[float, ...]
     notes: tuple[str, ...]
+    per_layer: float = 0.0       # one decoder layer on one rank (the average: MoE and dense layers alike)
 
     @property
     def worst(self) -> float:
@@ -190,4 +191,4 @@ def weights(plan: Plan, facts: Facts, layout: Layout, towers: bool = True,
     if layout.pipeline > 1:
         notes.append(f"pipeline: {', '.join(str(len(s)) for s in split)} layers per stage; embeddings on the "
                      "first, LM head on the last")
-    return Weights(tuple(out), tuple(notes))
+    return Weights(tuple(out), tuple(notes), per_layer_rank)

@@ -65,6 +65,11 @@ def _attention(cfg: Mapping[str, Any], kind: str, hidden: int, heads: int, kv: i
     return q_o if kind == SHARED else q_o + 2 * hidden * kv * head_dim
 
 
+def _eagle3(outer: Mapping[str, Any]) -> bool:
+    archs = outer.get("architectures")
+    return isinstance(archs, list) and any("eagle3" in str(a).lower() for a in archs)
+
+
 def _moe_layers(cfg: Mapping[str, Any], layers: int) -> set[int]:
     if isinstance(cfg.get("mlp_only_layers"), list) and cfg["mlp_only_layers"]:
         return set(range(layers)) - set(cfg["mlp_only_layers"])
@@ -105,6 +110,12 @@ def count(cfg: Mapping[str, Any], outer: Mapping[str, Any], layers: int | None, 
     if cfg.get("use_double_wide_mlp") is True:                           # Gemma 4 E2B: KV-shared layers 2x wide
         dense_mlp += kinds.count(SHARED) * 3 * hidden * inter
     embedding = vocab * hidden * (1 if tied else 2)
+    if _eagle3(outer):
+        # An EAGLE3 head (vLLM 0.34.0 model_executor/models/llama_eagle3.py): the first layer's q/k/v read
+        # 2 x hidden (the embedding and the fused target states), fc fuses three target hidden states into one
+        # (ReplicatedLinear 3 x hidden -> hidden), and its LM head spans draft_vocab_size (vocab_size if unset).
+        attention += hidden * (heads * head_dim + 2 * (kv or heads) * head_dim) + 3 * hidden * hidden
+        embedding = vocab * hidden + (_int(cfg.get("draft_vocab_size")) or vocab) * hidden
     ple = _int(cfg.get("hidden_size_per_layer_input"))
     if ple:                                                               # Gemma 3n/4 per-layer embeddings
         embedding += (_int(cfg.get("vocab_size_per_layer_input")) or vocab) * layers * ple

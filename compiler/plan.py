@@ -61,6 +61,7 @@ class Plan:
         return any(s[:len(p)] == p for s in self.stated)
     cache: Cache = field(default_factory=Cache)   # issue 20: prefix caching / chunked prefill toggles
     speculative: Speculative | None = None         # issue 20: speculative decoding
+    draft_facts: Facts | None = None               # speculative.model's facts (compiler/memory_draft.py)
 
     @property
     def served_name(self) -> str:
@@ -143,8 +144,10 @@ def _gpu(value: str | GpuSpec) -> gpus.Gpu:
     return found
 
 
-def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnostic]]:
-    """The Plan; ``facts`` come from compiler.facts.resolve_facts (default: model.facts alone)."""
+def resolve(spec: Spec, facts: Facts | None = None,
+            draft_facts: Facts | None = None) -> tuple[Plan, list[Diagnostic]]:
+    """The Plan; ``facts`` come from compiler.facts.resolve_facts (default: model.facts alone), ``draft_facts``
+    likewise for speculative.model."""
     diags: list[Diagnostic] = []
     facts = facts if facts is not None else from_user(spec.model.facts)
     gpu = _gpu(spec.hardware.gpu)
@@ -169,7 +172,7 @@ def resolve(spec: Spec, facts: Facts | None = None) -> tuple[Plan, list[Diagnost
     plan = Plan(spec.name, model, precision, par, spec.limits, spec.server,
                 HardwarePlan(gpu, count, spec.hardware.memory_utilization, spec.hardware.gpus_per_node),
                 spec.targets, facts, nodes, stated_paths(spec), cache=spec.cache,
-                speculative=spec.speculative)
+                speculative=spec.speculative, draft_facts=draft_facts)
     diags += rope_diags
     diags += _check_hardware(plan, spec)
     diags += _check_nodes(plan, spec)
@@ -253,7 +256,32 @@ def _check_speculative(plan: Plan) -> list[Diagnostic]:
     if s.revision is not None and s.model is None:
         out.append(error("speculative-revision", "speculative.revision needs speculative.model",
                          hint="remove speculative.revision", path=("speculative", "revision")))
-    return out
+    return out + _draft_facts(plan)
+
+
+def _draft_facts(plan: Plan) -> list[Diagnostic]:
+    """A drafter the memory plan cannot size is said out loud, never guessed (compiler/memory_draft.py)."""
+    s, f = plan.speculative, plan.facts
+    if s is None:
+        return []
+    if s.method == "mtp" and f.known and (f.arch is None or f.arch.mtp_layers == 0):
+        return [warning("speculative-draft-facts", f"speculative mtp: {plan.model.source}'s config.json (facts from "
+                        f"{f.origin}) declares no multi-token-prediction layers (num_nextn_predict_layers, "
+                        "mtp_num_hidden_layers), so the memory plan counts no MTP weights or KV cache",
+                        hint=(f"run `deployc facts {plan.model.source}` to lock the checkpoint's own config.json "
+                              "if it ships MTP layers; " if not plan.model_is_local else "")
+                        + "or use method: eagle3 / draft with a separate model", path=("speculative", "method"))]
+    if s.model is None or s.method not in ("eagle", "eagle3", "draft"):
+        return []
+    df = plan.draft_facts
+    if df is not None and df.known and not df.missing("hidden_size", "vocab_size"):
+        return []
+    command = f"deployc facts {s.model}" + (f" --revision {s.revision}" if s.revision else "")
+    return [warning("speculative-draft-facts", f"the memory plan leaves out the draft {s.model}: no config.json of "
+                    "it is known here (no local folder, no entry in model-facts.lock.json, not in the catalog), so "
+                    "its weights and KV cache are not counted",
+                    hint=f"run `{command}` to lock its config.json" if not is_local(s.model)
+                    else f"put the draft's config.json in {s.model}", path=("speculative", "model"))]
 
 
 def _check_max_loras(plan: Plan) -> list[Diagnostic]:

@@ -71,3 +71,11 @@ class SampleFile(SingleFileSnapshotExtension):
             path = Path(snapshot_location)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data.encode("utf-8"))
+
+
+def expected_warnings(sample: Path) -> list[str]:
+    """The warning codes a sample may draw on purpose (samples/<sample>/expected-warnings.txt, one a line, for
+    any of its targets): what deployc cannot know offline, or an engine default it reports, e.g. the
+    config.json of a draft model no source here has."""
+    path = sample / "expected-warnings.txt"
+    return path.read_text(encoding="utf-8").split() if path.is_file() else []

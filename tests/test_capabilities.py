@@ -67,7 +67,7 @@ EXPECTED: dict[tuple[str, str], set[Capability]] = {  # (target, version) -> fea
                        Capability.QUANT_AWQ, Capability.QUANT_GPTQ, Capability.QUANT_BITSANDBYTES}
        | {Capability.MULTI_NODE, Capability.MAX_INPUT_TOKENS} | extra
        for v, extra in (("0.32.15", set()), ("0.12.11", {Capability.SPECULATIVE}))},
-    ("tensorrt-llm", "1.2.1"): {Capability.SPECULATIVE, Capability.ROPE_SCALING, Capability.MM_PER_PROMPT, Capability.DATA_PARALLEL, Capability.API_KEY, Capability.MAX_OUTPUT_TOKENS,
+    ("tensorrt-llm", "1.2.1"): {Capability.ROPE_SCALING, Capability.MM_PER_PROMPT, Capability.DATA_PARALLEL, Capability.API_KEY, Capability.MAX_OUTPUT_TOKENS,
                                 Capability.QUANT_BITSANDBYTES, Capability.QUANT_GGUF,
                                 Capability.MULTI_NODE, Capability.AMD_GPU, Capability.MAX_INPUT_TOKENS},
     ("tensorrt-llm", "0.19.0"): {Capability.ATTENTION_DATA_PARALLEL, Capability.EXPERT_PARALLEL, Capability.QUANT_MXFP4, Capability.QUANT_NVFP4, Capability.SPECULATIVE, Capability.PREFIX_CACHING, Capability.CHUNKED_PREFILL, Capability.ROPE_SCALING, Capability.MAX_LORAS, Capability.MM_PER_PROMPT, Capability.TOOL_PARSER, Capability.REASONING_PARSER, Capability.DATA_PARALLEL, Capability.REMOTE_CODE, Capability.CHAT_TEMPLATE,
@@ -123,6 +123,8 @@ FEATURE_OVERRIDES: dict[tuple[str, Capability], tuple[str, str]] = {
                                            "  facts: {rope_theta: 10000}\n", ""),
     ("ollama", Capability.SPECULATIVE): ("", "speculative: {method: draft, model: ./draft.gguf}\n"),
     ("sglang", Capability.SPECULATIVE): ("", "speculative: {method: eagle3, model: org/head, num_tokens: 3}\n"),
+    # TensorRT-LLM's NGram needs max_matching_ngram_size (its default 0 matches nothing)
+    ("tensorrt-llm", Capability.SPECULATIVE): ("", "speculative: {method: ngram, num_tokens: 3, ngram: {max: 4}}\n"),
     ("ollama", Capability.MAX_LORAS): ("  adapters: [{name: a, source: ./lora}]\n", "limits:\n  max_loras: 1\n"),
     ("tensorrt-llm", Capability.MAX_LORAS): ("  adapters: [{name: a, source: ./lora}]\n",
                                              "limits:\n  max_loras: 1\n"),

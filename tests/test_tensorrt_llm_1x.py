@@ -40,8 +40,13 @@ def llm_api_fields(cls: str) -> set[str]:
     return fields
 
 
-def nested_class(key: str) -> set[str]:
-    """The fields of the class an LLM-API argument holds (kv_cache_config -> KvCacheConfig)."""
+def nested_class(key: str, value: dict | None = None) -> set[str]:
+    """The fields of the class an LLM-API argument holds (kv_cache_config -> KvCacheConfig); speculative_config
+    holds the decoding config its decoding_type names (DecodingBaseConfig.from_dict), every one without a value."""
+    if key == "speculative_config":
+        kinds = TABLE["llm_api_decoding_types"]
+        classes = [kinds[value["decoding_type"]]] if value else list(kinds.values())
+        return {"decoding_type"}.union(*(llm_api_fields(c) for c in classes))
     ann = TABLE["llm_api"]["BaseLlmArgs"]["fields"].get(key) or TABLE["llm_api"]["TorchLlmArgs"]["fields"][key]
     name = ann["type"].removeprefix("Optional[").rstrip("]")
     if name in TABLE["llm_api"]:
@@ -54,7 +59,7 @@ def assert_llm_args(data: dict) -> None:
     for key, value in data.items():
         assert key in top, f"{key} is not a TorchLlmArgs argument of 1.2.1"
         if isinstance(value, dict):
-            assert set(value) <= nested_class(key), (key, set(value) - nested_class(key))
+            assert set(value) <= nested_class(key, value), (key, set(value) - nested_class(key, value))
 
 
 def test_1_2_1_is_the_default_and_0_19_0_stays():
@@ -232,3 +237,66 @@ def test_other_targets_still_refuse_awq_of_a_16_bit_checkpoint(specs):
     out = specs.build("tensorrt-llm", "precision:\n  quantization: awq\n", options="{quantize: false}",
                       source="Qwen/Qwen2.5-7B-Instruct", expect=1)
     assert "precision-quant-checkpoint" in [d["code"] for d in out["diagnostics"]]
+
+
+SPEC = LIMITS + "speculative:\n"
+
+
+@pytest.mark.parametrize("speculative, config", [
+    ("  method: eagle3\n  model: yuhuili/EAGLE3-LLaMA3.1-Instruct-8B\n  num_tokens: 3\n",
+     {"decoding_type": "Eagle", "max_draft_len": 3, "speculative_model": "yuhuili/EAGLE3-LLaMA3.1-Instruct-8B"}),
+    ("  method: mtp\n  num_tokens: 2\n", {"decoding_type": "MTP", "num_nextn_predict_layers": 2}),
+    ("  method: mtp\n", {"decoding_type": "MTP"}),          # num_nextn_predict_layers: TensorRT-LLM's default, 1
+    ("  method: ngram\n  num_tokens: 3\n  ngram: {max: 4}\n",
+     {"decoding_type": "NGram", "max_draft_len": 3, "max_matching_ngram_size": 4}),
+    ("  method: draft\n  model: ./draft\n  num_tokens: 4\n",
+     {"decoding_type": "DraftTarget", "max_draft_len": 4, "speculative_model": "../../draft"}),
+], ids=["eagle3", "mtp", "mtp-default", "ngram", "draft"])
+def test_speculative_decoding_is_the_yamls_speculative_config(specs, tmp_path, speculative, config):
+    (tmp_path / "draft").mkdir()
+    out = specs.build("tensorrt-llm", SPEC + speculative)
+    data = load(art(out, "trtllm-config.yaml"))
+    assert data == {"speculative_config": config}
+    assert_llm_args(data)
+    assert out["command"][-2:] == ["--config", "trtllm-config.yaml"]
+    assert {c for c, *_ in codes(out)} <= {"speculative-draft-facts"}
+    compose = load(art(out, "compose.yaml"))
+    service = next(iter(compose["services"].values()))
+    assert load(service["command"][4]) == {"speculative_config": {
+        **config, **({"speculative_model": "/deployc/speculative"} if "./draft" in speculative else {})}}
+    if "./draft" in speculative:
+        assert "../../draft:/deployc/speculative:ro" in service["volumes"]
+
+
+@pytest.mark.parametrize("speculative, code, line, column, message", [
+    ("  method: eagle\n  model: yuhuili/EAGLE-LLaMA3.1-Instruct-8B\n  num_tokens: 3\n",
+     "tensorrt-llm-speculative-method", 8, 11,
+     "TensorRT-LLM 1.2.1's PyTorch backend runs EAGLE 3 heads (speculative_config decoding_type Eagle), not EAGLE-1"),
+    ("  method: eagle3\n  model: org/head\n", "tensorrt-llm-speculative-tokens", 8, 11,
+     "TensorRT-LLM 1.2.1 needs max_draft_len for eagle3: its decoding config has no default"),
+    ("  method: eagle3\n  model: org/head\n  num_tokens: 3\n  topk: 4\n", "tensorrt-llm-speculative-topk", 11, 9,
+     "TensorRT-LLM 1.2.1 drafts one chain: its draft trees need max_total_draft_tokens, which deploy.yaml does not "
+     "carry, and are marked not for use"),
+    ("  method: draft\n  model: org/small\n  num_tokens: 3\n  tensor: 1\n", "tensorrt-llm-speculative-tensor", 11, 11,
+     "TensorRT-LLM 1.2.1's speculative_config has no draft tensor-parallel size: the drafter runs on the target's "
+     "GPUs and mapping"),
+    ("  method: draft\n  model: org/small\n  revision: v2\n  num_tokens: 3\n", "tensorrt-llm-speculative-revision",
+     10, 13, "TensorRT-LLM 1.2.1's speculative_config takes no draft revision (speculative_model is a hub id or a path)"),
+    ("  method: ngram\n  num_tokens: 3\n", "tensorrt-llm-speculative-ngram", 8, 11,
+     "TensorRT-LLM 1.2.1's max_matching_ngram_size defaults to 0, which matches no prompt suffix"),
+    ("  method: ngram\n  num_tokens: 3\n  ngram: {min: 2, max: 4}\n", "tensorrt-llm-speculative-ngram", 10, 16,
+     "TensorRT-LLM 1.2.1's NGram drafter has no minimum match length (only max_matching_ngram_size)"),
+], ids=["eagle1", "no-draft-len", "tree", "draft-tp", "revision", "ngram-no-max", "ngram-min"])
+def test_what_1_2_1s_speculative_config_cannot_express_is_refused_at_the_key(specs, speculative, code, line, column,
+                                                                            message):
+    out = specs.build("tensorrt-llm", SPEC + speculative, expect=1)
+    [d] = [d for d in out["diagnostics"] if d["code"] == code]
+    assert (d["severity"], d["line"], d["column"], d["message"]) == ("error", line, column, message)
+
+
+def test_the_containers_yaml_names_paths_as_the_container_sees_them(specs, tmp_path):
+    (tmp_path / "lora").mkdir()
+    out = specs.build("tensorrt-llm", LIMITS, model="  adapters: [{name: sql, source: ./lora, rank: 16}]\n")
+    assert load(art(out, "trtllm-config.yaml"))["lora_config"]["lora_dir"] == ["../../lora"]
+    service = next(iter(load(art(out, "compose.yaml"))["services"].values()))
+    assert load(service["command"][4])["lora_config"]["lora_dir"] == ["/deployc/adapters/sql"]

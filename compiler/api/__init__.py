@@ -108,7 +108,7 @@ from deployc.compiler.api.target import (
 )
 from deployc.compiler.derivatives import spellings as model_spellings
 from deployc.compiler.diagnostics import Diagnostic, SpecPath, error, has_errors, warning
-from deployc.compiler.memory import Budget, EngineMemory, KvManager, MemoryPlan, weights_per_gpu
+from deployc.compiler.memory import Budget, DraftKv, EngineMemory, KvManager, MemoryPlan, weights_per_gpu
 from deployc.compiler.plan import Plan
 from deployc.compiler.render import (
     banner_lines,
@@ -151,6 +151,7 @@ __all__ = [
     "Derived",
     "Diagnostic",
     "Dialect",
+    "DraftKv",
     "EngineMemory",
     "EngineOption",
     "EngineOptions",

@@ -95,9 +95,26 @@ from deployc.targets.sglang.options import (
     node_derived,
     server_options,
 )
-from deployc.targets.sglang.versions import LOG_FIELDS, MEMORY, REPORT, VERSIONS, SglangVersion, auto_mem_fraction
+from deployc.targets.sglang.versions import (
+    LOG_FIELDS,
+    MEMORY,
+    REPORT,
+    SPECULATIVE_RUNNING_REQUESTS,
+    VERSIONS,
+    SglangVersion,
+    auto_mem_fraction,
+)
 
 __all__ = ["SglangOptions", "SglangTarget"]
+
+
+def _speculative_cap(v: SglangVersion) -> str:
+    """What SGLang does to its defaults when speculative decoding is on and --max-running-requests is unset
+    (versions.py SPECULATIVE_RUNNING_REQUESTS, with source lines)."""
+    n = SPECULATIVE_RUNNING_REQUESTS
+    return (f"with speculative decoding SGLang {v.version} lowers its default cap on running requests to {n} "
+            f"(--max-running-requests is unset) and captures decode CUDA graphs only up to {n} requests: the plan "
+            f"counts at most {n} running sequences")
 
 
 class SglangTarget(Target[SglangOptions, SglangVersion]):
@@ -151,6 +168,15 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
 
     @staticmethod
     def _speculative_checks(plan: Plan, v: SglangVersion) -> list[Diagnostic]:
+        out = SglangTarget._speculative_errors(plan, v)
+        if plan.speculative is not None and plan.limits.max_concurrency is None:
+            out.append(warning("sglang-speculative-running-requests", _speculative_cap(v),
+                               hint="set limits.max_concurrency to choose the cap yourself (deployc writes none)",
+                               path=("speculative", "method")))
+        return out
+
+    @staticmethod
+    def _speculative_errors(plan: Plan, v: SglangVersion) -> list[Diagnostic]:
         from deployc.targets.sglang.options import SPEC_ALGORITHMS, speculative_algorithms
         s = plan.speculative
         if s is None:
@@ -195,21 +221,23 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
         gpu = plan.hardware.gpu
         tp = plan.parallelism.tensor * (plan.parallelism.data if plan.attention_dp else 1)   # SGLang's --tp-size
         auto = auto_mem_fraction(m.auto_rule, gpu.memory_gib * 1024, tp,
-                                 plan.parallelism.pipeline, plan.limits.max_batch_tokens)
+                                 plan.parallelism.pipeline, plan.limits.max_batch_tokens, plan.speculative is not None)
+        capped = plan.speculative is not None and plan.limits.max_concurrency is None
         given = mem_fraction(plan, opts)
         return EngineMemory(
             engine=f"SGLang {v.version}", budget=Budget.STATIC, fraction=auto if given is None else given,
             fraction_flag="--mem-fraction-static", fraction_default=given is None,
             batch_tokens=plan.limits.max_batch_tokens or 8192,
-            max_seqs=plan.limits.max_concurrency or 256,
+            max_seqs=plan.limits.max_concurrency or (SPECULATIVE_RUNNING_REQUESTS if capped else 256),
             non_torch_gib=0.5, block_size=1, source="targets/sglang",
             kv_manager=KvManager.SPLIT_POOLS, startup_gib=m.startup_gib, swa_full_ratio=m.swa_full_ratio,
             notes=(f"SGLang {v.version} picks --mem-fraction-static {auto:g} by itself on {gpu.name} "
                    + ("(memory_hook.py / server_args.py: the GPU less what it reserves for activations and CUDA "
                       "graphs)" if given is None else f"(deployc passes {given:g})"),)
-            + (("limits.max_concurrency is unset: SGLang caps running requests by itself from the size of its KV "
+            + ((_speculative_cap(v),) if capped else
+               ("limits.max_concurrency is unset: SGLang caps running requests by itself from the size of its KV "
                 "pool (no --max-running-requests written)",) if plan.limits.max_concurrency is None else ()),
-            report=REPORT, log_fields=LOG_FIELDS)
+            report=REPORT, log_fields=LOG_FIELDS, draft_kv=api.DraftKv.TARGET)
 
     def lower(self, plan: Plan, opts: SglangOptions, v: SglangVersion, ctx: BuildContext) -> Lowered:
         here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)

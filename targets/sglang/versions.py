@@ -129,12 +129,24 @@ LOG_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def auto_mem_fraction(rule: str, gpu_mib: float, tp: int, pp: int, chunk: int | None) -> float:
+# With speculative decoding and no --max-running-requests, SGLang caps running requests at 48: 0.5.23
+# arg_groups/speculative_hook.py:1086-1094 (_handle_eagle_family: EAGLE, EAGLE3, NEXTN, STANDALONE) and :1294-1302
+# (_handle_ngram); 0.4.10.post2 server_args.py:534-536 (EAGLE, EAGLE3; NEXTN is EAGLE). Decode CUDA graphs are then
+# captured only up to that many requests: the capture list is clamped to req_to_token_pool.size (0.5.23
+# model_executor/runner/base_cuda_graph_runner.py:65-101 get_batch_sizes_to_capture; 0.4.10.post2
+# model_executor/cuda_graph_runner.py:160-208), in 0.5.23 with finer steps for
+# speculative decoding (arg_groups/cuda_graph_hook.py:500-533 generate_decode_cuda_graph_batch_sizes).
+SPECULATIVE_RUNNING_REQUESTS = 48
+
+
+def auto_mem_fraction(rule: str, gpu_mib: float, tp: int, pp: int, chunk: int | None,
+                      speculative: bool = False) -> float:
     """What SGLang picks for mem_fraction_static when none is given.
 
     0.4: 0.4.10.post2 server_args.py:310-351, reserved memory by GPU size: under 35 GiB
     (2.8 + tp x pp / 10) GiB, under 90 GiB (9.5 + tp x pp / 2), under 160 GiB (12 + tp x pp / 2),
-    else 32 GiB. 0.5: 0.5.23 arg_groups/memory_hook.py:291-325, 512 MiB + 1.5 MiB per prefill-chunk
+    else 32 GiB, and 2 GiB more with speculative decoding ("draft model and larger cuda graph buffers",
+    server_args.py:343-345). 0.5: 0.5.23 arg_groups/memory_hook.py:291-325, 512 MiB + 1.5 MiB per prefill-chunk
     token (at least 2048) + tp x pp / 8 GiB, at least 10 GiB on GPUs over 60 GiB; its CUDA-graph and
     vision-model adjustments are left out here. mem_fraction_static = (gpu - reserved) / gpu.
     """
@@ -148,6 +160,8 @@ def auto_mem_fraction(rule: str, gpu_mib: float, tp: int, pp: int, chunk: int | 
             reserved = (12 + n / 2) * 1024
         else:
             reserved = 32 * 1024
+        if speculative:
+            reserved += 2 * 1024
     else:
         reserved = 512 + max(chunk or 2048, 2048) * 1.5 + n / 8 * 1024
         if gpu_mib > 60 * 1024:

@@ -44,6 +44,7 @@ class Serving:
     max_batch_size: int | None
     adapters: tuple[tuple[str, str], ...] = ()
     parsers: tuple[str | None, str | None] = (None, None)   # (tool, reasoning): targets/tensorrt_llm/parsers.py
+    draft: str | None = None   # speculative.model as trtllm-serve reads it (hub id, or a path the script or container sees)
 
 
 SERVE: OptionTable[Serving] = OptionTable(CLICK, [
@@ -98,6 +99,24 @@ def _adapter_rank(c: Serving) -> int | None:
     return max(ranks) if ranks else None
 
 
+# spec method -> speculative_config.decoding_type: DecodingBaseConfig.from_dict's map at 1.2.1 (engine_options/
+# 1.2.1.json llm_api_decoding_types; features/speculative-decoding.html: "Eagle (for EAGLE 3)"). EAGLE-1 heads
+# have no PyTorch-backend path (serve_checks.check_speculative refuses method eagle).
+DECODING_TYPES = {"mtp": "MTP", "eagle3": "Eagle", "ngram": "NGram", "draft": "DraftTarget"}
+
+
+def _spec(c: Serving, *methods: str) -> bool:
+    s = c.plan.speculative
+    return s is not None and s.method in methods
+
+
+def _draft_len(c: Serving) -> int | None:
+    """speculative.num_tokens as max_draft_len; MTP takes it as num_nextn_predict_layers instead
+    (MTPDecodingConfig.__init__ copies that into max_draft_len)."""
+    s = c.plan.speculative
+    return s.num_tokens if s is not None and s.method != "mtp" else None
+
+
 def _tp(plan: Plan) -> int:
     par = plan.parallelism
     return par.tensor * par.data if plan.attention_dp else par.tensor
@@ -119,6 +138,17 @@ KEYS: tuple[Key, ...] = (
     Key(("lora_config", "max_loras"), ("limits", "max_loras"),
         lambda c: (c.plan.limits.max_loras or len(c.adapters)) if c.adapters else None),
     Key(("lora_config", "max_cpu_loras"), ("model", "adapters"), lambda c: len(c.adapters) or None),
+    # Issue 20, item 2: speculative_config, the decoding config its decoding_type names (llm_args.py at 1.2.1:
+    # DecodingBaseConfig.max_draft_len / speculative_model, MTPDecodingConfig.num_nextn_predict_layers,
+    # NGramDecodingConfig.max_matching_ngram_size); unset numbers keep TensorRT-LLM's defaults
+    Key(("speculative_config", "decoding_type"), ("speculative", "method"),
+        lambda c: DECODING_TYPES.get(c.plan.speculative.method) if c.plan.speculative else None),
+    Key(("speculative_config", "max_draft_len"), ("speculative", "num_tokens"), _draft_len),
+    Key(("speculative_config", "num_nextn_predict_layers"), ("speculative", "num_tokens"),
+        lambda c: c.plan.speculative.num_tokens if c.plan.speculative and _spec(c, "mtp") else None),
+    Key(("speculative_config", "speculative_model"), ("speculative", "model"), lambda c: c.draft),
+    Key(("speculative_config", "max_matching_ngram_size"), ("speculative", "ngram"),
+        lambda c: c.plan.speculative.ngram.max if c.plan.speculative and _spec(c, "ngram") else None),
 )
 
 

@@ -48,13 +48,22 @@ def batch_size(plan: Plan, opts: TensorRtLlmOptions) -> int | None:
 
 
 def _serving(plan: Plan, opts: TensorRtLlmOptions, v: TrtLlmServeVersion, *, model: str, tokenizer: str | None,
-             chat: str | None, adapters: tuple[tuple[str, str], ...], host: str, quantized: bool) -> Serving:
+             chat: str | None, adapters: tuple[tuple[str, str], ...], host: str, quantized: bool,
+             draft: str | None = None) -> Serving:
     fraction, _ = kv_fraction(plan)
     return Serving(plan=plan, v=v, model=model, revision=None if quantized else plan.model.revision,
                    tokenizer=tokenizer, chat_template=chat, fraction=fraction, host=host, config=None,
-                   max_batch_size=batch_size(plan, opts), adapters=adapters,
+                   max_batch_size=batch_size(plan, opts), adapters=adapters, draft=draft,
                    parsers=(api.parser_name(plan, opts, NAME, parsers.support(v.data_version), "tool"),
                             api.parser_name(plan, opts, NAME, parsers.support(v.data_version), "reasoning")))
+
+
+def _draft(plan: Plan, here: Any) -> str | None:
+    """speculative.model as serve.sh sees it: a hub id as it is, a local path from the script's folder."""
+    s = plan.speculative
+    if s is None or s.model is None:
+        return None
+    return here(s.model) if is_local(s.model) else s.model
 
 
 def yaml_text(banner: list[str] | None, data: dict[str, Any]) -> str:
@@ -74,7 +83,8 @@ def lower(plan: Plan, opts: TensorRtLlmOptions, v: TrtLlmServeVersion, ctx: Buil
     host_view = _serving(
         plan, opts, v, model=model, tokenizer=here(m.tokenizer) if m.tokenizer and is_local(m.tokenizer) else m.tokenizer,
         chat=here(m.chat_template) if m.chat_template else None,
-        adapters=tuple((a.name, here(a.source)) for a in m.adapters), host=plan.server.host, quantized=quantized)
+        adapters=tuple((a.name, here(a.source)) for a in m.adapters), host=plan.server.host, quantized=quantized,
+        draft=_draft(plan, here))
     llm_args = options_yaml(host_view)
     if llm_args:
         host_view = replace(host_view, config=CONFIG_FILE)
@@ -125,10 +135,12 @@ def _service(plan: Plan, opts: TensorRtLlmOptions, v: TrtLlmServeVersion, ctx: B
         plan, opts, v, model=model, tokenizer=mounts.ref(m.tokenizer, "/deployc/tokenizer"),
         chat=mounts.path(m.chat_template, "/deployc/chat_template.jinja") if m.chat_template else None,
         adapters=tuple((a.name, mounts.map(a.source, f"/deployc/adapters/{a.name}")) for a in m.adapters),
-        host="0.0.0.0", quantized=quantized)
+        host="0.0.0.0", quantized=quantized,
+        draft=mounts.map(plan.speculative.model, "/deployc/speculative") if plan.speculative and plan.speculative.model
+        else None)
     command = serve_argv(replace(view, config=CONTAINER_CONFIG) if llm_args else view)
-    if llm_args:
-        command = ["python3", "-c", WRITE_THEN_EXEC, CONTAINER_CONFIG, yaml_text(None, llm_args), *command]
+    if llm_args:   # the container's own view of the paths in it (adapters, a local draft model)
+        command = ["python3", "-c", WRITE_THEN_EXEC, CONTAINER_CONFIG, yaml_text(None, options_yaml(view)), *command]
     workdir = opts.workdir if opts.workdir.startswith("/") else "./" + opts.workdir
     svc = api.service(
         plan=plan, image=opts.image or v.image, command=command, env_pass=["HF_TOKEN"], env_set=api.compose_env(opts),

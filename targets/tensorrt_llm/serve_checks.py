@@ -34,11 +34,55 @@ def stale(version: str) -> dict[str, str]:
 
 
 def check(plan: Plan, opts: TensorRtLlmOptions, v: TrtLlmServeVersion) -> list[Diagnostic]:
-    out = check_quantization(plan, opts, v) + check_serving(plan, opts, v) + check_ports(plan, opts)
+    out = check_quantization(plan, opts, v) + check_speculative(plan, v) + check_serving(plan, opts, v)
+    out += check_ports(plan, opts)
     out += check_memory_fraction(plan)
     others = [table(k) for k, o in VERSIONS.items() if isinstance(o, TrtLlmServeVersion) and k != v.data_version]
     out += api.check_args(opts.args, table(v.data_version), "trtllm-serve", NAME, api.CLICK, SERVE.owners(v),
                           others, stale(v.data_version))
+    return out
+
+
+def check_speculative(plan: Plan, v: TrtLlmServeVersion) -> list[Diagnostic]:
+    """What 1.2.1's speculative_config cannot express (llm_args.py, engine_options/1.2.1.json llm_api): EAGLE-1
+    (decoding_type Eagle is EAGLE 3 on the PyTorch backend: features/speculative-decoding.html), a draft tree
+    (EagleDecodingConfig's trees are "still under development, PLEASE DO NOT USE IT" and need
+    max_total_draft_tokens), a draft TP size or revision (no such field), a prompt-lookup minimum (NGram has only
+    max_matching_ngram_size, whose default 0 matches nothing), and an unset draft length where no class has a
+    default (EagleDecodingConfig raises "max_draft_len is required for Eagle"; DraftTarget and NGram copy it)."""
+    s = plan.speculative
+    if s is None:
+        return []
+    out: list[Diagnostic] = []
+    where = f"{TITLE} {v.version}"
+    if s.method == "eagle":
+        out.append(error("tensorrt-llm-speculative-method", f"{where}'s PyTorch backend runs EAGLE 3 heads "
+                         "(speculative_config decoding_type Eagle), not EAGLE-1", path=("speculative", "method"),
+                         hint="use method: eagle3 with an EAGLE 3 head, or leave tensorrt-llm out of targets"))
+    elif s.num_tokens is None and s.method in ("eagle3", "draft", "ngram"):
+        out.append(error("tensorrt-llm-speculative-tokens", f"{where} needs max_draft_len for {s.method}: its "
+                         "decoding config has no default", path=("speculative", "method"),
+                         hint="set speculative.num_tokens (tokens proposed per step, e.g. 3)"))
+    if s.topk is not None and s.topk > 1:
+        out.append(error("tensorrt-llm-speculative-topk", f"{where} drafts one chain: its draft trees need "
+                         "max_total_draft_tokens, which deploy.yaml does not carry, and are marked not for use",
+                         hint="remove speculative.topk (or set 1) for tensorrt-llm", path=("speculative", "topk")))
+    if s.tensor is not None:
+        out.append(error("tensorrt-llm-speculative-tensor", f"{where}'s speculative_config has no draft "
+                         "tensor-parallel size: the drafter runs on the target's GPUs and mapping",
+                         hint="remove speculative.tensor for tensorrt-llm", path=("speculative", "tensor")))
+    if s.revision is not None:
+        out.append(error("tensorrt-llm-speculative-revision", f"{where}'s speculative_config takes no draft "
+                         "revision (speculative_model is a hub id or a path)", path=("speculative", "revision"),
+                         hint="download that revision and point speculative.model at the folder"))
+    if s.method == "ngram" and s.ngram.min is not None:
+        out.append(error("tensorrt-llm-speculative-ngram", f"{where}'s NGram drafter has no minimum match "
+                         "length (only max_matching_ngram_size)", hint="remove speculative.ngram.min for tensorrt-llm",
+                         path=("speculative", "ngram", "min")))
+    elif s.method == "ngram" and s.ngram.max is None:
+        out.append(error("tensorrt-llm-speculative-ngram", f"{where}'s max_matching_ngram_size defaults to 0, "
+                         "which matches no prompt suffix", path=("speculative", "method"),
+                         hint="set speculative.ngram.max (e.g. 4, what TensorRT-LLM's example uses)"))
     return out
 
 

@@ -226,6 +226,9 @@ VERSIONS: dict[str, AnyVersion] = {
             Capability.TOOL_PARSER, Capability.REASONING_PARSER,
             # Issue 20, item 4: KvCacheConfig.enable_block_reuse, --enable_chunked_prefill, LoraConfig.max_loras
             Capability.PREFIX_CACHING, Capability.CHUNKED_PREFILL, Capability.MAX_LORAS,
+            # Issue 20, item 2: the options YAML's speculative_config (llmapi.py KEYS; serve_checks.py
+            # check_speculative says what 1.2.1's decoding configs cannot express)
+            Capability.SPECULATIVE,
         }),
         default_max_batch_size=2048,
         default_max_num_tokens=8192,

@@ -221,7 +221,7 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
             act_mlp=m.act_mlp, act_hidden=m.act_hidden,
             load_towers="--language-model-only" not in opts.args, source=m.source,
             state_blocks=1 if plan.cache.prefix_caching is False else m.state_blocks,
-            report=report_lines(m), log_fields=LOG_FIELDS)
+            report=report_lines(m), log_fields=LOG_FIELDS, draft_kv=api.DraftKv.OWN)
 
     def lower(self, plan: Plan, opts: VllmOptions, v: VllmVersion, ctx: BuildContext) -> Lowered:
         here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)
