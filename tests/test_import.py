@@ -65,7 +65,8 @@ CASES = [
     Case("vllm-bare-hub-id", f"{VLLM_DOCS}/serving/parallelism_scaling.html (as written)",
          "vllm serve gpt2 --tensor-parallel-size 4 --pipeline-parallel-size 2",
          {"model.source": "gpt2"},
-         check=("the imported spec does not build:", "spec-value: source: 'gpt2' is neither a hub repo id")),
+         check=("the imported spec does not build:", "spec-value: source: 'gpt2' is neither a hub repo id",
+                "  note: model.source 'gpt2' is a bare hub name: deploy.yaml takes org/name")),
     Case("vllm-expert-parallel", f"{VLLM_DOCS}/serving/expert_parallel_deployment.html (single node)",
          "vllm serve deepseek-ai/DeepSeek-V3-0324 --tensor-parallel-size 1 --data-parallel-size 8 "
          "--enable-expert-parallel",
@@ -123,6 +124,20 @@ CASES = [
     Case("llama-server-slots", "ggml-org/llama.cpp tools/server/README.md (-np: parallel slots share -c)",
          "llama-server -m models/7B/ggml-model.gguf -c 16384 -np 4 -ngl 99 --port 8000 --host 0.0.0.0",
          {"limits.max_model_len": 4096, "limits.max_concurrency": 4, "targets.llama-cpp.gpu_layers": 99}),
+    # XInference: the launch's registry name, size, format and quantization name one checkpoint: its hub id
+    Case("xinference-quickstart", "https://inference.readthedocs.io/en/latest/getting_started/using_xinference.html "
+         "(Run Qwen2.5 with vLLM)",
+         "xinference launch --model-engine vllm -n qwen2.5-instruct -s 0_5 -f pytorch",
+         {"model.source": "Qwen/Qwen2.5-0.5B-Instruct", "model.served_name": "qwen2.5-instruct",
+          "targets.xinference.engine": "vllm", "model.trust_remote_code": True},
+         # no --n-gpu: every GPU of the worker; deployc says how many (tensor x pipeline)
+         check=("  differs: --n-gpu: original 'auto', rebuilt '1' (deployc writes it",)),
+    Case("xinference-kwargs", "https://inference.readthedocs.io/en/latest/user_guide/backends.html (vLLM keyword "
+         "arguments after the launch options)",
+         "xinference launch --model-engine vllm --model-name qwen2.5-instruct --size-in-billions 7 "
+         "--model-format pytorch --quantization none --n-gpu 2 --max_model_len 8192 --gpu_memory_utilization 0.85",
+         {"model.source": "Qwen/Qwen2.5-7B-Instruct", "parallelism.tensor": 2, "limits.max_model_len": 8192,
+          "hardware.memory_utilization": 0.85}),
     Case("sglang-quickstart", f"{SGLANG_DOCS}/basic_usage/send_request.html",
          "python3 -m sglang.launch_server --model-path qwen/qwen2.5-0.5b-instruct --host 0.0.0.0",
          {"model.source": "qwen/qwen2.5-0.5b-instruct", "server.host": "0.0.0.0", "server.port": 30000}),

@@ -104,6 +104,7 @@ class Dialect:
 
     underscores: bool = False
     abbreviations: bool = True
+    extra_kwargs: bool = False   # click's allow_extra_args: an unknown `--key value` is a model kwarg (XInference)
     dotted_json: bool = False
     positional: str | None = None
     inline_values: bool = True   # `--x=v` is `--x v` (argparse, clap); llama.cpp looks the whole token up
@@ -149,6 +150,11 @@ class Importer:
     restate: Sequence[str] = ()
     env: Mapping[str, str | None] = field(default_factory=dict)
     effective: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # the command's own table inside a file of several (engine_options' "commands", e.g. "xinference launch")
+    table_key: str | None = None
+    # rebuilt_argv(command, artifacts) -> the argv to compare, when the build's main command is not the one the
+    # user ran (XInference: launch.sh's `xinference launch ...`, beside the server's command)
+    rebuilt_argv: Callable[[Sequence[str], Mapping[str, str]], list[str] | None] | None = None
     # preprocess(argv, read) -> argv: what the engine's parser does before parsing (vLLM's --config YAML pulled
     # into the argv); read(path) gives a file's text.
     preprocess: Callable[[list[str], Callable[[str], str]], list[str]] | None = None

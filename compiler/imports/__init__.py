@@ -125,7 +125,7 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
     """argv: the engine's options (after its command). version: what the spec pins; data_version: the
     version whose option table reads it. env: the container's environment; published: container port ->
     host port (a `docker run` import)."""
-    data = table_data(str(imp.table(data_version)))
+    data = table_data(str(imp.table(data_version)), imp.table_key)
     pre, pre_names, rest = env_tokens(env or {}, data, imp)
     parsed = parse(pre + list(argv), data, imp.dialect)
     for dest, value in imp.defaults.items():
@@ -201,6 +201,10 @@ def import_argv(argv: Sequence[str], imp: Importer, version: str, data_version: 
     out.notes += ctx.notes
     if "model.source" not in out.fields:
         raise ImportError_(f"the command names no model ({imp.title} needs one)")
+    source = str(out.fields["model.source"][0])
+    if "/" not in source and not source.startswith(("~", ".")):
+        out.notes.append(f"model.source {source!r} is a bare hub name: deploy.yaml takes org/name (the hub redirects "
+                         "legacy names such as gpt2 to their organisation, e.g. openai-community/gpt2)")
     if "model.served_name" not in out.fields:
         _put(out, "model.served_name", out.fields["model.source"][0],
              "what the engine served without --served-model-name (the model id): clients keep working")

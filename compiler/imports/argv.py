@@ -25,9 +25,12 @@ from deployc.compiler.api.importing import Dialect
 
 
 @cache
-def table_data(path: str) -> dict[str, Any]:
-    """An option table in argparse's shape (dest, action, nargs, type, default), whatever parser recorded it."""
+def table_data(path: str, key: str | None = None) -> dict[str, Any]:
+    """An option table in argparse's shape (dest, action, nargs, type, default), whatever parser recorded it;
+    key: one command's table in a file of several (its "commands")."""
     data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    if key is not None:
+        data = {**data, **data["commands"][key]}
     if data.get("parser") in ("clap", "click"):
         return from_clap(data)
     if str(data.get("parser", "")).endswith("common_params_parse"):
@@ -52,8 +55,8 @@ def from_llama(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "options": options, "positionals": []}
 
 
-_RUST_INT = re.compile(r"(Option<)?(u8|u16|u32|u64|usize|i32|i64|isize)>?$")
-_RUST_FLOAT = re.compile(r"(Option<)?(f32|f64)>?$")
+_RUST_INT = re.compile(r"(Option<)?(u8|u16|u32|u64|usize|i32|i64|isize)>?$|integer( range)?$")
+_RUST_FLOAT = re.compile(r"(Option<)?(f32|f64)>?$|float( range)?$")
 
 
 def from_clap(data: dict[str, Any]) -> dict[str, Any]:
@@ -75,8 +78,11 @@ def from_clap(data: dict[str, Any]) -> dict[str, Any]:
                  "env": o.get("env"), "type": kind}
         if not o.get("takes_value"):
             entry.update(action="store_true", nargs=0, default=bool(default) if default is not None else False)
-        elif o.get("type") == "bool":
-            entry.update(action="store", nargs=None, type="bool")
+        elif o.get("type") in ("bool", "boolean"):
+            entry.update(action="store", nargs=None, type="bool",
+                         default=default if isinstance(default, bool) or default is None else str(default))
+        elif isinstance(o.get("nargs"), int) and o["nargs"] > 1:   # click's tuple options (`<text text>`)
+            entry.update(action="append" if o.get("multiple") else "store", nargs=o["nargs"])
         else:
             entry.update(action="append" if o.get("multiple") else "store", nargs=None)
         options[name] = entry
@@ -153,6 +159,10 @@ def convert(text: str, type_name: str | None) -> Any:
         t = "str"
     if t == "int":
         return int(text)
+    if t == "bool":
+        low = text.strip().lower()
+        return True if low in ("1", "true", "t", "yes", "y", "on") else False if low in (
+            "0", "false", "f", "no", "n", "off") else text
     if t == "int_or_text":
         return int(text) if text.lstrip("-").isdigit() else text
     if t == "float":
@@ -288,6 +298,15 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
             if g is not None:
                 hit, glued_value = g[:3], g[3] + (f"={inline}" if inline is not None else "")
                 inline = glued_value
+        if hit is None and dialect.extra_kwargs and flag.startswith("--"):
+            # click's allow_extra_args: `--key value` is a keyword argument for the model (XInference launch)
+            if inline is None and i < len(argv) and not is_option(argv[i]):
+                inline, i = argv[i], i + 1
+            key = "kw:" + flag[2:].replace("-", "_")
+            out.values[key] = _json_or_text(inline) if inline is not None else True
+            out.given[key] = Given(key, flag, [token] if "=" in token or inline is None else [token, inline],
+                                   start, 1, flag, [inline] if inline is not None else [])
+            continue
         if hit is None or isinstance(hit, list):
             # an unknown or ambiguous option: its value (a following non-option token) goes with it
             tokens = [token]

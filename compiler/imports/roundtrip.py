@@ -73,8 +73,10 @@ def compare(item: Imported, imp: Importer, data_version: str, spec_text: str) ->
             if item.file_config.get(key) != now.get(key):
                 out.differences.append((key, item.file_config.get(key), now.get(key)))
         return out
+    if imp.rebuilt_argv is not None:
+        command = imp.rebuilt_argv(command, artifacts) or command
     out.rebuilt = command
-    data = table_data(str(imp.table(data_version)))
+    data = table_data(str(imp.table(data_version)), imp.table_key)
     ignore = set(imp.ignore)
     if runner(command):
         run_ = parse_run(command[runner(command):])

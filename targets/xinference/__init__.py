@@ -148,6 +148,10 @@ class XinferenceTarget(Target[XinferenceOptions, XinferenceVersion]):
     def check(self, plan: Plan, opts: XinferenceOptions, v: XinferenceVersion) -> list[Diagnostic]:
         return checks.check(plan, opts, v)
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.xinference.importer import IMPORTER
+        return IMPORTER
+
     def memory_model(self, plan: Plan, opts: XinferenceOptions, v: XinferenceVersion) -> EngineMemory | None:
         """With the vLLM engine, which XInference installs at a version of its own choosing: vLLM's TOTAL
         budget (gpu_memory_utilization of total memory for weights, activations, runtime and CUDA graphs),
