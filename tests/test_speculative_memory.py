@@ -154,3 +154,10 @@ def test_sglang_0_4_reserves_two_more_gib_for_the_drafter_in_its_own_fraction():
     spec_on = auto_mem_fraction("0.4", 81559, 1, 1, None, speculative=True)
     assert (plain, spec_on) == (round((81559 - 10240) / 81559, 3), round((81559 - 12288) / 81559, 3))
     assert auto_mem_fraction("0.5", 81559, 1, 1, None, speculative=True) == auto_mem_fraction("0.5", 81559, 1, 1, None)
+
+
+def test_a_gguf_draft_draws_no_facts_warning(cli, tmp_path):
+    """A .gguf draft belongs to Ollama or llama.cpp, whose plans say they leave drafters out."""
+    (tmp_path / "draft.gguf").write_bytes(b"GGUF")
+    out = plan(cli, tmp_path, spec("speculative:\n  method: draft\n  model: ./draft.gguf\n  num_tokens: 4\n"))
+    assert [d["code"] for d in warnings_of(out)] == []
