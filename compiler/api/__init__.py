@@ -60,7 +60,7 @@ from deployc.compiler.api.container import (
 )
 from deployc.compiler.api.engine_options import EngineOption, EngineOptions, check_args
 from deployc.compiler.api.parsers import Kind as ParserKind
-from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, Importer, Keep, Rev, rev
+from deployc.compiler.api.importing import Ctx as ImportCtx, Dialect, FileImport, Importer, Keep, Refused, Rev, rev
 from deployc.compiler.api.parsers import ParserSupport
 from deployc.compiler.api.recipes import rope_override, rope_parameters, rope_positions, rope_type_check
 from deployc.compiler.api.parsers import resolve as resolve_parser
@@ -158,6 +158,7 @@ __all__ = [
     "EngineVersion",
     "EnvValue",
     "Feature",
+    "FileImport",
     "GroupKind",
     "ImportCtx",
     "Importer",
@@ -177,6 +178,7 @@ __all__ = [
     "ParserSupport",
     "Plain",
     "Plan",
+    "Refused",
     "Rev",
     "Service",
     "SpecPath",

@@ -30,6 +30,14 @@ from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
 
+class Refused(ValueError):
+    """The input cannot become a spec without something only the user knows (the message says what)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
 @dataclass(frozen=True)
 class Keep:
     """The option stays verbatim in targets.<name>.args; why: the comment beside it."""
@@ -98,6 +106,20 @@ class Dialect:
     abbreviations: bool = True
     dotted_json: bool = False
     positional: str | None = None
+    inline_values: bool = True   # `--x=v` is `--x v` (argparse, clap); llama.cpp looks the whole token up
+    glued_short: bool = True     # `-tp4` is `-tp 4` (argparse)
+
+
+@dataclass
+class FileImport:
+    """A file an engine reads (an Ollama Modelfile) read back: spec fields (dotted path -> (value, comment)),
+    the report's lines (kind: mapped, raw, default, unknown, secret; the text; the field; why), notes, and the
+    configuration the engine acts on, for the round trip."""
+
+    fields: dict[str, tuple[Any, str]]
+    entries: list[tuple[str, str, str | None, str]]
+    notes: list[str]
+    config: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -127,5 +149,22 @@ class Importer:
     restate: Sequence[str] = ()
     env: Mapping[str, str | None] = field(default_factory=dict)
     effective: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # preprocess(argv, read) -> argv: what the engine's parser does before parsing (vLLM's --config YAML pulled
+    # into the argv); read(path) gives a file's text.
+    preprocess: Callable[[list[str], Callable[[str], str]], list[str]] | None = None
+    # the engine's defaults for dests its option table records none for (llama.cpp's tables carry no defaults)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
     # dests never compared (deployc's own launcher options, the help action)
     ignore: Sequence[str] = ()
+    # Container images that run this engine (`docker run IMAGE ...`), the port the image's server listens on
+    # inside the container, and the dests that say where it listens inside (the published port is server.port).
+    images: Sequence[str] = ()
+    container_port: int | None = None
+    inside: Sequence[str] = ()
+    # Environment variables the engine reads for its options (clap's env fallback: the table's `env`) are read
+    # from the table; these are the ones deployc itself passes (HF_TOKEN): dropped, with a note.
+    passed_env: Sequence[str] = ("HF_TOKEN",)
+    # A file the engine reads instead of a command line: read_file(name, text) -> FileImport, or None when the
+    # text is not such a file; rebuilt_file(artifacts: path -> content) -> the same configuration, from the build.
+    read_file: Callable[[str, str], FileImport | None] | None = None
+    rebuilt_file: Callable[[Mapping[str, str]], dict[str, Any]] | None = None

@@ -26,8 +26,61 @@ from deployc.compiler.api.importing import Dialect
 
 @cache
 def table_data(path: str) -> dict[str, Any]:
+    """An option table in argparse's shape (dest, action, nargs, type, default), whatever parser recorded it."""
     data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("parser") in ("clap", "click"):
+        return from_clap(data)
+    if str(data.get("parser", "")).endswith("common_params_parse"):
+        return from_llama(data)
     return data
+
+
+def from_llama(data: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp's table (common/arg.cpp: spellings, nargs, `negative` spellings, a value hint, env names; no
+    defaults) as argparse entries: a value hinted N is a number where it reads as one (`-ngl all` stays text)."""
+    options = {}
+    for name, o in data["options"].items():
+        entry = {"dest": name.lstrip("-").replace("-", "_"), "aliases": list(o.get("aliases") or ()),
+                 "choices": o.get("choices"), "default": None, "deprecated": o.get("deprecated", False),
+                 "env": o.get("env"), "negative": list(o.get("negative") or ()),
+                 "type": "int_or_text" if o.get("value_hint") in ("N", "PORT") else "str"}
+        if o.get("nargs") == 0:
+            entry.update(action="store_true", nargs=0)
+        else:
+            entry.update(action="store", nargs=None if o.get("nargs", 1) == 1 else o.get("nargs"))
+        options[name] = entry
+    return {**data, "options": options, "positionals": []}
+
+
+_RUST_INT = re.compile(r"(Option<)?(u8|u16|u32|u64|usize|i32|i64|isize)>?$")
+_RUST_FLOAT = re.compile(r"(Option<)?(f32|f64)>?$")
+
+
+def from_clap(data: dict[str, Any]) -> dict[str, Any]:
+    """A clap table (TGI's launcher: takes_value, multiple, Rust types, string defaults, env names), or a click
+    one (trtllm-serve: the same keys, `arguments` for its positionals), as argparse entries: a value-less
+    option is a switch, a repeatable one appends, Rust integers and floats convert."""
+    options = {}
+    for name, o in data["options"].items():
+        rust = str(o.get("type") or "")
+        kind = "int" if _RUST_INT.match(rust) else "float" if _RUST_FLOAT.match(rust) else "str"
+        default = o.get("default")
+        if default is not None and kind != "str":
+            try:
+                default = int(default) if kind == "int" else float(default)
+            except ValueError:
+                pass
+        entry = {"dest": o.get("dest") or name[2:].replace("-", "_"), "aliases": list(o.get("aliases") or ()),
+                 "choices": o.get("choices"), "default": default, "deprecated": o.get("deprecated", False),
+                 "env": o.get("env"), "type": kind}
+        if not o.get("takes_value"):
+            entry.update(action="store_true", nargs=0, default=bool(default) if default is not None else False)
+        elif o.get("type") == "bool":
+            entry.update(action="store", nargs=None, type="bool")
+        else:
+            entry.update(action="append" if o.get("multiple") else "store", nargs=None)
+        options[name] = entry
+    return {**data, "options": options, "positionals": []}
 
 
 class ParseError(ValueError):
@@ -100,6 +153,8 @@ def convert(text: str, type_name: str | None) -> Any:
         t = "str"
     if t == "int":
         return int(text)
+    if t == "int_or_text":
+        return int(text) if text.lstrip("-").isdigit() else text
     if t == "float":
         return float(text)
     if t.startswith("human_readable_int_or_auto"):
@@ -115,13 +170,17 @@ def _default(raw: Any) -> Any:
     return f"<{raw['repr']}>" if isinstance(raw, dict) and set(raw) == {"repr"} else raw
 
 
-def _negative(spelling: str, name: str) -> bool:
+def _negative(spelling: str, name: str, entry: Mapping[str, Any] | None = None) -> bool:
+    if entry is not None and entry.get("negative"):
+        return spelling in entry["negative"]
     return spelling != name and spelling.startswith(("--no-", "--disable-")) and not name.startswith(
         ("--no-", "--disable-"))
 
 
 def is_option(token: str) -> bool:
-    if not token.startswith("-") or token == "-":
+    """argparse's _parse_optional, near enough: '-' then anything but a negative number, and no space before
+    any '=' (`-x; rm` is a value)."""
+    if not token.startswith("-") or token == "-" or " " in token.split("=", 1)[0]:
         return False
     try:
         float(token)
@@ -189,8 +248,8 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
         if not is_option(token):
             out.positionals.append(token)
             continue
-        flag, eq, after = token.partition("=")
-        inline = after if eq else None
+        flag, eq, after = token.partition("=") if dialect.inline_values else (token, "", "")
+        inline: str | None = after if eq else None
         if dialect.dotted_json and flag.startswith("-") and "." in flag:
             head, _, path = flag.partition(".")
             hit = table.resolve(head)
@@ -224,7 +283,7 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
                 continue
         hit = table.resolve(flag)
         glued_value = None
-        if hit is None and not flag.startswith("--"):
+        if hit is None and not flag.startswith("--") and dialect.glued_short:
             g = table.glued(flag)
             if g is not None:
                 hit, glued_value = g[:3], g[3] + (f"={inline}" if inline is not None else "")
@@ -255,7 +314,7 @@ def parse(argv: Sequence[str], data: Mapping[str, Any], dialect: Dialect) -> Par
             elif action in ("store_const", "DeprecatedStoreConstAction") and "const" in entry:
                 value = entry["const"]
             else:
-                value = not _negative(spelling, name)
+                value = not _negative(spelling, name, entry)
         elif nargs in ("+", "*", "?") or (isinstance(nargs, int) and nargs > 1):
             items: list[str] = []
             if inline is not None:

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 from deployc.compiler.api.importing import Importer
 from deployc.compiler.diagnostics import Diagnostic, has_errors
-from deployc.compiler.imports import Imported
+from deployc.compiler.imports import Imported, env_tokens, match_command
+from deployc.compiler.imports.container import parse_run, runner
 from deployc.compiler.imports.argv import parse, table_data
 
 SET = "<set>"
@@ -29,6 +30,7 @@ class RoundTrip:
     target: str
     rebuilt: list[str] | None
     differences: list[tuple[str, Any, Any]] = field(default_factory=list)
+    why: dict[str, str] = field(default_factory=dict)   # option -> why deployc writes it (build's derived)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -37,7 +39,8 @@ class RoundTrip:
         return self.rebuilt is not None and not self.differences
 
 
-def build_command(spec_text: str, target: str) -> tuple[list[str] | None, list[Any], list[Diagnostic]]:
+def build_command(spec_text: str, target: str, artifacts: dict[str, str] | None = None
+                  ) -> tuple[list[str] | None, list[Any], list[Diagnostic]]:
     """The main command the imported spec builds to for `target`, build's derived values and diagnostics."""
     from deployc.compiler import driver
     from deployc.compiler.registry import Registry
@@ -51,18 +54,48 @@ def build_command(spec_text: str, target: str) -> tuple[list[str] | None, list[A
         if result is None or not result.ok or result.lowered is None or result.lowered.command is None \
                 or has_errors(diags):
             return None, [], diags
+        if artifacts is not None:
+            artifacts.update({a.path: a.content for a in result.lowered.artifacts})
         return list(result.lowered.command), list(result.lowered.derived), diags
 
 
 def compare(item: Imported, imp: Importer, data_version: str, spec_text: str) -> RoundTrip:
-    command, derived, diags = build_command(spec_text, imp.target)
+    artifacts: dict[str, str] = {}
+    command, derived, diags = build_command(spec_text, imp.target, artifacts)
     out = RoundTrip(item.target, None, diagnostics=diags)
     if command is None:
         return out
-    prefix = list(imp.rebuilt_prefix(item.version))
-    rebuilt = command[len(prefix):] if command[:len(prefix)] == prefix else command
+    if item.file_config is not None and imp.rebuilt_file is not None:
+        out.rebuilt = command
+        now = imp.rebuilt_file(artifacts)
+        out.why = {d.option: d.why for d in derived if d.why}
+        for key in sorted(set(item.file_config) | set(now)):
+            if item.file_config.get(key) != now.get(key):
+                out.differences.append((key, item.file_config.get(key), now.get(key)))
+        return out
     out.rebuilt = command
     data = table_data(str(imp.table(data_version)))
+    ignore = set(imp.ignore)
+    if runner(command):
+        run_ = parse_run(command[runner(command):])
+        assert run_ is not None
+        rebuilt = list(run_.args)
+        hit = match_command(rebuilt, [imp])
+        rebuilt = rebuilt[hit[1]:] if hit else rebuilt
+        rebuilt = env_tokens(run_.env, data, imp)[0] + rebuilt
+        if item.container:   # where it listens inside differs; the published port is what clients use
+            ignore |= set(imp.inside)
+            inside = parse(rebuilt, data, imp.dialect).config.get("port")
+            was = item.fields.get("server.port", (8000, ""))[0]
+            published = run_.published(int(inside)) if isinstance(inside, int) else None
+            if was != published:
+                out.differences.append(("published port", was, published))
+    else:
+        prefix = list(imp.rebuilt_prefix(item.version))
+        rebuilt = command[len(prefix):] if command[:len(prefix)] == prefix else command
+    if imp.preprocess is not None:   # the files the rebuilt command reads are the build's own artifacts
+        rebuilt = imp.preprocess(list(rebuilt), lambda path: next(
+            (c for p, c in artifacts.items() if p.rsplit("/", 1)[-1] == path.rsplit("/", 1)[-1]), ""))
     before = parse(item.argv, data, imp.dialect)
     after = parse(rebuilt, data, imp.dialect)
     a, b = before.config, after.config
@@ -73,8 +106,9 @@ def compare(item: Imported, imp: Importer, data_version: str, spec_text: str) ->
         a[dest] = SET if a.get(dest) else None
         b[dest] = SET if b.get(dest) or has_key else None
     owned_by_default = {d.option for d in derived if d.setting == "limits.max_model_len"}
+    out.why = {d.option: d.why for d in derived if d.why}
     for dest in sorted(set(a) | set(b)):
-        if dest in imp.ignore or a.get(dest) == b.get(dest):
+        if dest in ignore or a.get(dest) == b.get(dest):
             continue
         option = (before.options.get(dest) or after.options.get(dest) or {}).get("name", dest)
         if option in owned_by_default and dest not in before.given:
@@ -97,7 +131,8 @@ def lines(rt: RoundTrip, title: str) -> list[str]:
     if not rt.differences:
         out.append(f"{title}: round trip ok: the engine's parsed configuration is the same")
     for option, was, now in rt.differences:
-        out.append(f"  differs: {option}: original {printable(repr(was))}, rebuilt {printable(repr(now))}")
+        out.append(f"  differs: {option}: original {printable(repr(was))}, rebuilt {printable(repr(now))}"
+                   + (f" (deployc writes it: {printable(rt.why[option])})" if option in rt.why else ""))
     return out
 
 

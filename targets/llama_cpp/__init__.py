@@ -123,6 +123,10 @@ class LlamaCppTarget(Target[LlamaCppOptions, LlamaCppVersion]):
         out += api.env_conflicts(opts.env, owned_env(v), NAME)
         return out
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.llama_cpp.importer import IMPORTER
+        return IMPORTER
+
     def memory_model(self, plan: Plan, opts: LlamaCppOptions, v: LlamaCppVersion) -> EngineMemory:
         """llama.cpp allocates the KV cache for the whole -c context up front (every slot's share, or one
         unified cache), next to the GGUF weights: a CONTEXT budget. Weights by the file's size, else by the

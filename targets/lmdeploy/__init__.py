@@ -143,6 +143,10 @@ class LmdeployTarget(Target[LmdeployOptions, LmdeployVersion]):
                              hint="keep one of them", path=at))
         return out
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.lmdeploy.importer import IMPORTER
+        return IMPORTER
+
     def memory_model(self, plan: Plan, opts: LmdeployOptions, v: LmdeployVersion) -> EngineMemory | None:
         """LMDeploy's budget: the weights load first; then --cache-max-entry-count of the memory still free
         (after the PyTorch engine's runtime buffers for the prefill tokens) becomes the KV cache, in blocks

@@ -104,6 +104,10 @@ class OllamaTarget(Target[OllamaOptions, OllamaVersion]):
     def check(self, plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> list[Diagnostic]:
         return checks.check(plan, opts, v)
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.ollama.importer import IMPORTER
+        return IMPORTER
+
     def memory_model(self, plan: Plan, opts: OllamaOptions, v: OllamaVersion) -> EngineMemory | None:
         """Ollama (llama.cpp) allocates num_ctx x OLLAMA_NUM_PARALLEL tokens of KV cache when it loads the
         model, inside the memory OLLAMA_GPU_OVERHEAD leaves; what does not fit is offloaded to the CPU

@@ -210,8 +210,12 @@ ROWS = (
 
 
 def _effective(config: dict[str, Any]) -> dict[str, Any]:
-    """What SGLang acts on: no served name means the model path."""
+    """What SGLang acts on: no served name means the model path; in 0.5.23 `--dp-size N --enable-dp-attention`
+    resolves to attn_dp_size N, dp_size 1 (python/sglang/srt/arg_groups/parallel_hook.py
+    _handle_deprecated_dp_attention, run before any handler reads the DP layout)."""
     out = dict(config)
+    if "attn_dp_size" in out and out.get("enable_dp_attention") and (out.get("attn_dp_size") or 1) <= 1:
+        out.update(attn_dp_size=out.get("dp_size") or 1, dp_size=1, enable_dp_attention=False)
     out["served_model_name"] = out.get("served_model_name") or out.get("model_path")
     return out
 

@@ -166,6 +166,10 @@ class TensorRtLlmTarget(Target[TensorRtLlmOptions, AnyVersion]):
         from deployc.targets.tensorrt_llm import parsers
         return parsers.support(v.data_version) if isinstance(v, TrtLlmServeVersion) else None
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.tensorrt_llm.importer import IMPORTER
+        return IMPORTER
+
     def memory_model(self, plan: Plan, opts: TensorRtLlmOptions, v: AnyVersion) -> EngineMemory | None:
         if isinstance(v, TrtLlmServeVersion):
             return self._serve_memory(plan, opts, v)

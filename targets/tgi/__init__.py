@@ -129,6 +129,10 @@ class TgiTarget(Target[TgiOptions, TgiVersion]):
                 + api.rope_type_check(plan, f"TGI {v.version}'s launcher (--rope-scaling)", ("linear", "dynamic"))
                 + _speculative(plan, v))
 
+    def importer(self) -> api.Importer:
+        from deployc.targets.tgi.importer import IMPORTER
+        return IMPORTER
+
     def memory_model(self, plan: Plan, opts: TgiOptions, v: TgiVersion) -> EngineMemory:
         """TGI sizes its KV cache after a warmup prefill of --max-batch-prefill-tokens: free memory minus
         (1 - cuda_memory_fraction x TGI_WIGGLE_ROOM) x total (server/text_generation_server/utils/

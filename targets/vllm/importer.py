@@ -223,6 +223,46 @@ def _effective(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _config_args(text: str, negatable: set[str]) -> list[str]:
+    """A --config YAML as FlexibleArgumentParser.load_config_file flattens it (vllm/utils/argparse_utils.py,
+    0.34.0): true -> --key, false -> --no-key where that spelling exists, a list -> --key v1 v2, a mapping ->
+    --key JSON, anything else -> --key value."""
+    from ruamel.yaml import YAML
+
+    config = YAML(typ="safe").load(text) or {}
+    out: list[str] = []
+    for key, value in config.items():
+        if isinstance(value, bool):
+            if value:
+                out.append(f"--{key}")
+            elif f"--no-{key}" in negatable:
+                out.append(f"--no-{key}")
+        elif isinstance(value, list):
+            if value:
+                out += [f"--{key}", *map(str, value)]
+        elif isinstance(value, dict):
+            out += [f"--{key}", json.dumps(value)]
+        else:
+            out += [f"--{key}", str(value)]
+    return out
+
+
+def _pull_config(argv: list[str], read: Any) -> list[str]:
+    """--config FILE's options inserted after the model (the command line then overrides them), as
+    FlexibleArgumentParser._pull_args_from_config does."""
+    if "--config" not in argv:
+        return argv
+    i = argv.index("--config")
+    if i + 1 >= len(argv):
+        return argv
+    data = json.loads((ENGINE_OPTIONS / f"{next(iter(VERSIONS))}.json").read_text(encoding="utf-8"))
+    negatable = {a for o in data["options"].values() for a in o.get("aliases", ()) if a.startswith("--no-")}
+    extra = _config_args(read(argv[i + 1]), negatable)
+    rest = argv[:i] + argv[i + 2:]
+    head = 1 if rest and not rest[0].startswith("-") else 0
+    return rest[:head] + extra + rest[head:]
+
+
 IMPORTER = Importer(
     target="vllm", title="vLLM",
     commands=(("vllm", "serve"), ("python", "-m", "vllm.entrypoints.openai.api_server"),
@@ -235,6 +275,7 @@ IMPORTER = Importer(
     # vllm/envs.py VLLM_API_KEY: what serve.sh exports from server.api_key_env
     secrets={"api_key": "VLLM_API_KEY"},
     effective=_effective,
+    preprocess=_pull_config,
 )
 
 __all__ = ["IMPORTER", "api"]
