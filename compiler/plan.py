@@ -271,8 +271,8 @@ def _draft_facts(plan: Plan) -> list[Diagnostic]:
                         hint=(f"run `deployc facts {plan.model.source}` to lock the checkpoint's own config.json "
                               "if it ships MTP layers; " if not plan.model_is_local else "")
                         + "or use method: eagle3 / draft with a separate model", path=("speculative", "method"))]
-    if s.model is None or s.method not in ("eagle", "eagle3", "draft"):
-        return []
+    if s.model is None or s.method not in ("eagle", "eagle3", "draft") or s.model.lower().endswith(".gguf"):
+        return []   # a .gguf draft is Ollama's or llama.cpp's, whose plans do not count drafters
     df = plan.draft_facts
     if df is not None and df.known and not df.missing("hidden_size", "vocab_size"):
         return []

@@ -500,3 +500,26 @@ def test_trtllm_serve_memory_fraction_stays_raw_and_says_why(cli, tmp_path):
     assert ("target-args-conflict: --kv_cache_free_gpu_memory_fraction in targets.tensorrt-llm.args restates "
             "hardware.memory_utilization") in result.stderr
     assert result.exit_code == 1
+
+
+def test_trtllm_serve_speculative_config_round_trips(cli, tmp_path):
+    """features/speculative-decoding.html (1.2.1), 'Usage with trtllm-bench and trtllm-serve': an EAGLE 3 head
+    by its speculative_model_dir alias."""
+    (tmp_path / "spec.yml").write_text("speculative_config:\n  decoding_type: Eagle\n  max_draft_len: 4\n"
+                                       "  speculative_model_dir: yuhuili/EAGLE3-LLaMA3.1-Instruct-8B\n")
+    result = cli("import", "--check", "--", "trtllm-serve", "meta-llama/Llama-3.1-8B-Instruct",
+                 "--config", "spec.yml", cwd=tmp_path)
+    spec = spec_of(result.stdout)
+    assert spec["speculative"] == {"method": "eagle3", "num_tokens": 4,
+                                   "model": "yuhuili/EAGLE3-LLaMA3.1-Instruct-8B"}
+    assert "TensorRT-LLM 1.2.1: round trip ok: the engine's parsed configuration is the same" in result.stderr
+    assert result.exit_code == 0
+
+
+def test_trtllm_serve_speculative_keys_without_a_field_are_said(cli, tmp_path):
+    (tmp_path / "spec.yml").write_text("speculative_config:\n  decoding_type: MTP\n  num_nextn_predict_layers: 3\n"
+                                       "  use_relaxed_acceptance_for_thinking: true\n")
+    result = cli("import", "--", "trtllm-serve", "deepseek-ai/DeepSeek-R1", "--config", "spec.yml", cwd=tmp_path)
+    assert spec_of(result.stdout)["speculative"] == {"method": "mtp", "num_tokens": 3}
+    assert ("  note: options YAML keys deploy.yaml has no field for, left out (deployc writes its own options "
+            "file): speculative_config.use_relaxed_acceptance_for_thinking") in result.stderr

@@ -154,3 +154,21 @@ def test_sglang_0_4_reserves_two_more_gib_for_the_drafter_in_its_own_fraction():
     spec_on = auto_mem_fraction("0.4", 81559, 1, 1, None, speculative=True)
     assert (plain, spec_on) == (round((81559 - 10240) / 81559, 3), round((81559 - 12288) / 81559, 3))
     assert auto_mem_fraction("0.5", 81559, 1, 1, None, speculative=True) == auto_mem_fraction("0.5", 81559, 1, 1, None)
+
+
+def test_a_gguf_draft_draws_no_facts_warning(cli, tmp_path):
+    """A .gguf draft belongs to Ollama or llama.cpp, whose plans say they leave drafters out."""
+    (tmp_path / "draft.gguf").write_bytes(b"GGUF")
+    out = plan(cli, tmp_path, spec("speculative:\n  method: draft\n  model: ./draft.gguf\n  num_tokens: 4\n"))
+    assert [d["code"] for d in warnings_of(out)] == []
+
+
+def test_vllm_runs_a_draft_of_tensor_1_whole_on_every_rank(cli, tmp_path):
+    text = spec(f"speculative:\n  method: draft\n  model: {DRAFT}\n  num_tokens: 4\n  tensor: 1\n",
+                parallel="parallelism:\n  tensor: 2\n").replace("  sglang: {}\n", "")   # SGLang: the target's TP
+    out = plan(cli, tmp_path, text)
+    # per rank: the target's 2 of 4 KV heads (28 x 2 x 2 x 128 x 2 B) and the draft's 2 heads unsharded (24 x 2 x 2 x 64 x 2 B)
+    assert figures(out, "vllm")[1] == 28672 + 12288
+    assert spec_notes(out, "vllm") == [
+        f"speculative draft: {DRAFT} (catalog ({DRAFT})), 0.494B parameters at 16 bits, 0.92 GiB per GPU over tensor "
+        "1; KV cache of 24 layer(s) at its own shape (2 KV heads x 64) in the one pool"]

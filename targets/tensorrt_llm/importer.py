@@ -15,6 +15,7 @@ from typing import Any
 from collections.abc import Callable
 
 from deployc.compiler.api.importing import Ctx, Dialect, Importer, Keep, Result, rev
+from deployc.targets.tensorrt_llm.llmapi import DECODING_TYPES
 from deployc.targets.tensorrt_llm.versions import VERSIONS, TrtLlmServeVersion
 
 ENGINE_OPTIONS = Path(__file__).parent / "engine_options"
@@ -53,6 +54,33 @@ def _config(value: Any) -> Any:
         return None
 
 
+# speculative_config.decoding_type -> speculative.method: llmapi.DECODING_TYPES reversed
+_METHODS = {v: k for k, v in DECODING_TYPES.items()}
+
+
+def _speculative(spec: Any, out: dict[str, Any]) -> list[str]:
+    """speculative_config back to speculative: (llmapi.py KEYS); returns the keys left out."""
+    if spec is None:
+        return []
+    if not isinstance(spec, dict) or spec.get("decoding_type") not in _METHODS:
+        return ["speculative_config"]
+    method = _METHODS[spec["decoding_type"]]
+    out["speculative.method"] = method
+    taken = {"decoding_type"}
+    length = "num_nextn_predict_layers" if method == "mtp" else "max_draft_len"
+    if isinstance(spec.get(length), int):
+        out["speculative.num_tokens"] = spec[length]
+        taken.add(length)
+    for key in ("speculative_model", "speculative_model_dir"):   # DecodingBaseConfig's alias choices
+        if isinstance(spec.get(key), str):
+            out["speculative.model"] = spec[key]
+            taken.add(key)
+    if method == "ngram" and isinstance(spec.get("max_matching_ngram_size"), int):
+        out["speculative.ngram.max"] = spec["max_matching_ngram_size"]
+        taken.add("max_matching_ngram_size")
+    return [f"speculative_config.{k}" for k in spec if k not in taken]
+
+
 # the keys llmapi.py KEYS writes, back to their spec settings
 def _options(value: Any, ctx: Ctx) -> Result:
     config = _config(value)
@@ -60,7 +88,8 @@ def _options(value: Any, ctx: Ctx) -> Result:
         return Keep("an options file deployc could not read")
     out: dict[str, Any] = {}
     kv = config.get("kv_cache_config") or {}
-    left = [k for k in config if k not in ("enable_attention_dp", "kv_cache_config")]
+    left = [k for k in config if k not in ("enable_attention_dp", "kv_cache_config", "speculative_config")]
+    left += _speculative(config.get("speculative_config"), out)
     left += [f"kv_cache_config.{k}" for k in kv if k not in ("enable_block_reuse", "dtype")]
     if isinstance(kv.get("enable_block_reuse"), bool):
         out["cache.prefix_caching"] = kv["enable_block_reuse"]
@@ -127,7 +156,13 @@ def _effective(config: dict[str, Any]) -> dict[str, Any]:
                 "max_batch_size", "max_num_tokens", "max_seq_len"):
         if isinstance(out.get(key), str) and out[key].isdigit():
             out[key] = int(out[key])
-    out["extra_llm_api_options"] = _config(out.get("extra_llm_api_options")) or None
+    options = _config(out.get("extra_llm_api_options")) or None
+    if isinstance(options, dict) and isinstance(options.get("speculative_config"), dict):
+        # speculative_model_dir: the alias DecodingBaseConfig reads as speculative_model
+        spec = {("speculative_model" if k == "speculative_model_dir" else k): v
+                for k, v in options["speculative_config"].items()}
+        options = {**options, "speculative_config": spec}
+    out["extra_llm_api_options"] = options
     return out
 
 
