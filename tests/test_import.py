@@ -523,3 +523,14 @@ def test_trtllm_serve_speculative_keys_without_a_field_are_said(cli, tmp_path):
     assert spec_of(result.stdout)["speculative"] == {"method": "mtp", "num_tokens": 3}
     assert ("  note: options YAML keys deploy.yaml has no field for, left out (deployc writes its own options "
             "file): speculative_config.use_relaxed_acceptance_for_thinking") in result.stderr
+
+
+def test_docker_options_of_the_container_are_reported_not_dropped_silently(cli):
+    result = cli("import", "--", "docker", "run", "--rm", "--gpus", "all", "--shm-size", "1g", "-p", "8080:80",
+                 "-v", "/srv/data:/data", "ghcr.io/huggingface/text-generation-inference:3.3.5",
+                 "--model-id", "org/model")
+    assert result.exit_code == 0, result.stderr
+    why = ("is the container's, not the engine's: not in the spec (deployc's compose.yaml and `deployc up` set GPUs "
+           "from parallelism, their own model-cache volume and shm)")
+    notes = [line for line in result.stderr.splitlines() if line.startswith("  note: docker option")]
+    assert notes == [f"  note: docker option {o} {why}" for o in ("--gpus all", "--shm-size 1g", "-v /srv/data:/data")]

@@ -34,6 +34,7 @@ class ContainerRun:
     ports: list[str] = field(default_factory=list)
     entrypoint: str | None = None
     unknown: list[str] = field(default_factory=list)
+    runtime: list[str] = field(default_factory=list)   # docker's own options read but not carried (--gpus all)
 
     @property
     def repository(self) -> str:
@@ -70,6 +71,7 @@ def parse_run(argv: Sequence[str]) -> ContainerRun | None:
     env: dict[str, str | None] = {}
     ports: list[str] = []
     unknown: list[str] = []
+    runtime: list[str] = []
     entrypoint = None
     i = 0
     while i < len(argv):
@@ -88,6 +90,8 @@ def parse_run(argv: Sequence[str]) -> ContainerRun | None:
             if f"-{flag[1]}" in _VALUE:                   # -p8080:80
                 flag, value = f"-{flag[1]}", flag[2:] + (eq + inline if eq else "")
         if flag in _SWITCH:
+            if flag not in ("-d", "--detach", "--rm", "-i", "--interactive", "-t", "--tty"):
+                runtime.append(flag)
             i += 1
             continue
         if flag not in _VALUE:
@@ -106,6 +110,8 @@ def parse_run(argv: Sequence[str]) -> ContainerRun | None:
             ports.append(value)
         elif flag == "--entrypoint":
             entrypoint = value
+        elif flag not in ("--name",):
+            runtime.append(f"{flag} {value}")
     if i >= len(argv):
         return None
-    return ContainerRun(argv[i], list(argv[i + 1:]), env, ports, entrypoint, unknown)
+    return ContainerRun(argv[i], list(argv[i + 1:]), env, ports, entrypoint, unknown, runtime)

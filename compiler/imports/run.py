@@ -178,6 +178,9 @@ def _container(inp: Input, known: dict[str, tuple[Any, Importer]], asked: str | 
             published[int(parts[-1])] = int(parts[-2])
     item = import_argv(args, imp, version, data_version, env=run_.env, published=published)
     item.notes += notes + [f"docker option {printable(u)} is not one deployc reads: left out" for u in run_.unknown]
+    item.notes += [f"docker option {printable(o)} is the container's, not the engine's: not in the spec (deployc's "
+                   "compose.yaml and `deployc up` set GPUs from parallelism, their own model-cache volume and shm)"
+                   for o in run_.runtime]
     shown_env = [w for k, v in run_.env.items() for w in ("-e", k if v is None else
                  f"{k}=***" if credential_name(k) or k in imp.secrets.values() or k in imp.passed_env else f"{k}={v}")]
     inp.source = (f"{inp.file}: " if inp.file else "") + shlex.join(
