@@ -27,6 +27,8 @@ Semantics of the budget, by engine (each target's memory_model() cites its sourc
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from math import ceil, floor
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from deployc.compiler.plan import Plan
 
 __all__ = ["Budget", "DraftKv", "EngineMemory", "KvManager", "Layout", "MemoryPlan", "check",
-           "estimate", "weight_method", "weights_per_gpu"]
+           "estimate", "share_after_weights", "weight_method", "weights_per_gpu"]
 
 
 class Budget(str, Enum):
@@ -141,6 +143,23 @@ class MemoryPlan:
                 "max_concurrency": r(self.max_concurrency), "headroom_gib": r(self.headroom_gib),
                 "block_size": self.block_size, "kv_groups": self.kv_groups,
                 "engine_log": list(self.report_lines), "assumptions": list(self.assumptions)}
+
+
+def share_after_weights(plan: Plan, least: float = 0.0) -> tuple[float | None, float]:
+    """(f, weights GiB per GPU) for engines whose KV budget is a share f of the memory left FREE after the
+    weights W (LMDeploy's --cache-max-entry-count, TensorRT-LLM's free_gpu_memory_fraction), given
+    hardware.memory_utilization u, a share of ALL memory M: f = (u*M - W) / (M - W), rounded down to 0.01,
+    keeps weights + KV cache within u*M (0 when the weights alone exceed it, else at least `least`). Without
+    parameter facts, f = u. u unset: None, the engine's own default holds and nothing is written."""
+    u, total = plan.hardware.memory_utilization, plan.hardware.gpu.memory_gib
+    if u is None:
+        return None, 0.0
+    if plan.facts.parameters is None and plan.facts.checkpoint_bytes is None:
+        return u, 0.0
+    weights = weights_per_gpu(plan, plan.facts)[0] / 2**30
+    if weights >= u * total:
+        return 0.0, weights
+    return max(least, math.floor((u * total - weights) / (total - weights) * 100) / 100), weights
 
 
 def weights_per_gpu(plan: Plan, facts: Facts, layout: Layout | None = None) -> tuple[float, list[str]]:

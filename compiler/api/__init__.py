@@ -108,7 +108,15 @@ from deployc.compiler.api.target import (
 )
 from deployc.compiler.derivatives import spellings as model_spellings
 from deployc.compiler.diagnostics import Diagnostic, SpecPath, error, has_errors, warning
-from deployc.compiler.memory import Budget, DraftKv, EngineMemory, KvManager, MemoryPlan, weights_per_gpu
+from deployc.compiler.memory import (
+    Budget,
+    DraftKv,
+    EngineMemory,
+    KvManager,
+    MemoryPlan,
+    share_after_weights,
+    weights_per_gpu,
+)
 from deployc.compiler.plan import Plan
 from deployc.compiler.render import (
     banner_lines,
@@ -230,6 +238,7 @@ __all__ = [
     "service",
     "sh_env_value",
     "sh_join_expanding",
+    "share_after_weights",
     "user_env_shell",
     "warning",
     "weights_per_gpu",

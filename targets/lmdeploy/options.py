@@ -7,7 +7,6 @@ conformance/extract/lmdeploy_options.py) judges the extra args.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -99,19 +98,10 @@ def kv_policy(plan: Plan, opts: LmdeployOptions, v: LmdeployVersion) -> str | No
 
 
 def cache_fraction(plan: Plan) -> tuple[float | None, float]:
-    """(--cache-max-entry-count, weights GiB per GPU) for hardware.memory_utilization u, a share of ALL
-    memory M: LMDeploy's fraction f is of what is free after the weights W, so f = (u*M - W) / (M - W),
-    rounded down to 0.01, keeps weights + KV cache within u*M. Without parameter facts, f = u. u unset:
-    None, LMDeploy's own default (versions.py default_cache_fraction) holds and nothing is written."""
-    u, total = plan.hardware.memory_utilization, plan.hardware.gpu.memory_gib
-    if u is None:
-        return None, 0.0
-    if plan.facts.parameters is None and plan.facts.checkpoint_bytes is None:
-        return u, 0.0
-    weights = api.weights_per_gpu(plan, plan.facts)[0] / 2**30
-    if weights >= u * total:
-        return 0.0, weights
-    return math.floor((u * total - weights) / (total - weights) * 100) / 100, weights
+    """(--cache-max-entry-count, weights GiB per GPU): LMDeploy's fraction is of what is free after the
+    weights (api.share_after_weights); u unset: None, LMDeploy's own default (versions.py
+    default_cache_fraction) holds and nothing is written."""
+    return api.share_after_weights(plan)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ converter family. Every command (options.py), script and Triton config reads the
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 from dataclasses import dataclass
@@ -92,19 +91,10 @@ DEFAULT_KV_FRACTION = 0.9
 
 
 def kv_fraction(plan: Plan) -> tuple[float | None, float]:
-    """(kv_cache_free_gpu_mem_fraction, weights GiB per GPU) for hardware.memory_utilization; None: unset,
-    TensorRT-LLM's own default (DEFAULT_KV_FRACTION) holds and nothing is written.
-
-    Weights per GPU come from the shared memory plan (compiler/memory.py weights_per_gpu)."""
-    u, total = plan.hardware.memory_utilization, plan.hardware.gpu.memory_gib
-    if u is None:
-        return None, 0.0
-    if plan.facts.parameters is None and plan.facts.checkpoint_bytes is None:
-        return u, 0.0
-    weights = api.weights_per_gpu(plan, plan.facts)[0] / 2**30
-    if weights >= u * total:
-        return 0.0, weights
-    return max(0.01, math.floor((u * total - weights) / (total - weights) * 100) / 100), weights
+    """(kv_cache_free_gpu_mem_fraction, weights GiB per GPU) for hardware.memory_utilization: a share of the
+    memory free after the weights (api.share_after_weights), at least 0.01 when they fit; None: unset,
+    TensorRT-LLM's own default (DEFAULT_KV_FRACTION) holds and nothing is written."""
+    return api.share_after_weights(plan, least=0.01)
 
 
 def resolve_family(plan: Plan, opts: TensorRtLlmOptions) -> tuple[str | None, Diagnostic | None]:
