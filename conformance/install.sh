@@ -104,33 +104,23 @@ watchfiles==1.3.0
 yarl==1.25.1
 "
 
+# What 0.33.0 and 0.34.0 share: 0.34.0's Requires-Dist only raises lower bounds that these pins
+# already meet, and asks for torch==2.14.0 (2.13.0 CPU is used for both).
+REQS_0_33_LINE="
+apache-tvm-ffi==0.1.11
+fastapi==0.136.3
+huggingface_hub==2.4.0
+llguidance==1.7.6
+orjson==3.13.0
+tokenizers==0.23.3
+transformers==5.20.2
+xgrammar==0.2.8
+$REQS_COMMON
+"
 REQS_0_33_0="
-vllm==0.33.0
-apache-tvm-ffi==0.1.11
-fastapi==0.136.3
-huggingface_hub==2.4.0
-llguidance==1.7.6
-orjson==3.13.0
-tokenizers==0.23.3
-transformers==5.20.2
-xgrammar==0.2.8
-$REQS_COMMON
-"
-
-# 0.34.0: the same packages and pins as 0.33.0 (its Requires-Dist only raises lower bounds that
-# these pins already meet, and asks for torch==2.14.0: 2.13.0 CPU is used, as for 0.33.0).
+vllm==0.33.0$REQS_0_33_LINE"
 REQS_0_34_0="
-vllm==0.34.0
-apache-tvm-ffi==0.1.11
-fastapi==0.136.3
-huggingface_hub==2.4.0
-llguidance==1.7.6
-orjson==3.13.0
-tokenizers==0.23.3
-transformers==5.20.2
-xgrammar==0.2.8
-$REQS_COMMON
-"
+vllm==0.34.0$REQS_0_33_LINE"
 
 REQS_0_11_2="
 vllm==0.11.2
