@@ -6,8 +6,10 @@ Missing installs fail loudly: this tier runs only when asked for (-m conformance
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,47 @@ def stop_server(proc) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def serving(serve_sh: Path, env: dict[str, str], log_path: Path, health_url: str, timeout: float,
+            poll: float) -> Iterator[float]:
+    """Start a generated serve.sh (from /, in its own process group, output to log_path), wait until health_url
+    answers 200 (failing with the log's tail if it exits or takes longer than timeout), yield the seconds that took,
+    and stop it afterwards."""
+    import subprocess
+    import time
+    import urllib.request
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(health_url, timeout=5) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    t0 = time.monotonic()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(serve_sh)], cwd="/", env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        while not healthy():
+            if proc.poll() is not None:
+                pytest.fail(f"serve.sh exited with {proc.returncode}:\n{log_path.read_text()[-5000:]}")
+            if time.monotonic() - t0 > timeout:
+                pytest.fail(f"no /health after {timeout}s:\n{log_path.read_text()[-5000:]}")
+            time.sleep(poll)
+        yield round(time.monotonic() - t0, 1)
+    finally:
+        stop_server(proc)
+
+
+def engine_gpus(par: dict) -> int:
+    """GPUs one engine of a spec's parallelism spans: tensor x pipeline, times data with data-parallel attention."""
+    attention = par.get("data_mode") == "attention"
+    return par.get("tensor", 1) * par.get("pipeline", 1) * (par.get("data", 1) if attention else 1)
+
+
+def spans_nodes(spec: dict) -> bool:
+    """The spec's engine needs more GPUs than one machine of hardware.gpus_per_node has."""
+    return engine_gpus(spec.get("parallelism", {})) > spec.get("hardware", {}).get("gpus_per_node", 8)

