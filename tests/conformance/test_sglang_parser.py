@@ -23,7 +23,7 @@ from deployc.compiler.api import container as multinode
 from deployc.targets.sglang.options import DIST_INIT_PORT, TABLE
 from deployc.targets.sglang.versions import VERSIONS
 
-from .conftest import HOME, REGISTRY, ROOT, dump, lower, require, variant_of
+from .conftest import HOME, REGISTRY, ROOT, dump, lower, require, spans_nodes, variant_of
 
 pytestmark = pytest.mark.conformance
 
@@ -262,17 +262,10 @@ MULTI_NODE = {
 }
 
 
-def engine_gpus(par: dict) -> int:
-    """GPUs one engine spans: tensor x pipeline, times data with data-parallel attention."""
-    attention = par.get("data_mode") == "attention"
-    return par.get("tensor", 1) * par.get("pipeline", 1) * (par.get("data", 1) if attention else 1)
-
-
 def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, int, list[str]]]:
     """(id, nodes, rank, GPUs of all nodes, argv) for the leader and one worker of each multi-node copy."""
     specs = {p.parent.name: YAML(typ="safe").load(p.read_text()) for p in SAMPLES}
-    specs = {k: v for k, v in specs.items() if "nodes" in v.get("parallelism", {})
-             or engine_gpus(v.get("parallelism", {})) > v.get("hardware", {}).get("gpus_per_node", 8)}
+    specs = {k: v for k, v in specs.items() if "nodes" in v.get("parallelism", {}) or spans_nodes(v)}
     specs |= copy.deepcopy(MULTI_NODE)
     launcher = list(VERSIONS[version].launcher)
     out = []

@@ -20,7 +20,7 @@ from deployc.compiler.api import container as multinode
 from deployc.targets.vllm.options import MASTER_PORT, TABLE
 from deployc.targets.vllm.versions import VERSIONS
 
-from .conftest import HOME, ROOT, lower, require, variant_of
+from .conftest import HOME, ROOT, engine_gpus, lower, require, spans_nodes, variant_of
 
 pytestmark = pytest.mark.conformance
 
@@ -71,16 +71,22 @@ ONLY = {"0.11.2": {
 }}
 
 
+def refused_for(version: str, spec: dict) -> bool:
+    """One-GPU data ranks over nodes, which deployc refuses for a version whose ParallelConfig does
+    (vllm-data-parallel-nodes; test_real_vllm_0_11_2_refuses_one_gpu_data_ranks_over_nodes_as_deployc_says)."""
+    par = spec.get("parallelism", {})
+    return (VERSIONS[version].nnodes_needs_mp and spans_nodes(spec)
+            and par.get("tensor", 1) * par.get("pipeline", 1) == 1 < engine_gpus(par))
+
+
 def cases(version: str, tmp_path) -> list[tuple[str, dict, list[str], str]]:
     """(id, spec, argv, folder the server starts in) for every sample and variant at this version."""
     judged = []
     for sample in SAMPLES:
         spec = YAML(typ="safe").load(sample.read_text())
         spec["targets"]["vllm"] = {**(spec["targets"].get("vllm") or {}), "version": version}
-        par = spec.get("parallelism", {})
-        if VERSIONS[version].nnodes_needs_mp and engine_gpus(par) > par.get("tensor", 1) * par.get("pipeline", 1) == 1 \
-                and engine_gpus(par) > spec.get("hardware", {}).get("gpus_per_node", 8):
-            continue  # one-GPU data ranks over nodes: refused for this version (test_real_vllm_0_11_2_refuses...)
+        if refused_for(version, spec):
+            continue
         result = lower(spec, "vllm", tmp_path / version / sample.parent.name)
         # serve.sh runs from the spec's folder: the real sample folder holds its chat template.
         command = multinode.fill(result.lowered.command, LEADER, 0)  # a multi-node sample's leader
@@ -233,24 +239,16 @@ MULTI_NODE = {
 LEADER = "10.1.2.3"
 
 
-def engine_gpus(par: dict) -> int:
-    """GPUs one engine spans: tensor x pipeline, times data with data-parallel attention."""
-    attention = par.get("data_mode") == "attention"
-    return par.get("tensor", 1) * par.get("pipeline", 1) * (par.get("data", 1) if attention else 1)
-
-
 def node_cases(version: str, tmp_path) -> list[tuple[str, int, int, int, list[str]]]:
     """(id, nodes, rank, GPUs per node, argv) for the leader and one worker of every multi-node copy."""
     specs = {p.parent.name: YAML(typ="safe").load(p.read_text()) for p in SAMPLES}
-    specs = {k: v for k, v in specs.items() if v.get("parallelism", {}).get("nodes", 1) > 1
-             or engine_gpus(v.get("parallelism", {})) > v.get("hardware", {}).get("gpus_per_node", 8)}
+    specs = {k: v for k, v in specs.items() if v.get("parallelism", {}).get("nodes", 1) > 1 or spans_nodes(v)}
     specs |= copy.deepcopy(MULTI_NODE)
     out = []
     for name, spec in specs.items():
         spec["targets"]["vllm"] = {**(spec["targets"].get("vllm") or {}), "version": version}
-        par = spec.get("parallelism", {})
-        if VERSIONS[version].nnodes_needs_mp and engine_gpus(par) > par.get("tensor", 1) * par.get("pipeline", 1) == 1:
-            continue  # one-GPU data ranks over nodes: deployc refuses it for this version (vLLM does too, below)
+        if refused_for(version, spec):
+            continue
         result = lower(spec, "vllm", tmp_path / version / name)
         group = result.lowered.group
         assert result.lowered.service is None and group is not None, name
