@@ -164,7 +164,7 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
                      "0.11.2 (rope_scaling beside rope_theta)",
                 path=("model", "rope_scaling")))
         out += _speculative_checks(plan, v)
-        for port, what in _node_ports(plan):
+        for _, port, what in _node_ports(plan):
             if plan.server.port == port:
                 out.append(error("vllm-port-nodes", f"port {port} is where node 0 of a multi-node copy opens {what}; "
                                  "the HTTP server cannot take it too", hint="choose another server.port",
@@ -275,21 +275,21 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
             size=n, replicas=plan.copies,
             leader=svc(in_container + node_args(plan, api.LWS, "0"), True),
             worker=svc(in_container + node_args(plan, api.LWS, api.LWS.rank), False),
-            internal_ports=tuple((name, port) for port, name in _node_ports(plan, short=True)),
+            internal_ports=tuple((name, port) for name, port, _ in _node_ports(plan)),
             node_args_at=len(in_container))
         return Lowered(artifacts=scripts, command=tuple(argv + leader_tail), group=group)
 
 
-def _node_ports(plan: Plan, short: bool = False) -> list[tuple[int, str]]:
-    """The ports node 0 of a multi-node engine opens besides HTTP, with what they are for: the
+def _node_ports(plan: Plan) -> list[tuple[str, int, str]]:
+    """(name, port, what it is) for each port node 0 of a multi-node engine opens besides HTTP: the
     torch.distributed store, and with data-parallel attention the data-parallel RPC port the other
     nodes' engines handshake on (ParallelConfig.data_parallel_rpc_port, 29550 in 0.11.2
     config/parallel.py:87, 0.33.0 :161, 0.34.0 :169; serve.py run_headless)."""
     if not plan.multi_node:
         return []
-    ports = [(MASTER_PORT, "dist" if short else "the torch.distributed store (--master-port)")]
+    ports = [("dist", MASTER_PORT, "the torch.distributed store (--master-port)")]
     if plan.attention_dp:
-        ports.append((DP_RPC_PORT, "dp-rpc" if short else "the data-parallel RPC socket (--data-parallel-rpc-port)"))
+        ports.append(("dp-rpc", DP_RPC_PORT, "the data-parallel RPC socket (--data-parallel-rpc-port)"))
     return ports
 
 
