@@ -6,10 +6,11 @@ catalog resolves it (model_catalog.json, derivatives included); otherwise a loca
 the run's model_configs.json entry as config.json, with the checkpoint's quantization_config added
 the way the run states it (an AWQ, FP8, NVFP4 or GPTQ checkpoint of the same architecture).
 
-A run deployc cannot express yet is "not plannable yet: <why>" (never dropped): an engine without
-a deployc target, expert or data-parallel attention layouts and speculative decoding (the spec has
-no fields for them until issue 20), a model whose config.json was not read, an engine era older
-than every version deployc writes for where the accounting differs. Stdlib only.
+A run deployc cannot express is "not plannable yet: <why>" (never dropped): what a target refuses
+(llama.cpp's drafters), a KV connector's own buffers, a model whose config.json was not read, an
+engine era older than every version deployc writes for where the accounting differs. Data-parallel
+attention (parallelism.data_mode) and speculative decoding (speculative:) are spec fields since
+issue 20 and are planned. Stdlib only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ QUANT_CONFIGS: dict[str, dict[str, Any]] = {
     "gptq": {"quant_method": "gptq", "bits": 4, "group_size": 128},
     "fp8": {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": [128, 128]},
     "modelopt": {"quant_method": "modelopt", "quant_algo": "NVFP4"},
+    "auto_round": {"quant_method": "auto-round", "bits": 4, "group_size": 128, "sym": True},
     "compressed-tensors": {"quant_method": "compressed-tensors",
                            "config_groups": {"group_0": {"weights": {"num_bits": 4, "group_size": 32}}}},
 }
@@ -106,7 +108,13 @@ def engine_version(run: dict[str, Any], versions: dict[str, list[str]]) -> tuple
         return (known[-1] if v >= (0, 5, 0) else known[0]), None
     if engine == "tgi":
         return TARGET_VERSIONS["tgi"], None
-    return None, f"deployc has no {engine} target"
+    if engine == "lmdeploy" and version_tuple(text) < (0, 9):
+        return None, (f"LMDeploy {text}'s TurboMind sized a block cap from total memory and allocated on demand; "
+                      "deployc writes for 0.9.2 and later, whose cache is a share of the memory free after the weights")
+    if engine == "llama.cpp" and run["config"].get("spec_type"):
+        return None, (f"speculative decoding (--spec-type {run['config']['spec_type']}): deployc's llama-cpp target "
+                      "refuses speculative, so its plan has no drafter context")
+    return None, f"no {engine} version of this era in deployc"
 
 
 def release_of(run: dict[str, Any]) -> str:
@@ -118,20 +126,36 @@ def release_of(run: dict[str, Any]) -> str:
 
 
 def unexpressible(run: dict[str, Any]) -> str | None:
-    """Why the spec cannot state this run's layout yet (issue 20 adds these fields), or None."""
+    """Why the spec cannot state this run's layout, or None."""
     c = run["config"]
     dp = number(c.get("data_parallel_size"))
     if dp and dp > 1 and not c.get("enable_expert_parallel"):
         return f"data-parallel ranks (data_parallel_size {c['data_parallel_size']}) without expert parallelism"
-    if c.get("enable_dp_attention"):
-        return "SGLang DP attention (each rank its own KV pool): no spec field yet"
     if c.get("kv_transfer_config"):
         return (f"KV connector {c['kv_transfer_config'].get('kv_connector')} attached: its own GPU buffers are "
                 "outside what a spec states")
-    spec_dec = c.get("speculative_config") or c.get("speculative_algorithm") or c.get("spec_type")
-    if spec_dec:
-        return f"speculative decoding ({_short(spec_dec)}): draft weights and KV need spec fields not there yet"
     return None
+
+
+def speculative(run: dict[str, Any]) -> list[str]:
+    """The run's speculative decoding as the spec's `speculative:` block (issue 20), or no lines.
+
+    vLLM's speculative_config {"method": "mtp", "num_speculative_tokens": n} is method mtp with num_tokens n;
+    SGLang's EAGLE without a draft model path on a checkpoint with MTP layers (Qwen3.5/3.6) runs those
+    layers as the draft: method mtp, the engine's own step count."""
+    c = run["config"]
+    cfg = c.get("speculative_config")
+    if isinstance(cfg, dict):
+        method = {"mtp": "mtp", "eagle": "eagle", "eagle3": "eagle3", "ngram": "ngram",
+                  "draft_model": "draft"}[str(cfg["method"])]
+        tokens = cfg.get("num_speculative_tokens")
+        return ["speculative:", f"  method: {method}"] + ([f"  num_tokens: {int(tokens)}"] if tokens else [])
+    algo = str(c.get("speculative_algorithm") or "")
+    if algo.startswith("EAGLE") and "MTP" in algo:
+        return ["speculative:", "  method: mtp"]
+    if algo:
+        raise ValueError(f"{run['id']}: speculative_algorithm {algo!r} has no mapping")
+    return []
 
 
 def _short(value: Any) -> str:
@@ -237,8 +261,10 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
              "precision:",
              f"  dtype: {dtype if dtype in ('float16', 'bfloat16', 'float32') else 'auto'}",
              f"  kv_cache_dtype: {kv}"] + (["  quantization: fp8"] if online_fp8 else []) + ["parallelism:", f"  tensor: {tp}", f"  pipeline: {pp}"]
-    dp = int(number(c.get("data_parallel_size")) or 1)
-    if c.get("enable_expert_parallel"):   # vLLM: experts span tensor x data ranks (parallelism.expert)
+    dp = int(number(c.get("data_parallel_size") or c.get("dp_size")) or 1)
+    if c.get("enable_dp_attention"):   # SGLang --tp T --dp D --enable-dp-attention: parallelism.data_mode
+        lines[-2:] = [f"  tensor: {tp // dp}", f"  pipeline: {pp}", f"  data: {dp}", "  data_mode: attention"]
+    elif c.get("enable_expert_parallel"):   # vLLM: experts span tensor x data ranks (parallelism.expert)
         lines += [f"  expert: {tp * dp}"] + ([f"  data: {dp}", "  data_mode: attention"] if dp > 1 else [])
     limits: list[str] = []
     if length:
@@ -249,7 +275,8 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
         limits.append(f"  max_concurrency: {int(seqs)}")
     if isinstance(c.get("limit_mm_per_prompt"), dict):   # limits.mm_per_prompt (spec field, not an engine flag)
         limits.append(f"  mm_per_prompt: {json.dumps(c['limit_mm_per_prompt'], separators=(', ', ': '))}")
-    lines += (["limits:"] + limits) if limits else []     # an empty `limits:` is null, which the spec refuses
+    lines += (["limits:"] + limits) if limits else []
+    lines += speculative(run)     # an empty `limits:` is null, which the spec refuses
     if c.get("enable_prefix_caching") is False:           # cache.prefix_caching (spec field)
         lines += ["cache:", "  prefix_caching: false"]
     options: list[str] = [f"version: '{version}'"]
