@@ -1,7 +1,7 @@
 """`deployc plan`: the memory plan per GPU in each engine's own terms, the figures as the engine will
 print them at startup, and (with --log) a startup log read back against the plan line by line.
 
-The per-GPU picture is one stacked bar (weights, activations, runtime, KV cache, headroom) so the
+The per-GPU picture is one stacked bar (weights, activations, runtime, KV cache, state, headroom) so the
 split can be seen at a glance; --search answers the questions asked before buying hardware
 (compiler/memory_search.py).
 """
@@ -22,14 +22,15 @@ from deployc.compiler.memory_weights import GIB
 from deployc.compiler.memory_report import compare, format_value, read_log
 
 BAR = 60
-PARTS = (("weights", "#"), ("activations", "a"), ("runtime", "r"), ("KV cache", "="), ("headroom", "."))
+PARTS = (("weights", "#"), ("activations", "a"), ("runtime", "r"), ("KV cache", "="), ("state", "s"),
+         ("headroom", "."))
 
 
 def bar(m: MemoryPlan) -> list[str]:
-    """One GPU's memory as a stacked bar: weights #, activations a, runtime r, KV cache =, headroom ."""
-    sizes = [m.weights_gib_per_gpu, m.activation_gib, m.overhead_gib, m.kv_cache_gib_per_gpu,
-             max(0.0, m.gpu_memory_gib - m.weights_gib_per_gpu - m.activation_gib - m.overhead_gib
-                 - m.kv_cache_gib_per_gpu)]
+    """One GPU's memory as a stacked bar: weights #, activations a, runtime r, KV cache =, linear-attention
+    state s (SGLang's slots beside the KV pool), headroom ."""
+    used = [m.weights_gib_per_gpu, m.activation_gib, m.overhead_gib, m.kv_cache_gib_per_gpu, m.state_gib_per_gpu]
+    sizes = used + [max(0.0, m.gpu_memory_gib - sum(used))]
     total = sum(sizes) or 1.0
     cells = [round(BAR * s / total) for s in sizes]
     cells[sizes.index(max(sizes))] += BAR - sum(cells)
@@ -61,6 +62,8 @@ def text(r: Any, m: MemoryPlan) -> None:
             ("activation peak", f"{m.activation_gib:8.2f} GiB"),
             ("runtime overhead", f"{m.overhead_gib:8.2f} GiB"),
             ("KV cache", _kv_line(m)),
+            *((("state slots", f"{m.state_gib_per_gpu:8.2f} GiB linear-attention state"),)
+              if m.state_gib_per_gpu else ()),
             ("max concurrency", f"{m.max_concurrency:8.2f} x {m.max_model_len} tokens"),
             ("headroom", f"{m.headroom_gib:8.2f} GiB unused")):
         typer.echo(f"  {label:<17} {value}")

@@ -93,6 +93,7 @@ class EngineMemory:
     swa_full_ratio: float = 0.8         # SGLang: sliding-window pool tokens per full-pool token
     load_towers: bool = True            # False: vision/audio towers not loaded (--language-model-only)
     state_blocks: int = 1               # blocks a request holds in a linear-attention group (block-groups pool)
+    state_pool: kvmod.StatePool | None = None   # SGLang: linear-attention state slots sized before the KV pool
     notes: tuple[str, ...] = ()         # what the engine would do on its own, for the plan's notes
     # The spec leaves the memory share (hardware.memory_utilization) / the running-sequence cap
     # (limits.max_concurrency) to the engine: fraction / max_seqs are the engine's defaults, not written.
@@ -125,6 +126,7 @@ class MemoryPlan:
     kv_groups: int = 1
     report_lines: tuple[str, ...] = ()              # the figures as the engine will print them
     log_fields: tuple[tuple[str, str], ...] = ()    # how to read them back from its startup log
+    state_gib_per_gpu: float = 0.0                  # SGLang: linear-attention state slots beside the KV cache
 
     @property
     def concurrency(self) -> int:
@@ -231,7 +233,7 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
     ranges = stages(len(arch.kinds), layout.pipeline)
     for i, (stage, layers) in enumerate(zip(w.per_stage, ranges)):
         caches = kvmod.layer_caches(arch, arch.kinds[layers.start:layers.stop], layout.attention_tensor, kvb,
-                                    dtype_bytes(plan))
+                                    dtype_bytes(plan), ssm_fp32_default=eng.state_pool is not None)
         stage_act = act if i == len(ranges) - 1 else activation_bytes(plan, facts, eng, layout, last_stage=False)
         if drafter is not None and i == len(ranges) - 1:   # the drafter runs beside the last stage
             caches += list(drafter.caches)
@@ -262,7 +264,8 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
         kv_cache_gib_per_gpu=max(kv.kv_bytes, 0.0) / GIB, kv_bytes_per_token=int(kv.per_token),
         kv_cache_tokens=kv.tokens, max_model_len=L, sequence_bytes=int(kv.per_seq), max_concurrency=kv.concurrency,
         headroom_gib=headroom / GIB, assumptions=tuple(notes), kv_manager=eng.kv_manager.value,
-        block_size=kv.block_size, kv_groups=kv.groups, log_fields=eng.log_fields)
+        block_size=kv.block_size, kv_groups=kv.groups, log_fields=eng.log_fields,
+        state_gib_per_gpu=kv.state_bytes / GIB)
     return replace(mp, report_lines=tuple(render(eng.report, mp)))
 
 
@@ -296,7 +299,7 @@ def _stage(eng: EngineMemory, caches: list[kvmod.LayerCache], weights_b: float, 
         kv = kvmod.vllm_pool(caches, pool, L, eng.block_size, eng.in_flight_batches * eng.batch_tokens,
                              eng.token_report, eng.state_blocks)
     elif eng.kv_manager is KvManager.SPLIT_POOLS:
-        kv = kvmod.sglang_pool(caches, pool, L, eng.swa_full_ratio)
+        kv = kvmod.sglang_pool(caches, pool, L, eng.swa_full_ratio, eng.state_pool)
     else:
         kv = kvmod.simple_pool(caches, pool, L, eng.block_size)
     return budget, pool, headroom, kv

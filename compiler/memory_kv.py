@@ -38,7 +38,7 @@ How the pool becomes tokens, by engine (EngineMemory.kv_manager):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import floor
 from collections.abc import Sequence
 
@@ -65,17 +65,22 @@ class Pool:
     block_size: int
     groups: int = 1
     notes: tuple[str, ...] = ()
+    state_bytes: float = 0.0         # SGLang: linear-attention state slots kept beside the KV pool
 
 
-def layer_caches(arch: Arch, kinds: Sequence[str], tensor: int, kv_bytes: int, state_bytes: int) -> list[LayerCache]:
-    """Per-rank caches of the given layers (one pipeline stage)."""
+def layer_caches(arch: Arch, kinds: Sequence[str], tensor: int, kv_bytes: int, state_bytes: int,
+                 ssm_fp32_default: bool = False) -> list[LayerCache]:
+    """Per-rank caches of the given layers (one pipeline stage). ssm_fp32_default: the recurrent state is
+    float32 unless config.json states mamba_ssm_dtype (SGLang 0.5.23 configs/mamba_utils.py mamba2_state_dtype;
+    vLLM's default is the model dtype)."""
     out = []
     for kind in kinds:
         if kind == SHARED:
             continue
         if kind == LINEAR and arch.linear is not None:
             ls = arch.linear
-            seq = ls.conv_elems // tensor * state_bytes + ls.ssm_elems // tensor * (4 if ls.ssm_fp32 else state_bytes)
+            fp32 = ls.ssm_fp32 or (ssm_fp32_default and not ls.ssm_stated)
+            seq = ls.conv_elems // tensor * state_bytes + ls.ssm_elems // tensor * (4 if fp32 else state_bytes)
             out.append(LayerCache(LINEAR, 0, per_seq=seq))
             continue
         if arch.mla is not None:
@@ -104,8 +109,61 @@ def simple_pool(caches: list[LayerCache], pool: float, length: int, block: int) 
     return Pool(kv, tokens, kv / seq if seq else 0.0, per_token, seq, block)
 
 
-def sglang_pool(caches: list[LayerCache], pool: float, length: int, ratio: float) -> Pool:
-    """Full and sliding layers in separate token pools, the sliding one `ratio` times as large."""
+@dataclass(frozen=True)
+class StatePool:
+    """SGLang's pool of linear-attention (Mamba/Gated DeltaNet) state slots beside the KV pool, sized before it
+    (0.5.23 mem_cache/kv_cache_configurator.py _handle_max_mamba_cache, the default path: radix cache on, no
+    --max-mamba-cache-size). The state gets mamba_full_memory_ratio / (1 + ratio) of the memory left after the
+    weights (schedule.py: fallback 0.9); one slot per tracked request state plus a padding slot. With
+    speculative decoding the slots are solved jointly with the per-draft-token intermediate states
+    (draft_tokens = --speculative-num-draft-tokens) of min(running, slots // slots_per_request) requests.
+    Running requests are capped at slots // slots_per_request (resolve_max_num_reqs): 3 per request
+    (MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO), 2 more with the extra-buffer radix strategy that
+    overlap scheduling picks for the Gated DeltaNet models (arg_groups/overrides.py
+    _mamba_radix_cache_resolution, _MAMBA_EXTRA_BUFFER_ARCHS; allocation_sizing.py get_mamba_tracking_slots)."""
+    memory_ratio: float = 0.9
+    slots_per_request: int = 3
+    draft_tokens: int = 0
+    running: int = 0
+
+    def take(self, pool: float, per_req: int) -> tuple[float, int]:
+        """(bytes the state takes out of the pool, state slots)."""
+        budget = pool * self.memory_ratio / (1 + self.memory_ratio)
+        d = self.draft_tokens
+        if d:
+            slots = int((budget - per_req * (1 + d)) // (per_req * (1 + d / self.slots_per_request)))
+            capped = min(max(1, self.running), max(slots, 0) // self.slots_per_request)
+            scratch = per_req * (capped + 1) * d
+        else:
+            slots, scratch = int((budget - per_req) // per_req), 0
+        if slots <= 0:
+            return max(pool, 0.0), 0
+        return (slots + 1) * per_req + scratch, slots
+
+
+def sglang_pool(caches: list[LayerCache], pool: float, length: int, ratio: float,
+                state: StatePool | None = None) -> Pool:
+    """Full and sliding layers in separate token pools, the sliding one `ratio` times as large; with
+    linear-attention layers and a StatePool, their state slots come out of the pool first."""
+    per_req = sum(c.per_seq for c in caches)
+    notes: tuple[str, ...] = ()
+    slot_cap = None
+    if state is not None and per_req:
+        taken, slots = state.take(pool, per_req)
+        pool -= taken
+        slot_cap = slots // state.slots_per_request
+        notes = (f"SGLang linear-attention state: {slots} slots of {per_req / 2**20:.1f} MiB "
+                 f"({taken / 2**30:.2f} GiB, mamba_full_memory_ratio {state.memory_ratio:g}"
+                 + (f", with the intermediate states of {state.draft_tokens} draft tokens" if state.draft_tokens else "")
+                 + f") taken before the KV pool; at most {slot_cap} running requests "
+                 f"({state.slots_per_request} state slots each)",)
+    p = _split_pools(caches, pool, length, ratio)
+    if slot_cap is None:
+        return p
+    return replace(p, concurrency=min(p.concurrency, float(slot_cap)), notes=notes + p.notes, state_bytes=taken)
+
+
+def _split_pools(caches: list[LayerCache], pool: float, length: int, ratio: float) -> Pool:
     full = sum(c.per_token for c in caches if not c.span)
     swa = sum(c.per_token for c in caches if c.span)
     cell = full + (ratio * swa if full else swa)

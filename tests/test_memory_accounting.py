@@ -209,3 +209,48 @@ def test_sglang_keeps_sliding_window_layers_in_a_pool_of_their_own():
 def test_sglang_picks_mem_fraction_static_itself_by_gpu_size(rule, gpu_mib, tp, expected):
     from deployc.targets.sglang.versions import auto_mem_fraction
     assert auto_mem_fraction(rule, gpu_mib, tp, 1, None) == pytest.approx(expected, abs=0.002)
+
+
+def test_sglang_takes_linear_attention_state_slots_out_of_the_pool_before_the_kv_cache():
+    # SGLang 0.5.23 _handle_max_mamba_cache: the state gets 0.9 / 1.9 of what is left after the weights, in whole
+    # slots plus a padding slot; Qwen3.6-27B keeps a float32 recurrent state (its config says so) in 48 Gated
+    # DeltaNet layers: 48 x (conv (16 x 128 x 2 + 48 x 128) x 3 x 2 B + ssm 48 x 128 x 128 x 4 B) per request.
+    arch = from_catalog("Qwen/Qwen3.6-27B").arch
+    assert arch is not None
+    qwen = kv.layer_caches(arch, arch.kinds, 1, 2, 2, ssm_fp32_default=True)
+    assert sum(c.per_seq for c in qwen) == 48 * (30720 * 2 + 786432 * 4) == 153_944_064
+    pool = kv.sglang_pool(qwen, 20 * GIB, 262144, 0.8, kv.StatePool(slots_per_request=5))
+    # slots = (20 GiB x 0.9 / 1.9 - 153,944,064) // 153,944,064 = 65; 66 x 153,944,064 B leave 11,314,528,256 B
+    assert pool.kv_bytes == 20 * GIB - 66 * 153_944_064 == 11_314_528_256
+    assert pool.tokens == 11_314_528_256 // (16 * 2 * 4 * 256 * 2) == 172_646
+    assert pool.notes[0] == ("SGLang linear-attention state: 65 slots of 146.8 MiB (9.46 GiB, mamba_full_memory_ratio "
+                             "0.9) taken before the KV pool; at most 13 running requests (5 state slots each)")
+    # speculative decoding: slots solved with 4 draft tokens' intermediate states for min(48, 33 // 5) requests
+    spec = kv.sglang_pool(qwen, 20 * GIB, 262144, 0.8, kv.StatePool(slots_per_request=5, draft_tokens=4, running=48))
+    assert spec.kv_bytes == 20 * GIB - 34 * 153_944_064 - 153_944_064 * 7 * 4
+    assert "33 slots" in spec.notes[0] and "at most 6 running requests" in spec.notes[0]
+    # without a state pool (vLLM's block groups, SGLang 0.4.10.post2) the pool is the KV cache alone
+    assert kv.sglang_pool(qwen, 20 * GIB, 262144, 0.8).kv_bytes == 20 * GIB
+
+
+def test_the_sglang_plan_of_a_hybrid_model_reserves_the_state_pool_and_caps_running_requests(cli, tmp_path):
+    import json
+    path = tmp_path / "deploy.yaml"
+    path.write_text("apiVersion: deployc/v1\nname: q\nmodel: {source: Qwen/Qwen3-Next-80B-A3B-Instruct}\n"
+                    "server: {host: 127.0.0.1}\nparallelism: {tensor: 4}\nlimits: {max_model_len: 32768}\n"
+                    "hardware: {gpu: H100-80GB}\ntargets: {sglang: {mem_fraction_static: 0.85}, vllm: {}}\n",
+                    encoding="utf-8")
+    result = cli("plan", path, "--json")
+    assert result.exit_code == 0, result.stdout
+    out = json.loads(result.stdout)["targets"]
+    sglang, vllm = out["sglang"], out["vllm"]
+    note = next(n for n in sglang["assumptions"] if n.startswith("SGLang linear-attention state"))
+    assert note.endswith("taken before the KV pool; at most " + note.split("at most ")[1])
+    assert "mamba_full_memory_ratio 0.9" in note and note.endswith("(5 state slots each)")
+    cap = int(note.split("at most ")[1].split()[0])
+    assert sglang["max_concurrency"] <= cap
+    # vLLM keeps the state in its one block pool: no such note
+    assert not any(n.startswith("SGLang linear-attention state") for n in vllm["assumptions"])
+    text = cli("plan", path, "--target", "sglang").stdout
+    assert "  state slots          14.14 GiB linear-attention state\n" in text
+    assert "= KV cache 15.7  s state 14.1  . headroom 11.5" in text

@@ -117,6 +117,7 @@ from deployc.compiler.memory import (
     share_after_weights,
     weights_per_gpu,
 )
+from deployc.compiler.memory_kv import StatePool
 from deployc.compiler.plan import Plan
 from deployc.compiler.render import (
     banner_lines,
@@ -190,6 +191,7 @@ __all__ = [
     "Rev",
     "Service",
     "SpecPath",
+    "StatePool",
     "Target",
     "TargetOptions",
     "Volume",

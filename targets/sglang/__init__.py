@@ -99,8 +99,12 @@ from deployc.targets.sglang.versions import (
     LOG_FIELDS,
     MEMORY,
     REPORT,
+    AUTO_DRAFT_TOKENS,
+    DEFAULT_DRAFT_TOKENS,
+    MAMBA_EXTRA_BUFFER_ARCHS,
     SPECULATIVE_RUNNING_REQUESTS,
     VERSIONS,
+    SglangMemory,
     SglangVersion,
     auto_mem_fraction,
 )
@@ -115,6 +119,20 @@ def _speculative_cap(v: SglangVersion) -> str:
     return (f"with speculative decoding SGLang {v.version} lowers its default cap on running requests to {n} "
             f"(--max-running-requests is unset) and captures decode CUDA graphs only up to {n} requests: the plan "
             f"counts at most {n} running sequences")
+
+
+def _state_pool(plan: Plan, m: SglangMemory) -> api.StatePool | None:
+    """How SGLang sizes a hybrid linear-attention model's state slots (compiler/memory_kv.py StatePool)."""
+    if m.mamba_full_ratio is None:
+        return None
+    arch = plan.facts.architecture or ""
+    s = plan.speculative
+    draft = 0
+    if s is not None and s.method != "ngram":
+        draft = s.num_tokens + 1 if s.num_tokens is not None else AUTO_DRAFT_TOKENS.get(arch, DEFAULT_DRAFT_TOKENS)
+    running = plan.limits.max_concurrency or (SPECULATIVE_RUNNING_REQUESTS if s is not None else 0)
+    return api.StatePool(memory_ratio=m.mamba_full_ratio, draft_tokens=draft, running=running,
+                         slots_per_request=3 + (2 if arch in MAMBA_EXTRA_BUFFER_ARCHS else 0))
 
 
 class SglangTarget(Target[SglangOptions, SglangVersion]):
@@ -231,6 +249,7 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
             max_seqs=plan.limits.max_concurrency or (SPECULATIVE_RUNNING_REQUESTS if capped else 256),
             non_torch_gib=0.5, block_size=1, source="targets/sglang",
             kv_manager=KvManager.SPLIT_POOLS, startup_gib=m.startup_gib, swa_full_ratio=m.swa_full_ratio,
+            state_pool=_state_pool(plan, m),
             notes=(f"SGLang {v.version} picks --mem-fraction-static {auto:g} by itself on {gpu.name} "
                    + ("(memory_hook.py / server_args.py: the GPU less what it reserves for activations and CUDA "
                       "graphs)" if given is None else f"(deployc passes {given:g})"),)

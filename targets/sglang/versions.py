@@ -103,6 +103,8 @@ class SglangMemory:
     startup_gib: float          # gone before the free-memory baseline: the CUDA context (not fitted, see below)
     swa_full_ratio: float       # swa_full_tokens_ratio
     auto_rule: str              # which automatic mem_fraction_static rule applies (auto_mem_fraction)
+    mamba_full_ratio: float | None = None   # linear-attention state pool (compiler/memory_kv.py StatePool);
+                                            # None: the release has no hybrid linear-attention models
 
 
 # startup_gib is not fitted: the one calibration run SGLang's plan can be checked on (Qwen3-235B-FP8 on
@@ -110,8 +112,21 @@ class SglangMemory:
 # cuBLAS workspace a process holds before it allocates anything.
 MEMORY: dict[str, SglangMemory] = {
     "0.4.10.post2": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.4"),
-    "0.5.23": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.5"),
+    "0.5.23": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.5", mamba_full_ratio=0.9),
 }
+
+# The Gated DeltaNet / KDA architectures whose radix cache keeps an extra state buffer under overlap
+# scheduling (the default), two more state slots per running request (0.5.23 arg_groups/overrides.py
+# _MAMBA_EXTRA_BUFFER_ARCHS and _mamba_radix_cache_resolution; allocation_sizing.py get_mamba_tracking_slots).
+MAMBA_EXTRA_BUFFER_ARCHS = frozenset({
+    "KimiLinearForCausalLM", "Qwen3_5ForConditionalGeneration", "Qwen3_5MoeForConditionalGeneration",
+    "Qwen3_5MoeForCausalLM", "Qwen3_5ForCausalLM", "Qwen3NextForCausalLM"})
+
+# --speculative-num-draft-tokens SGLang picks when the spec leaves num_tokens unset (0.5.23
+# arg_groups/speculative_hook.py:1430-1461 _auto_choose_speculative_params: (5, 4, 8) for Llama and Grok,
+# (3, 1, 4) for every other architecture).
+AUTO_DRAFT_TOKENS = {"LlamaForCausalLM": 8, "Grok1ForCausalLM": 8, "Grok1VForCausalLM": 8}
+DEFAULT_DRAFT_TOKENS = 4
 
 
 # How SGLang prints the pool (0.4.10.post2 mem_cache/memory_pool.py:211 and :774, 0.5.23 :2087-2098;
