@@ -59,7 +59,7 @@ def plan_run(run: dict[str, Any], planned: Planned, registry: Registry, tmp: Pat
         return {"error": "no memory plan" + (f": {errors[0]}" if errors else "")}
     if planned.release:
         # the run's own build: its accounting data (versions.MEMORY via memory_of) on the target version record
-        v = replace(checked.v, version=planned.release)
+        v = replace(checked.v, version=planned.release, based_on=checked.v.data_version)
         eng = checked.target.memory_model(compiled.plan, checked.opts, v)
         mp = estimate(compiled.plan, compiled.plan.facts, eng) if eng is not None else None
         if mp is None:

@@ -59,6 +59,9 @@ TARGET_VERSIONS = {"tgi": "2.4.1"}
 # planned with the deployc version of its era (0.11.2 stands for every build before 0.21).
 VLLM_ERAS = ((0, 34, 0), (0, 21, 0), (0,))
 
+# vLLM's version of a main checkout without tags, "0.1.devN+g<sha>" (not "0.20.1.dev1", a dev build of 0.20.1)
+DEV_MAIN = re.compile(r"0\.1\.dev\d")
+
 
 @dataclass
 class Planned:
@@ -93,7 +96,7 @@ def engine_version(run: dict[str, Any], versions: dict[str, list[str]]) -> tuple
     engine, text = run["engine"], run["engine_version"]
     if engine == "vllm":
         v = version_tuple(text)
-        if "0.1.dev" in text:
+        if DEV_MAIN.match(text):
             v = (0, 10, 0)   # a main build between 0.9.2 and 0.10.0 (version_evidence)
         if v < (0, 6, 0) and "mla" in run["arch_tags"]:
             return None, (f"vLLM {text} cached DeepSeek-V2 without the MLA latent; deployc writes for 0.11.2 and "
@@ -120,7 +123,7 @@ def engine_version(run: dict[str, Any], versions: dict[str, list[str]]) -> tuple
 def release_of(run: dict[str, Any]) -> str:
     """The vLLM build a run used, as a release number (the lower end of a stated range)."""
     text = run["engine_version"]
-    if "0.1.dev" in text:
+    if DEV_MAIN.match(text):
         return "0.10.0"
     return ".".join(str(x) for x in version_tuple(text))
 
@@ -305,6 +308,9 @@ def vllm_args(c: dict[str, Any]) -> list[str]:
         args.append("--enforce-eager")
     if c.get("language_model_only") is True:
         args.append("--language-model-only")
+    dcp = number(c.get("decode_context_parallel_size"))
+    if dcp and dcp > 1:
+        args += ["--decode-context-parallel-size", str(int(dcp))]
     return args
 
 

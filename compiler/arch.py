@@ -50,6 +50,7 @@ class Arch:
     chunk: int | None = None               # attention_chunk_size
     mla: tuple[int, int] | None = None     # (kv_lora_rank, qk_rope_head_dim)
     indexer_dim: int | None = None         # DSA lightning indexer key (DeepSeek-V3.2)
+    indexer_layers: frozenset[int] | None = None   # layers with an indexer of their own (None: every layer)
     linear: LinearState | None = None
     mtp_layers: int = 0                    # next-token heads a speculative draft would load
 
@@ -121,7 +122,30 @@ def from_config(cfg: Mapping[str, Any], layers: int | None, kv_heads: int | None
     return Arch(kinds=kinds, kv_heads=global_heads, head_dim=global_dim,
                 swa_kv_heads=kv_heads, swa_head_dim=head_dim, window=_int(cfg.get("sliding_window")),
                 chunk=_int(cfg.get("attention_chunk_size")), mla=mla, indexer_dim=_int(cfg.get("index_head_dim")),
+                indexer_layers=indexer_layers(cfg, layers) if _int(cfg.get("index_head_dim")) else None,
                 linear=linear, mtp_layers=mtp)
+
+
+def indexer_layers(cfg: Mapping[str, Any], layers: int) -> frozenset[int] | None:
+    """The DSA layers that build their own indexer and so keep its key cache; the others reuse the top-k of
+    the closest indexer layer before them (GLM-5.x: 1 in 4 after the first three). The engines read the same
+    keys in the same order: indexer_types ("full" / "shared"), else index_topk_pattern ("S" skips), else
+    index_topk_freq with index_skip_topk_offset (default 2): layer i skips when max(i - offset + 1, 0) % freq
+    != 0 (vLLM 0.34.0 model_executor/models/utils.py compute_skip_topk_layers, used by
+    models/deepseek_v32/attention.py:171-184; 0.33.0 deepseek_v2.py:1142-1192; SGLang 0.5.23
+    configs/model_config.py dsa_layer_skips_topk, whose index pool allocates only those layers,
+    mem_cache/memory_pool.py _should_allocate_index_layer). None: every layer (DeepSeek-V3.2)."""
+    types = cfg.get("indexer_types")
+    if isinstance(types, list) and len(types) == layers:
+        return frozenset(i for i, t in enumerate(types) if t == "full")
+    pattern = cfg.get("index_topk_pattern")
+    if isinstance(pattern, (list, str)):
+        return frozenset(i for i in range(layers) if not (i < len(pattern) and pattern[i] == "S"))
+    freq = _int(cfg.get("index_topk_freq")) or 1
+    if freq == 1:
+        return None
+    offset = _int(cfg.get("index_skip_topk_offset")) or 2
+    return frozenset(i for i in range(layers) if max(i - offset + 1, 0) % freq == 0)
 
 
 def simple(layers: int, kv_heads: int, head_dim: int, window: int | None, sliding_layers: int | None,

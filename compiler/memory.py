@@ -94,6 +94,7 @@ class EngineMemory:
     load_towers: bool = True            # False: vision/audio towers not loaded (--language-model-only)
     state_blocks: int = 1               # blocks a request holds in a linear-attention group (block-groups pool)
     state_pool: kvmod.StatePool | None = None   # SGLang: linear-attention state slots sized before the KV pool
+    context_shards: int = 1             # vLLM decode context parallelism: attention KV interleaved over ranks
     notes: tuple[str, ...] = ()         # what the engine would do on its own, for the plan's notes
     # The spec leaves the memory share (hardware.memory_utilization) / the running-sequence cap
     # (limits.max_concurrency) to the engine: fraction / max_seqs are the engine's defaults, not written.
@@ -233,7 +234,9 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
     ranges = stages(len(arch.kinds), layout.pipeline)
     for i, (stage, layers) in enumerate(zip(w.per_stage, ranges)):
         caches = kvmod.layer_caches(arch, arch.kinds[layers.start:layers.stop], layout.attention_tensor, kvb,
-                                    dtype_bytes(plan), ssm_fp32_default=eng.state_pool is not None)
+                                    dtype_bytes(plan), ssm_fp32_default=eng.state_pool is not None, first=layers.start)
+        if eng.context_shards > 1:   # each rank keeps every n-th token: per rank, 1/n of a token's bytes
+            caches = [replace(c, per_token=max(1, c.per_token // eng.context_shards)) if c.per_token else c for c in caches]
         stage_act = act if i == len(ranges) - 1 else activation_bytes(plan, facts, eng, layout, last_stage=False)
         if drafter is not None and i == len(ranges) - 1:   # the drafter runs beside the last stage
             caches += list(drafter.caches)

@@ -69,12 +69,13 @@ class Pool:
 
 
 def layer_caches(arch: Arch, kinds: Sequence[str], tensor: int, kv_bytes: int, state_bytes: int,
-                 ssm_fp32_default: bool = False) -> list[LayerCache]:
+                 ssm_fp32_default: bool = False, first: int | None = None) -> list[LayerCache]:
     """Per-rank caches of the given layers (one pipeline stage). ssm_fp32_default: the recurrent state is
     float32 unless config.json states mamba_ssm_dtype (SGLang 0.5.23 configs/mamba_utils.py mamba2_state_dtype;
-    vLLM's default is the model dtype)."""
+    vLLM's default is the model dtype). first: the model layer kinds[0] is, so a DSA layer that reuses an
+    earlier layer's top-k keeps no indexer keys (arch.indexer_layers); None (drafter layers): every layer does."""
     out = []
-    for kind in kinds:
+    for i, kind in enumerate(kinds):
         if kind == SHARED:
             continue
         if kind == LINEAR and arch.linear is not None:
@@ -84,7 +85,8 @@ def layer_caches(arch: Arch, kinds: Sequence[str], tensor: int, kv_bytes: int, s
             out.append(LayerCache(LINEAR, 0, per_seq=seq))
             continue
         if arch.mla is not None:
-            per = (arch.mla[0] + arch.mla[1]) * kv_bytes + ((arch.indexer_dim or 0) + 4 if arch.indexer_dim else 0)
+            own = arch.indexer_dim and (first is None or arch.indexer_layers is None or first + i in arch.indexer_layers)
+            per = (arch.mla[0] + arch.mla[1]) * kv_bytes + ((arch.indexer_dim or 0) + 4 if own else 0)
             out.append(LayerCache(FULL, per))
             continue
         full = kind == FULL

@@ -254,3 +254,39 @@ def test_the_sglang_plan_of_a_hybrid_model_reserves_the_state_pool_and_caps_runn
     text = cli("plan", path, "--target", "sglang").stdout
     assert "  state slots          14.14 GiB linear-attention state\n" in text
     assert "= KV cache 15.7  s state 14.1  . headroom 11.5" in text
+
+
+def test_dsa_layers_that_reuse_an_earlier_top_k_keep_no_indexer_keys():
+    # glm-5.2-nvfp4-4xgb200-tp4-ep-fp8kv-819k (vLLM 0.26.0, fp8 KV): 50.62 GiB for 1,139,456 tokens = 47,700 B a
+    # token = 78 layers x 576 B of MLA latent + 21 "full" indexer layers x (128 + 4) B of indexer keys
+    from deployc.compiler.arch import indexer_layers
+    types = ["full"] * 3 + (["shared"] * 3 + ["full"]) * 18 + ["shared"] * 3
+    assert sorted(indexer_layers({"indexer_types": types}, 78) or ()) == [0, 1, 2] + list(range(6, 78, 4))
+    assert indexer_layers({"index_topk_freq": 4, "index_skip_topk_offset": 3}, 78) == indexer_layers(
+        {"indexer_types": types}, 78)
+    assert indexer_layers({}, 61) is None                    # DeepSeek-V3.2: every layer
+    arch = from_catalog("deepseek-ai/DeepSeek-V3.2").arch
+    assert arch is not None
+    from dataclasses import replace
+    glm = replace(arch, kinds=(FULL,) * 78, indexer_layers=indexer_layers({"indexer_types": types}, 78))
+    per_token = sum(c.per_token for c in kv.layer_caches(glm, glm.kinds, 4, 1, 2, first=0))
+    assert per_token == 78 * 576 + 21 * 132 == 47_700
+    assert round(50.62 * GIB / per_token, -3) == 1_139_000
+
+
+def test_decode_context_parallelism_interleaves_the_kv_cache_over_tensor_ranks(cli, tmp_path):
+    import json
+    path = tmp_path / "deploy.yaml"
+    base = ("apiVersion: deployc/v1\nname: k\nmodel: {source: deepseek-ai/DeepSeek-V3}\nserver: {host: 127.0.0.1}\n"
+            "parallelism: {tensor: 8}\nlimits: {max_model_len: 32768}\nhardware: {gpu: H200}\n")
+    plans = []
+    for args in ("[]", "['--decode-context-parallel-size', '8']"):
+        path.write_text(base + f"targets: {{vllm: {{args: {args}}}}}\n", encoding="utf-8")
+        result = cli("plan", path, "--json")
+        assert result.exit_code == 0, result.stdout
+        plans.append(json.loads(result.stdout)["targets"]["vllm"])
+    plain, dcp = plans
+    assert dcp["kv_cache_gib_per_gpu"] == pytest.approx(plain["kv_cache_gib_per_gpu"])
+    assert dcp["kv_bytes_per_token"] * 8 == plain["kv_bytes_per_token"] == 61 * 576 * 2
+    assert dcp["kv_cache_tokens"] == pytest.approx(8 * plain["kv_cache_tokens"], rel=0.001)
+    assert any(n.startswith("--decode-context-parallel-size 8 (targets.vllm.args)") for n in dcp["assumptions"])

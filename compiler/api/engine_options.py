@@ -98,6 +98,20 @@ class EngineOptions:
         return None, []
 
 
+    def value(self, args: Sequence[str], name: str, parser: Parser) -> str | None:
+        """The value args give the option `name` (any spelling, `--flag v` or `--flag=v`; the last one wins,
+        as the parser reads them), or None. check_args reports what is malformed; this only reads."""
+        found = None
+        for i, token in enumerate(args):
+            if not _is_option(token):
+                continue
+            flag, inline = token.split("=", 1) if "=" in token and parser.inline_values else (token, None)
+            option, candidates = self.resolve(flag, parser)
+            option = option or (candidates[0] if len(candidates) == 1 else None)
+            if option is not None and option.name == name:
+                found = inline if inline is not None else (args[i + 1] if i + 1 < len(args) else None)
+        return found
+
     def glued(self, flag: str, inline: str | None) -> tuple[EngineOption | None, str | None, str]:
         """A short option glued to its value (`-tp4`): the option, the value and the short spelling, or
         (None, inline, flag)."""

@@ -47,6 +47,7 @@ Spec -> vLLM, decisions worth knowing:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from deployc.compiler import api
@@ -103,6 +104,13 @@ def _parallel_modes(plan: Plan, v: VllmVersion) -> list[Diagnostic]:
             hint=f"use expert: {span}, or expert: 1 (tensor parallelism shards the experts)",
             path=("parallelism", "expert")))
     return out
+
+
+def decode_context_parallel(args: Sequence[str], v: VllmVersion) -> int:
+    """--decode-context-parallel-size / -dcp in targets.vllm.args (1 when absent or not a number: check_args
+    reports a malformed value)."""
+    text = engine_table(v.data_version).value(args, "--decode-context-parallel-size", PARSER)
+    return int(text) if text is not None and text.isdigit() and int(text) > 0 else 1
 
 
 class VllmTarget(Target[VllmOptions, VllmVersion]):
@@ -203,10 +211,12 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
         cache, one block pool shared by groups of layers (the hybrid KV cache manager). Per release
         (versions.py MEMORY, with source lines): block size, how the token line is derived, what a
         sliding window holds, where CUDA graphs are paid. Flags in targets.vllm.args that change the
-        sums: --enforce-eager (no CUDA graphs), --language-model-only (vision/audio towers not loaded)."""
+        sums: --enforce-eager (no CUDA graphs), --language-model-only (vision/audio towers not loaded),
+        --decode-context-parallel-size (the KV cache interleaved over that many tensor ranks)."""
         gpu, lim = plan.hardware.gpu, plan.limits
-        m = memory_of(v.data_version)
+        m = memory_of(v.version)   # the release itself: a pinned patch release keeps its minor's entry
         eager = "--enforce-eager" in opts.args
+        dcp = decode_context_parallel(opts.args, v)
         share = plan.hardware.memory_utilization
         return EngineMemory(
             engine=f"vLLM {v.version}", budget=Budget.TOTAL, fraction=share or m.default_utilization,
@@ -221,7 +231,11 @@ class VllmTarget(Target[VllmOptions, VllmVersion]):
             act_mlp=m.act_mlp, act_hidden=m.act_hidden,
             load_towers="--language-model-only" not in opts.args, source=m.source,
             state_blocks=1 if plan.cache.prefix_caching is False else m.state_blocks,
-            report=report_lines(m), log_fields=LOG_FIELDS, draft_kv=api.DraftKv.OWN)
+            report=report_lines(m), log_fields=LOG_FIELDS, draft_kv=api.DraftKv.OWN, context_shards=dcp,
+            notes=((f"--decode-context-parallel-size {dcp} (targets.vllm.args): each of {dcp} tensor ranks keeps "
+                    f"every {dcp}th token of the attention KV cache, so the pool holds {dcp}x the tokens "
+                    "(vllm/v1/core/kv_cache_utils.py resolve_dcp_kv_block_size at 0.34.0; the token line "
+                    "multiplied by dcp_world_size at 0.11.2)",) if dcp > 1 else ()))
 
     def lower(self, plan: Plan, opts: VllmOptions, v: VllmVersion, ctx: BuildContext) -> Lowered:
         here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)
