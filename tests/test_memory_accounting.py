@@ -290,3 +290,17 @@ def test_decode_context_parallelism_interleaves_the_kv_cache_over_tensor_ranks(c
     assert dcp["kv_bytes_per_token"] * 8 == plain["kv_bytes_per_token"] == 61 * 576 * 2
     assert dcp["kv_cache_tokens"] == pytest.approx(8 * plain["kv_cache_tokens"], rel=0.001)
     assert any(n.startswith("--decode-context-parallel-size 8 (targets.vllm.args)") for n in dcp["assumptions"])
+
+
+@pytest.mark.parametrize("args, dcp", [
+    (["--decode-context-parallel-size", "8"], 8),
+    (["--decode-context-parallel-size=4"], 4),
+    (["-dcp", "2"], 2),
+    (["-dcp8"], 8),                                              # argparse reads a glued short option
+    (["-dcp", "2", "--enforce-eager", "--decode-context-parallel-size", "4"], 4),   # the last one wins
+    (["--enforce-eager"], 1),
+])
+def test_the_vllm_plan_reads_decode_context_parallelism_as_vllms_parser_does(args, dcp):
+    from deployc.targets.vllm import decode_context_parallel
+    from deployc.targets.vllm.versions import VERSIONS
+    assert decode_context_parallel(args, VERSIONS["0.34.0"]) == dcp

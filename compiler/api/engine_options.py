@@ -97,19 +97,14 @@ class EngineOptions:
             return None, list(found.values())
         return None, []
 
-
     def value(self, args: Sequence[str], name: str, parser: Parser) -> str | None:
-        """The value args give the option `name` (any spelling, `--flag v` or `--flag=v`; the last one wins,
-        as the parser reads them), or None. check_args reports what is malformed; this only reads."""
+        """The value args give the option `name` (any spelling the parser takes: `--flag v`, `--flag=v`, a glued
+        short `-fv`, an abbreviation), the last one winning as the parser reads them; None when not given.
+        check_args reports what is malformed; this only reads."""
         found = None
-        for i, token in enumerate(args):
-            if not _is_option(token):
-                continue
-            flag, inline = token.split("=", 1) if "=" in token and parser.inline_values else (token, None)
-            option, candidates = self.resolve(flag, parser)
-            option = option or (candidates[0] if len(candidates) == 1 else None)
-            if option is not None and option.name == name:
-                found = inline if inline is not None else (args[i + 1] if i + 1 < len(args) else None)
+        for o in read_args(args, self, parser):
+            if o.option is not None and o.option.name == name and o.values:
+                found = o.values[-1]
         return found
 
     def glued(self, flag: str, inline: str | None) -> tuple[EngineOption | None, str | None, str]:
@@ -127,39 +122,41 @@ def _load(path: str) -> EngineOptions:
     return EngineOptions.from_data(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def check_args(args: Sequence[str], table: EngineOptions, title: str, target: str, parser: Parser,
-               owners: Mapping[str, SpecPath] | None = None, others: Sequence[EngineOptions] = (),
-               stale: Mapping[str, str] | None = None) -> list[Diagnostic]:
-    """Extra args read as the engine's parser reads them, against the version's option table: an option
-    the spec owns (owners: spelling -> spec path, from the target's OptionTable) is restated; an option
-    the version lacks (others: the engine's other versions, to say which has it; stale: spelling -> what
-    to do instead, for options users copy from older posts), an abbreviation, an ambiguous prefix, a
-    missing value or one outside the choices or registry is an error; a deprecated option a warning."""
-    owners = owners or {}
-    out: list[Diagnostic] = []
+@dataclass(frozen=True)
+class ArgRead:
+    """One item of extra args as the engine's parser reads it: an option (or what looks like one) with the
+    values it takes, or a stray positional (option None, no candidates, positional True)."""
+    at: int                          # index of the token in args
+    token: str
+    flag: str                        # the spelling before any `=value`
+    written: str                     # the spelling as written (a glued short option's own spelling)
+    option: EngineOption | None
+    candidates: list[EngineOption]   # an abbreviation's expansions (one: the parser takes it; more: ambiguous)
+    values: list[str]
+    missing: bool                    # a value-taking option with no value after it
+    after: str | None                # the token after the option's values
+    positional: bool = False
+
+
+def read_args(args: Sequence[str], table: EngineOptions, parser: Parser) -> list[ArgRead]:
+    """Extra args split the way the engine's parser splits them (flags.Parser: `=` values, abbreviations,
+    glued short options, argparse's value counting); a `--` ends nothing and is skipped."""
+    out: list[ArgRead] = []
     i = 0
     while i < len(args):
-        token, at = args[i], ("targets", target, "args", i)
+        token, at = args[i], i
         i += 1
         if token == "--" or not _is_option(token):
             if token != "--":
-                out.append(error("target-args-positional", f"{token!r} in targets.{target}.args is not an option "
-                                 f"of {title} {table.version}, and {title} takes no further positional arguments",
-                                 hint="give each option before its value (`--flag value`)", path=at))
+                out.append(ArgRead(at, token, token, token, None, [], [], False, None, positional=True))
             continue
         flag, inline = token.split("=", 1) if "=" in token and parser.inline_values else (token, None)
         option, candidates = table.resolve(flag, parser)
         written = flag
         if option is None and parser.glued_short and not flag.startswith("--"):   # -tp4 is -tp 4
             option, inline, written = table.glued(flag, inline)
-        abbreviated = option is None and len(candidates) == 1
-        option = candidates[0] if abbreviated else option
-        # a short spelling two options share (TGI 3.3's -p) names the option it was written as, no other
-        owner = next((owners[s] for s in option.spellings if s in owners and (s.startswith("--") or s == written)),
-                     None) if option else None
-        if owner is None and option is None and not candidates:
-            owner = parser.match(token, owners)   # a spelling the spec owns that the table lacks
-        why = stale and (stale.get(flag) or (stale.get(flag[:2]) if not flag.startswith("--") else None))
+        if option is None and len(candidates) == 1:
+            option = candidates[0]
         values: list[str] = []
         missing = False
         if option is not None:
@@ -167,19 +164,47 @@ def check_args(args: Sequence[str], table: EngineOptions, title: str, target: st
             i, values = _values(args, i, option, inline)
         elif inline is None and i < len(args) and not _is_option(args[i]):
             i += 1   # its value, most likely: one report for the option, not a second for the value
+        out.append(ArgRead(at, token, flag, written, option, candidates, values, missing,
+                           args[i] if i < len(args) else None))
+    return out
+
+
+def check_args(args: Sequence[str], table: EngineOptions, title: str, target: str, parser: Parser,
+               owners: Mapping[str, SpecPath] | None = None, others: Sequence[EngineOptions] = (),
+               stale: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """Extra args read as the engine's parser reads them (read_args), against the version's option table: an
+    option the spec owns (owners: spelling -> spec path, from the target's OptionTable) is restated; an option
+    the version lacks (others: the engine's other versions, to say which has it; stale: spelling -> what
+    to do instead, for options users copy from older posts), an abbreviation, an ambiguous prefix, a
+    missing value or one outside the choices or registry is an error; a deprecated option a warning."""
+    owners = owners or {}
+    out: list[Diagnostic] = []
+    for o in read_args(args, table, parser):
+        at, flag, option = ("targets", target, "args", o.at), o.flag, o.option
+        if o.positional:
+            out.append(error("target-args-positional", f"{o.token!r} in targets.{target}.args is not an option "
+                             f"of {title} {table.version}, and {title} takes no further positional arguments",
+                             hint="give each option before its value (`--flag value`)", path=at))
+            continue
+        abbreviated = option is not None and len(o.candidates) == 1
+        # a short spelling two options share (TGI 3.3's -p) names the option it was written as, no other
+        owner = next((owners[s] for s in option.spellings if s in owners and (s.startswith("--") or s == o.written)),
+                     None) if option else None
+        if owner is None and option is None and not o.candidates:
+            owner = parser.match(o.token, owners)   # a spelling the spec owns that the table lacks
+        why = stale and (stale.get(flag) or (stale.get(flag[:2]) if not flag.startswith("--") else None))
         if owner is not None:
             where = ".".join(map(str, owner))
             out.append(error("target-args-conflict", f"{flag} in targets.{target}.args restates {where}, which "
                              "deployc derives from the spec", hint=f"set {where} instead and remove it from args",
                              path=at))
         elif why:   # copied from an older post: gone, or a different option now
-            out.append(error("target-args-stale", f"{token} is not a flag of the pinned version: {why}",
+            out.append(error("target-args-stale", f"{o.token} is not a flag of the pinned version: {why}",
                              hint="remove it from args (blog posts often predate the rename)", path=at))
         elif option is None:
-            out.append(_unknown(flag, candidates, table, title, at, others))
+            out.append(_unknown(flag, o.candidates, table, title, at, others))
         else:
-            out += _option_problems(option, flag, values, missing, abbreviated, args[i] if i < len(args) else None,
-                                    table, title, at)
+            out += _option_problems(option, flag, o.values, o.missing, abbreviated, o.after, table, title, at)
     return out
 
 
