@@ -161,10 +161,6 @@ def speculative(run: dict[str, Any]) -> list[str]:
     return []
 
 
-def _short(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, dict) else str(value).split(" (")[0]
-
-
 def model_config(run: dict[str, Any], configs: dict[str, dict[str, Any]],
                  catalog: CatalogLookup) -> tuple[dict[str, Any] | None, float | None, str]:
     """(config.json, parameters, why not): the catalog's entry for the run's architecture, else the
@@ -263,12 +259,14 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
              "model:", f"  source: {source}"] + ([f"  facts: {{parameters: {params:.0f}}}"] if params else []) + [
              "precision:",
              f"  dtype: {dtype if dtype in ('float16', 'bfloat16', 'float32') else 'auto'}",
-             f"  kv_cache_dtype: {kv}"] + (["  quantization: fp8"] if online_fp8 else []) + ["parallelism:", f"  tensor: {tp}", f"  pipeline: {pp}"]
+             f"  kv_cache_dtype: {kv}"] + (["  quantization: fp8"] if online_fp8 else []) + ["parallelism:"]
     dp = int(number(c.get("data_parallel_size") or c.get("dp_size")) or 1)
-    if c.get("enable_dp_attention"):   # SGLang --tp T --dp D --enable-dp-attention: parallelism.data_mode
-        lines[-2:] = [f"  tensor: {tp // dp}", f"  pipeline: {pp}", f"  data: {dp}", "  data_mode: attention"]
-    elif c.get("enable_expert_parallel"):   # vLLM: experts span tensor x data ranks (parallelism.expert)
-        lines += [f"  expert: {tp * dp}"] + ([f"  data: {dp}", "  data_mode: attention"] if dp > 1 else [])
+    if c.get("enable_dp_attention"):   # SGLang --tp T --dp D --enable-dp-attention: tensor x data is T GPUs
+        lines += [f"  tensor: {tp // dp}", f"  pipeline: {pp}", f"  data: {dp}", "  data_mode: attention"]
+    else:
+        lines += [f"  tensor: {tp}", f"  pipeline: {pp}"]
+        if c.get("enable_expert_parallel"):   # vLLM: experts span tensor x data ranks (parallelism.expert)
+            lines += [f"  expert: {tp * dp}"] + ([f"  data: {dp}", "  data_mode: attention"] if dp > 1 else [])
     limits: list[str] = []
     if length:
         limits.append(f"  max_model_len: {int(length)}")
@@ -278,8 +276,8 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
         limits.append(f"  max_concurrency: {int(seqs)}")
     if isinstance(c.get("limit_mm_per_prompt"), dict):   # limits.mm_per_prompt (spec field, not an engine flag)
         limits.append(f"  mm_per_prompt: {json.dumps(c['limit_mm_per_prompt'], separators=(', ', ': '))}")
-    lines += (["limits:"] + limits) if limits else []
-    lines += speculative(run)     # an empty `limits:` is null, which the spec refuses
+    lines += (["limits:"] + limits) if limits else []     # an empty `limits:` is null, which the spec refuses
+    lines += speculative(run)
     if c.get("enable_prefix_caching") is False:           # cache.prefix_caching (spec field)
         lines += ["cache:", "  prefix_caching: false"]
     options: list[str] = [f"version: '{version}'"]

@@ -28,6 +28,9 @@ from collections.abc import Mapping
 FULL, SLIDING, CHUNKED, LINEAR, SHARED = "full", "sliding", "chunked", "linear", "shared"
 
 
+SSM_DTYPES = ("float32", "bfloat16", "float16")   # the mamba_ssm_dtype values the engines take
+
+
 @dataclass(frozen=True)
 class LinearState:
     """Gated DeltaNet state of one layer for one sequence, before tensor sharding (vLLM
@@ -35,8 +38,11 @@ class LinearState:
     recurrent v_heads x v_dim x k_dim)."""
     conv_elems: int
     ssm_elems: int
-    ssm_fp32: bool            # mamba_ssm_dtype float32 (Qwen3.5/3.6 configs); else the model dtype
-    ssm_stated: bool = False  # config.json states mamba_ssm_dtype (SGLang keeps float32 unless it says otherwise)
+    ssm_dtype: str | None     # config.json's mamba_ssm_dtype (float32 in Qwen3.5/3.6 configs), None: not stated
+
+    @property
+    def ssm_fp32(self) -> bool:
+        return self.ssm_dtype == "float32"
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,7 @@ def from_config(cfg: Mapping[str, Any], layers: int | None, kv_heads: int | None
         kd, vd = cfg.get("linear_key_head_dim") or 0, cfg.get("linear_value_head_dim") or 0
         kernel = cfg.get("linear_conv_kernel_dim") or 4
         linear = LinearState(conv_elems=(kh * kd * 2 + vh * vd) * (kernel - 1), ssm_elems=vh * vd * kd,
-                             ssm_fp32=cfg.get("mamba_ssm_dtype") == "float32",
-                             ssm_stated=cfg.get("mamba_ssm_dtype") in ("float32", "bfloat16", "float16"))
+                             ssm_dtype=dtype if (dtype := cfg.get("mamba_ssm_dtype")) in SSM_DTYPES else None)
     mtp = _int(cfg.get("num_nextn_predict_layers")) or _int(cfg.get("mtp_num_hidden_layers")) or 0
     return Arch(kinds=kinds, kv_heads=global_heads, head_dim=global_dim,
                 swa_kv_heads=kv_heads, swa_head_dim=head_dim, window=_int(cfg.get("sliding_window")),

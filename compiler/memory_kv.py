@@ -80,7 +80,7 @@ def layer_caches(arch: Arch, kinds: Sequence[str], tensor: int, kv_bytes: int, s
             continue
         if kind == LINEAR and arch.linear is not None:
             ls = arch.linear
-            fp32 = ls.ssm_fp32 or (ssm_fp32_default and not ls.ssm_stated)
+            fp32 = ls.ssm_fp32 or (ssm_fp32_default and ls.ssm_dtype is None)
             seq = ls.conv_elems // tensor * state_bytes + ls.ssm_elems // tensor * (4 if fp32 else state_bytes)
             out.append(LayerCache(LINEAR, 0, per_seq=seq))
             continue
@@ -148,21 +148,17 @@ def sglang_pool(caches: list[LayerCache], pool: float, length: int, ratio: float
     """Full and sliding layers in separate token pools, the sliding one `ratio` times as large; with
     linear-attention layers and a StatePool, their state slots come out of the pool first."""
     per_req = sum(c.per_seq for c in caches)
-    notes: tuple[str, ...] = ()
-    slot_cap = None
-    if state is not None and per_req:
-        taken, slots = state.take(pool, per_req)
-        pool -= taken
-        slot_cap = slots // state.slots_per_request
-        notes = (f"SGLang linear-attention state: {slots} slots of {per_req / 2**20:.1f} MiB "
-                 f"({taken / 2**30:.2f} GiB, mamba_full_memory_ratio {state.memory_ratio:g}"
-                 + (f", with the intermediate states of {state.draft_tokens} draft tokens" if state.draft_tokens else "")
-                 + f") taken before the KV pool; at most {slot_cap} running requests "
-                 f"({state.slots_per_request} state slots each)",)
-    p = _split_pools(caches, pool, length, ratio)
-    if slot_cap is None:
-        return p
-    return replace(p, concurrency=min(p.concurrency, float(slot_cap)), notes=notes + p.notes, state_bytes=taken)
+    if state is None or not per_req:
+        return _split_pools(caches, pool, length, ratio)
+    taken, slots = state.take(pool, per_req)
+    slot_cap = slots // state.slots_per_request
+    note = (f"SGLang linear-attention state: {slots} slots of {per_req / 2**20:.1f} MiB "
+            f"({taken / 2**30:.2f} GiB, mamba_full_memory_ratio {state.memory_ratio:g}"
+            + (f", with the intermediate states of {state.draft_tokens} draft tokens" if state.draft_tokens else "")
+            + f") taken before the KV pool; at most {slot_cap} running requests "
+            f"({state.slots_per_request} state slots each)")
+    p = _split_pools(caches, pool - taken, length, ratio)
+    return replace(p, concurrency=min(p.concurrency, float(slot_cap)), notes=(note,) + p.notes, state_bytes=taken)
 
 
 def _split_pools(caches: list[LayerCache], pool: float, length: int, ratio: float) -> Pool:
