@@ -77,6 +77,9 @@ class Facts:
     embedding_parameters: float | None = None    # kept 16-bit by quantized checkpoints
     expert_parameters: float | None = None       # routed experts
     vision_parameters: float | None = None       # vision/audio towers
+    replicated_parameters: float | None = None   # held whole by every tensor rank (compiler/params.py)
+    unquantized_parameters: float | None = None  # of those, 16-bit in any checkpoint (routers)
+    moe_layers: int | None = None                # decoder layers with routed experts
     arch: Arch | None = None                     # per-layer caches (compiler/arch.py)
     tie_word_embeddings: bool | None = None
     torch_dtype: str | None = None
@@ -180,6 +183,9 @@ def from_config(cfg: Mapping[str, Any], origin: str) -> Facts:
         parameters=parts.total if parts else None, embedding_parameters=parts.embedding if parts else None,
         expert_parameters=parts.experts if parts and experts else None,
         vision_parameters=parts.vision if parts and parts.vision else None,
+        replicated_parameters=parts.replicated if parts and parts.replicated else None,
+        unquantized_parameters=parts.unquantized if parts and parts.unquantized else None,
+        moe_layers=parts.moe_layers if parts and parts.moe_layers else None,
         draft_vocab_size=_int(cfg.get("draft_vocab_size")))
 
 

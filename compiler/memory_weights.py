@@ -11,7 +11,14 @@ size (a local checkpoint) wins over the count.
 Sharding: tensor parallelism shards attention, dense MLPs and the vocabulary (vLLM's
 VocabParallelEmbedding and ParallelLMHead); routed experts are split over the expert-parallel
 ranks when there are any, else sharded by tensor parallelism: per rank the same bytes either
-way. Pipeline stages hold their layers as vLLM's get_pp_indices splits them (the remainder goes
+way. MLA's down projections, the DSA indexer and MoE routers are held whole by every rank
+(compiler/params.py, with the engines' sources); routers and the indexer's weights_proj load
+unquantized.
+
+A checkpoint's own size (local safetensors or a lock file) is split the way the count splits it, less
+the multi-token-prediction layers it also stores (num_nextn_predict_layers): vLLM skips them unless
+they draft (model_executor/models/deepseek_v2.py load_weights, get_spec_layer_idx_from_weight_name,
+0.11.2 and 0.34.0 alike), and memory_draft.py counts them when they do. Pipeline stages hold their layers as vLLM's get_pp_indices splits them (the remainder goes
 to the stages before the last), the first stage the embeddings and the towers, the last the LM
 head.
 """
@@ -119,6 +126,15 @@ def weight_method(plan: Plan, facts: Facts) -> str | None:
     return method
 
 
+def mtp_layers_of(facts: Facts) -> int:
+    return facts.arch.mtp_layers if facts.arch is not None else 0
+
+
+def moe_layers_of(facts: Facts, layers: int) -> int:
+    """Decoder layers with routed experts (all of them when the count does not say)."""
+    return facts.moe_layers or layers
+
+
 def dtype_bytes(plan: Plan) -> int:
     return 4 if plan.precision.dtype == "float32" else 2
 
@@ -147,27 +163,46 @@ def weights(plan: Plan, facts: Facts, layout: Layout, towers: bool = True,
     vision = (facts.vision_parameters or 0.0) if towers else 0.0
     skipped = 0.0 if towers else (facts.vision_parameters or 0.0)
     method = weight_method(plan, facts)
-    experts_x = linear_x = 0.0
+    params = (facts.parameters or 0.0) - skipped
+    rest = max(0.0, params - embed - head - extra - vision)
+    share = (facts.expert_parameters or 0.0) / rest if rest and facts.expert_parameters else 0.0
+    bits = 16.0 if method is None else _BITS.get(method, float(facts.quant_bits or 16))
+    if method == "gguf" and gguf_bits is not None:
+        bits = gguf_bits
+    if method in ("awq", "gptq", "compressed-tensors") and facts.quant_bits:
+        bits = facts.quant_bits + (20 / 128 if method != "compressed-tensors" else 16 / 32)
+    linear_bits = 16.0 if facts.quant_dense else bits
+    # the count at the checkpoint's widths: routed experts, linear layers sharded by tensor parallelism,
+    # and the parts every tensor rank holds whole (compiler/params.py), routers and weights_proj 16-bit
+    unquantized = min(rest, facts.unquantized_parameters or 0.0)
+    replicated_q = min(rest - unquantized, max(0.0, (facts.replicated_parameters or 0.0) - unquantized))
+    experts_b = rest * min(share, 1.0) * bits / 8
+    sharded_b = max(0.0, rest * (1 - min(share, 1.0)) - replicated_q - unquantized) * linear_bits / 8
+    replicated_b = replicated_q * linear_bits / 8 + unquantized * d
+    layers = facts.layers or 1
     if plan.precision.quantization == "gguf" and facts.gguf_bytes:
-        body = linear_x = float(facts.gguf_bytes) - (embed + head) * d
+        body = float(facts.gguf_bytes) - (embed + head) * d
+        experts_b, sharded_b, replicated_b = 0.0, body, 0.0
         notes.append(f"weights: the .gguf file, {facts.gguf_bytes / GIB:.2f} GiB")
     elif facts.checkpoint_bytes and plan.precision.quantization in ("none", facts.quant_method,
                                                                      checkpoint_family(facts)):
         body = float(facts.checkpoint_bytes) - (embed + head + extra + (facts.vision_parameters or 0.0)) * d
-        linear_x = body
         notes.append(f"weights: {facts.checkpoint_bytes / GIB:.2f} GiB of safetensors in the checkpoint")
+        counted = experts_b + sharded_b + replicated_b
+        mtp = mtp_layers_of(facts)
+        if mtp and counted:
+            # the checkpoint also stores the multi-token-prediction layers, which the engines skip unless they
+            # draft with them (vLLM deepseek_v2.py load_weights: get_spec_layer_idx_from_weight_name); each is
+            # about one MoE layer (a checkpoint that also copies the embeddings and LM head into it keeps them)
+            per_moe = experts_b / max(1, moe_layers_of(facts, layers)) + (sharded_b + replicated_b) / layers
+            body -= body * mtp * per_moe / (counted + mtp * per_moe)
+            notes.append(f"weights: the checkpoint's {mtp} multi-token-prediction layer(s) are not loaded "
+                         "without speculative mtp")
+        if counted:   # the checkpoint's bytes, split the way the count splits them
+            experts_b, sharded_b, replicated_b = (x * body / counted for x in (experts_b, sharded_b, replicated_b))
+        else:
+            experts_b, sharded_b, replicated_b = 0.0, body, 0.0
     else:
-        params = (facts.parameters or 0.0) - skipped
-        rest = max(0.0, params - embed - head - extra - vision)
-        share = (facts.expert_parameters or 0.0) / rest if rest and facts.expert_parameters else 0.0
-        experts_x, linear_x = rest * min(share, 1.0), rest * (1 - min(share, 1.0))
-        bits = 16.0 if method is None else _BITS.get(method, float(facts.quant_bits or 16))
-        if method == "gguf" and gguf_bits is not None:
-            bits = gguf_bits
-        if method in ("awq", "gptq", "compressed-tensors") and facts.quant_bits:
-            bits = facts.quant_bits + (20 / 128 if method != "compressed-tensors" else 16 / 32)
-        linear_bits = 16.0 if facts.quant_dense else bits
-        body = experts_x * bits / 8 + linear_x * linear_bits / 8
         what = f"linear layers at {bits:.2f} bits ({method})" if method else f"at {d * 8} bits"
         if method and facts.quant_dense:
             what = f"experts at {bits:.2f} bits ({method}), attention 16-bit"
@@ -175,10 +210,11 @@ def weights(plan: Plan, facts: Facts, layout: Layout, towers: bool = True,
                      + (" and vision/audio towers" if vision else "") + " 16-bit")
         if skipped:
             notes.append(f"--language-model-only: the {skipped / 1e9:.2f}B-parameter vision/audio towers stay unloaded")
-    layers = facts.layers or 1
+    if replicated_b and layout.attention_tensor > 1:
+        notes.append(f"weights: {replicated_b / GIB:.2f} GiB on every tensor rank whole (MLA down projections, "
+                     "the DSA indexer, MoE routers)")
     # experts split over the expert-parallel ranks, the rest sharded by tensor parallelism
-    share = (experts_x / (experts_x + linear_x)) if experts_x + linear_x else 0.0
-    per_layer_rank = body / layers * ((1 - share) / layout.attention_tensor + share / layout.expert_shards)
+    per_layer_rank = (experts_b / layout.expert_shards + sharded_b / layout.attention_tensor + replicated_b) / layers
     out = []
     split = stages(layers, layout.pipeline)
     for i, s in enumerate(split):

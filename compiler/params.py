@@ -17,6 +17,20 @@ Shapes per layer, as the engines build them:
   mlp_only_layers / decoder_sparse_step (Qwen MoE) or interleave_moe_layer_step (Llama 4).
   Gemma 4 (enable_moe_block) runs a dense MLP beside the experts in every layer; with
   use_double_wide_mlp its KV-shared layers have twice the intermediate size.
+- DSA indexer (DeepSeek-V3.2, GLM-5.x), on the layers that build their own (arch.indexer_layers): wq_b
+  (q_lora_rank -> index_n_heads x index_head_dim), wk (hidden -> index_head_dim), weights_proj
+  (hidden -> index_n_heads).
+
+Some of these every tensor-parallel rank holds whole, so they do not shrink with tensor parallelism
+(`replicated`): MLA's down projections (q_a_proj and kv_a_proj_with_mqa, fused_qkv_a_proj with
+disable_tp=True), the whole DSA indexer ("no tensor parallel, just replicated") and MoE routers
+(ReplicatedLinear / GateLinear). The routers and the indexer's weights_proj load with
+quant_config=None, so a quantized checkpoint keeps them 16-bit (`unquantized`). vLLM 0.34.0
+model_executor/models/deepseek_v2.py DeepSeekV2FusedQkvAProjLinear, DeepseekV2MLAAttention, Indexer,
+DeepseekV2MoE (GateLinear, layers/fused_moe/router/gate_linear.py: a ReplicatedLinear); 0.11.2 the
+same file (fused_qkv_a_proj disable_tp=True, Indexer wq_b / wk / weights_proj ReplicatedLinear, gate
+ReplicatedLinear quant_config=None); SGLang 0.5.23 models/deepseek_v2.py (fused_qkv_a_proj_with_mqa
+ReplicatedLinear, MoEGate a plain parameter) and layers/attention/dsa/dsa_indexer.py.
 """
 
 from __future__ import annotations
@@ -25,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Mapping
 
-from deployc.compiler.arch import LINEAR, SHARED, SLIDING, layer_kinds, vision_parameters
+from deployc.compiler.arch import LINEAR, SHARED, SLIDING, indexer_layers, layer_kinds, vision_parameters
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,9 @@ class Parameters:
     experts: float        # routed experts (sharded by expert parallelism, MXFP4 in gpt-oss)
     linear: float         # attention, dense MLPs, shared experts, routers
     vision: float         # vision and audio towers (skipped with --language-model-only)
+    replicated: float = 0.0    # of linear: held whole by every tensor rank (module docstring)
+    unquantized: float = 0.0   # of replicated: 16-bit whatever the checkpoint (routers, weights_proj)
+    moe_layers: int = 0        # decoder layers with routed experts
 
     @property
     def total(self) -> float:
@@ -65,6 +82,22 @@ def _attention(cfg: Mapping[str, Any], kind: str, hidden: int, heads: int, kv: i
     return q_o if kind == SHARED else q_o + 2 * hidden * kv * head_dim
 
 
+def _replicated(cfg: Mapping[str, Any], layers: int, hidden: int) -> tuple[int, int, int]:
+    """(replicated, unquantized, indexer) parameters of MLA's down projections and the DSA indexer
+    (module docstring); the routers are added by count()."""
+    if not _int(cfg.get("kv_lora_rank")):
+        return 0, 0, 0
+    q_rank = _int(cfg.get("q_lora_rank")) or 0
+    down = layers * hidden * (q_rank + cfg["kv_lora_rank"] + (_int(cfg.get("qk_rope_head_dim")) or 0))
+    dim, heads = _int(cfg.get("index_head_dim")), _int(cfg.get("index_n_heads"))
+    if not (dim and heads and q_rank):
+        return down, 0, 0
+    own = indexer_layers(cfg, layers)
+    indexer = (layers if own is None else len(own)) * (q_rank * heads * dim + hidden * dim + hidden * heads)
+    weights_proj = (layers if own is None else len(own)) * hidden * heads
+    return down + indexer, weights_proj, indexer
+
+
 def _eagle3(outer: Mapping[str, Any]) -> bool:
     archs = outer.get("architectures")
     return isinstance(archs, list) and any("eagle3" in str(a).lower() for a in archs)
@@ -94,6 +127,9 @@ def count(cfg: Mapping[str, Any], outer: Mapping[str, Any], layers: int | None, 
     dense_inter = _int(cfg.get("intermediate_size_mlp")) or inter      # Llama 4's dense layers
     routed = shared = 0.0
     dense_mlp = 0
+    moe: set[int] = set()
+    replicated, unquantized, indexer = _replicated(cfg, layers, hidden)
+    attention += indexer                    # the down projections are in _attention already
     if experts:
         moe = _moe_layers(cfg, layers)
         n_shared = _int(cfg.get("n_shared_experts")) or _int(cfg.get("num_shared_experts")) or 0
@@ -103,6 +139,8 @@ def count(cfg: Mapping[str, Any], outer: Mapping[str, Any], layers: int | None, 
         per_moe = experts * 3 * hidden * (moe_inter or 0)
         routed = float(len(moe) * per_moe)
         shared = float(len(moe) * (3 * hidden * shared_inter + hidden * experts))
+        replicated += len(moe) * hidden * experts                         # the routers
+        unquantized += len(moe) * hidden * experts
         both = cfg.get("enable_moe_block") is True                        # Gemma 4: a dense MLP in every layer too
         dense_mlp = (layers if both else layers - len(moe)) * 3 * hidden * dense_inter
     else:
@@ -122,4 +160,5 @@ def count(cfg: Mapping[str, Any], outer: Mapping[str, Any], layers: int | None, 
         attention += layers * 2 * hidden * ple + hidden * layers * ple
     towers = vision_parameters(outer.get("vision_config")) + vision_parameters(outer.get("audio_config"))
     return Parameters(embedding=float(embedding), experts=routed, linear=float(attention + dense_mlp) + shared,
-                      vision=towers)
+                      vision=towers, replicated=float(replicated), unquantized=float(unquantized),
+                      moe_layers=len(moe))

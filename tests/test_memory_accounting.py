@@ -10,6 +10,7 @@ from deployc.compiler import memory_kv as kv
 from deployc.compiler.arch import FULL, LINEAR, SLIDING
 from deployc.compiler.facts import from_catalog
 from deployc.compiler.memory_weights import Layout, stages
+from dataclasses import replace as dataclasses_replace
 
 GIB = float(1 << 30)
 
@@ -162,6 +163,67 @@ def test_experts_split_over_expert_parallel_ranks_cost_what_tensor_sharding_cost
     assert dp_attention > ep                     # each rank then holds all of attention
 
 
+def test_mla_down_projections_the_dsa_indexer_and_routers_stay_whole_on_every_tensor_rank():
+    # vLLM 0.34.0 deepseek_v2.py: fused_qkv_a_proj (q_lora_rank + kv_lora_rank + rope) with disable_tp=True, the
+    # Indexer "no tensor parallel, just replicated", GateLinear a ReplicatedLinear without quant_config
+    from deployc.compiler.memory_weights import weights
+    from deployc.compiler.params import count
+    v31 = from_catalog("deepseek-ai/DeepSeek-V3.1")
+    routers = 58 * 7168 * 256                                       # 58 MoE layers after 3 dense
+    assert v31.replicated_parameters == 61 * 7168 * (1536 + 512 + 64) + routers
+    assert v31.unquantized_parameters == routers
+    glm = {"num_hidden_layers": 4, "hidden_size": 6144, "num_attention_heads": 64, "num_key_value_heads": 64,
+           "head_dim": 192, "vocab_size": 154880, "intermediate_size": 12288, "kv_lora_rank": 512,
+           "q_lora_rank": 2048, "qk_nope_head_dim": 192, "qk_rope_head_dim": 64, "v_head_dim": 256,
+           "index_head_dim": 128, "index_n_heads": 32, "indexer_types": ["full", "shared", "shared", "full"]}
+    parts = count(glm, glm, 4, 6144, 64, 64, 192, None, False)
+    assert parts is not None
+    # the indexer of the two "full" layers: wq_b 2048 -> 32 x 128, wk 6144 -> 128, weights_proj 6144 -> 32
+    indexer = 2 * (2048 * 32 * 128 + 6144 * 128 + 6144 * 32)
+    assert parts.replicated == 4 * 6144 * (2048 + 512 + 64) + indexer
+    assert parts.unquantized == 2 * 6144 * 32
+    # FP8 DeepSeek-V3.1 over 8 ranks: the whole model's sharded bytes / 8, plus the replicated ones on each
+    plan, _ = _plan("deepseek-ai/DeepSeek-V3.1", tensor=8)
+    f = plan.facts
+    one, eight = (weights(plan, f, Layout(tensor=t)).worst for t in (1, 8))
+    whole = (v31.replicated_parameters - routers) * 1 + routers * 2
+    embeddings = 2 * 129280 * 7168 * 2                              # embeddings and LM head, 16-bit
+    assert eight == pytest.approx((one - whole - embeddings) / 8 + whole + embeddings / 8, rel=1e-9)
+
+
+def test_a_checkpoints_multi_token_prediction_layers_are_not_weights_without_speculative_mtp(tmp_path):
+    # glm-5.2-nvfp4-4xgb200-tp4-ep-fp8kv-819k (vLLM 0.26.0): "Checkpoint size: 432.90 GiB", then "Model loading
+    # took 106.69 GiB" on each of 4 ranks; the checkpoint's layer 78 (num_nextn_predict_layers 1) is skipped by
+    # vLLM's load_weights (get_spec_layer_idx_from_weight_name) and so is not on the GPUs
+    import json
+    from pathlib import Path
+    from deployc.compiler.memory_weights import weights
+    from deployc.compiler.plan import resolve
+    from deployc.compiler.spec import Spec
+    truth = Path(__file__).resolve().parent.parent / "benchmarks/truth/model_configs.json"
+    cfg = next(m for m in json.loads(truth.read_text(encoding="utf-8"))["models"] if m["id"] == "zai-org/GLM-5.2")
+    folder = tmp_path / "glm"
+    folder.mkdir()
+    config = dict(cfg["config"], quantization_config={"quant_method": "modelopt", "quant_algo": "NVFP4"})
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": round(432.90 * GIB)}, "weight_map": {}}), encoding="utf-8")
+    spec = Spec.model_validate({"apiVersion": "deployc/v1", "name": "t", "model": {"source": str(folder)},
+                                "parallelism": {"tensor": 4, "expert": 4}, "targets": {"vllm": {}}})
+    from deployc.compiler.facts import resolve_facts
+    facts, _ = resolve_facts(str(folder), None, folder, spec.model.facts)
+    plan, _ = resolve(spec, facts)
+    w = weights(plan, plan.facts, Layout(tensor=4, expert=4))
+    assert "weights: the checkpoint's 1 multi-token-prediction layer(s) are not loaded without speculative mtp" \
+        in w.notes
+    assert w.worst / GIB == pytest.approx(106.69, rel=0.01)
+    # the layer left out is about one MoE layer: 256 experts x 3 x 6144 x 2048 at 4.5 bits = 5.06 GiB, and attention
+    whole = weights(plan, plan.facts, Layout()).worst / GIB
+    assert 432.90 - 6.0 < whole < 432.90 - 5.06
+    no_mtp = dataclasses_replace(plan.facts, arch=dataclasses_replace(plan.facts.arch, mtp_layers=0))
+    assert weights(plan, no_mtp, Layout()).worst / GIB == pytest.approx(432.90, abs=0.01)   # all of it, else
+
+
 def test_vllm_sampler_pass_is_a_peak_of_its_own_that_tensor_parallelism_does_not_shrink():
     from deployc.compiler.memory import Budget, EngineMemory, activation_bytes
     plan, _ = _plan("openai/gpt-oss-120b")
@@ -252,7 +314,7 @@ def test_the_sglang_plan_of_a_hybrid_model_reserves_the_state_pool_and_caps_runn
     # vLLM keeps the state in its one block pool: no such note
     assert not any(n.startswith("SGLang linear-attention state") for n in vllm["assumptions"])
     text = cli("plan", path, "--target", "sglang").stdout
-    assert "  state slots          14.14 GiB linear-attention state\n" in text
+    assert "  state slots          14.10 GiB linear-attention state\n" in text
     assert "= KV cache 15.7  s state 14.1  . headroom 11.5" in text
 
 

@@ -92,8 +92,10 @@ def weights_bytes(plan: Plan) -> float:
     if f.parameters or f.checkpoint_bytes or f.gguf_bytes:
         from deployc.compiler.memory import weights_per_gpu
 
-        per_gpu, _ = weights_per_gpu(plan, f)
-        return per_gpu * plan.parallelism.tensor * plan.parallelism.pipeline
+        from deployc.compiler.memory_weights import Layout
+
+        whole, _ = weights_per_gpu(plan, f, Layout())    # one copy on one rank: what the download holds
+        return whole
     hw = plan.hardware
     return plan.gpus_per_replica * hw.gpu.memory_gib * (hw.memory_utilization or 1.0) * GIB
 
