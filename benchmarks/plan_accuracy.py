@@ -49,6 +49,9 @@ def plan_run(run: dict[str, Any], planned: Planned, registry: Registry, tmp: Pat
     if planned.config is not None:
         (folder / "model").mkdir()
         (folder / "model/config.json").write_text(json.dumps(planned.config), encoding="utf-8")
+        if planned.checkpoint_bytes:   # what deployc reads from a local checkpoint: its safetensors index
+            index = {"metadata": {"total_size": planned.checkpoint_bytes}, "weight_map": {}}
+            (folder / "model/model.safetensors.index.json").write_text(json.dumps(index), encoding="utf-8")
     compiled = compile_spec(folder / "deploy.yaml", "deploy.yaml")
     if compiled.plan is None:
         return {"error": "; ".join(d.render() for d in compiled.diagnostics)}

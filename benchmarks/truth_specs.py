@@ -4,7 +4,9 @@ A run becomes a spec with the run's own settings: GPU, tensor/pipeline sizes, me
 max_model_len, batch tokens, sequences, dtypes. The model is the run's checkpoint when deployc's
 catalog resolves it (model_catalog.json, derivatives included); otherwise a local folder holding
 the run's model_configs.json entry as config.json, with the checkpoint's quantization_config added
-the way the run states it (an AWQ, FP8, NVFP4 or GPTQ checkpoint of the same architecture).
+the way the run states it (an AWQ, FP8, NVFP4 or GPTQ checkpoint of the same architecture). Such a
+local folder also gets the checkpoint's size when the start printed it, as the safetensors index deployc
+reads from a real folder.
 
 A run deployc cannot express is "not plannable yet: <why>" (never dropped): what a target refuses
 (llama.cpp's drafters), a KV connector's own buffers, a model whose config.json was not read, an
@@ -72,6 +74,7 @@ class Planned:
     config: dict[str, Any] | None = None        # config.json to write beside the spec (local model)
     notes: list[str] = field(default_factory=list)
     release: str | None = None                  # vLLM: the run's own build, whose accounting data applies
+    checkpoint_bytes: int | None = None         # the local checkpoint's size, as its start printed it
 
 
 def number(value: Any) -> float | None:
@@ -296,7 +299,18 @@ def plan_inputs(run: dict[str, Any], configs: dict[str, dict[str, Any]], version
     if args:
         options.append("args: " + json.dumps(args))
     lines += ["targets:", f"  {engine}: {{{', '.join(options)}}}"]
-    return Planned(engine, version, "\n".join(lines) + "\n", local, notes, release)
+    size = printed_checkpoint(run) if local is not None else None
+    if size:
+        notes.append(f"model: the checkpoint's printed size, {size / (1 << 30):.2f} GiB, as its safetensors index")
+    return Planned(engine, version, "\n".join(lines) + "\n", local, notes, release, size)
+
+
+def printed_checkpoint(run: dict[str, Any]) -> int | None:
+    """The size of a checkpoint served from a local folder, when the start printed it (vLLM's weight_utils
+    "Checkpoint size: N GiB"): deployc reads the same figure from the folder's safetensors."""
+    line = next((x for x in run["log"] if "Checkpoint size:" in x), None)
+    m = re.search(r"Checkpoint size: ([\d.]+) GiB", line or "")
+    return round(float(m.group(1)) * (1 << 30)) if m else None
 
 
 def vllm_args(c: dict[str, Any]) -> list[str]:
