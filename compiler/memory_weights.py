@@ -211,8 +211,11 @@ def weights(plan: Plan, facts: Facts, layout: Layout, towers: bool = True,
         if skipped:
             notes.append(f"--language-model-only: the {skipped / 1e9:.2f}B-parameter vision/audio towers stay unloaded")
     if replicated_b and layout.attention_tensor > 1:
-        notes.append(f"weights: {replicated_b / GIB:.2f} GiB on every tensor rank whole (MLA down projections, "
-                     "the DSA indexer, MoE routers)")
+        arch = facts.arch
+        parts = [name for name, has in (("MLA down projections", arch is not None and arch.mla is not None),
+                                        ("the DSA indexer", arch is not None and arch.indexer_dim is not None),
+                                        ("MoE routers", bool(facts.experts))) if has]
+        notes.append(f"weights: {replicated_b / GIB:.2f} GiB on every tensor rank whole ({', '.join(parts)})")
     # experts split over the expert-parallel ranks, the rest sharded by tensor parallelism
     per_layer_rank = (experts_b / layout.expert_shards + sharded_b / layout.attention_tensor + replicated_b) / layers
     out = []

@@ -366,3 +366,17 @@ def test_the_vllm_plan_reads_decode_context_parallelism_as_vllms_parser_does(arg
     from deployc.targets.vllm import decode_context_parallel
     from deployc.targets.vllm.versions import VERSIONS
     assert decode_context_parallel(args, VERSIONS["0.34.0"]) == dcp
+
+
+def test_plan_says_which_weights_every_tensor_rank_holds_whole(cli, tmp_path):
+    import json
+    path = tmp_path / "deploy.yaml"
+    path.write_text("apiVersion: deployc/v1\nname: ds\nmodel: {source: deepseek-ai/DeepSeek-V3.1}\n"
+                    "server: {host: 127.0.0.1}\nparallelism: {tensor: 8}\nlimits: {max_model_len: 32768}\n"
+                    "hardware: {gpu: H200}\ntargets: {vllm: {}}\n", encoding="utf-8")
+    result = cli("plan", path, "--json")
+    assert result.exit_code == 0, result.stdout
+    vllm = json.loads(result.stdout)["targets"]["vllm"]
+    # 61 x 7168 x 2112 fp8 down projections (0.86 GiB) + 58 x 7168 x 256 16-bit routers (0.20 GiB)
+    assert "weights: 1.06 GiB on every tensor rank whole (MLA down projections, MoE routers)" in vllm["assumptions"]
+    assert vllm["weights_gib_per_gpu"] == 79.27
