@@ -103,6 +103,8 @@ class EngineMemory:
     report: tuple[str, ...] = ()        # how the engine prints its figures (compiler/memory_report.py)
     log_fields: tuple[tuple[str, str], ...] = ()   # where a startup log prints them: (field, regex)
     draft_kv: DraftKv = DraftKv.NONE    # how a speculative drafter's KV cache is pooled (memory_draft.py)
+    kv_bytes: int | None = None         # bytes per KV element the engine picks by itself with
+                                        # precision.kv_cache_dtype auto (None: the model's dtype)
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def estimate(plan: Plan, facts: Facts, eng: EngineMemory, layout: Layout | None 
     act = activation_bytes(plan, facts, eng, layout)
     tp_extra = eng.tp_overhead_gib if layout.tensor > 1 and gpu.nvls else 0.0
     overhead = (eng.non_torch_gib + eng.cuda_graph_gib + tp_extra) * GIB
-    kvb = 1 if plan.precision.kv_cache_dtype == "fp8" else dtype_bytes(plan)
+    kvb = 1 if plan.precision.kv_cache_dtype == "fp8" else (eng.kv_bytes or dtype_bytes(plan))
     drafter = draft(plan, facts, eng.engine, eng.draft_kv, layout, w, kvb)
     if drafter is not None and drafter.outside_budget:    # SGLang: loaded after the KV pool is sized
         overhead += drafter.weight_bytes

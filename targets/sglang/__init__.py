@@ -101,6 +101,7 @@ from deployc.targets.sglang.versions import (
     REPORT,
     AUTO_DRAFT_TOKENS,
     DEFAULT_DRAFT_TOKENS,
+    DSA_ARCHS,
     MAMBA_EXTRA_BUFFER_ARCHS,
     SPECULATIVE_RUNNING_REQUESTS,
     VERSIONS,
@@ -119,6 +120,15 @@ def _speculative_cap(v: SglangVersion) -> str:
     return (f"with speculative decoding SGLang {v.version} lowers its default cap on running requests to {n} "
             f"(--max-running-requests is unset) and captures decode CUDA graphs only up to {n} requests: the plan "
             f"counts at most {n} running sequences")
+
+
+def _dsa_fp8_kv(plan: Plan, m: SglangMemory) -> bool:
+    """SGLang's own fp8_e4m3 KV cache for a DSA model on Blackwell (versions.py DSA_ARCHS)."""
+    f, cc = plan.facts, plan.hardware.gpu.compute_capability
+    major = cc.split(".")[0]
+    return (m.dsa_fp8_kv_sm is not None and plan.precision.kv_cache_dtype == "auto"
+            and f.architecture in DSA_ARCHS and f.arch is not None and f.arch.indexer_dim is not None
+            and major.isdigit() and int(major) >= m.dsa_fp8_kv_sm)
 
 
 def _state_pool(plan: Plan, m: SglangMemory) -> api.StatePool | None:
@@ -242,6 +252,7 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
                                  plan.parallelism.pipeline, plan.limits.max_batch_tokens, plan.speculative is not None)
         capped = plan.speculative is not None and plan.limits.max_concurrency is None
         given = mem_fraction(plan, opts)
+        fp8_kv = _dsa_fp8_kv(plan, m)
         return EngineMemory(
             engine=f"SGLang {v.version}", budget=Budget.STATIC, fraction=auto if given is None else given,
             fraction_flag="--mem-fraction-static", fraction_default=given is None,
@@ -255,8 +266,11 @@ class SglangTarget(Target[SglangOptions, SglangVersion]):
                       "graphs)" if given is None else f"(deployc passes {given:g})"),)
             + ((_speculative_cap(v),) if capped else
                ("limits.max_concurrency is unset: SGLang caps running requests by itself from the size of its KV "
-                "pool (no --max-running-requests written)",) if plan.limits.max_concurrency is None else ()),
-            report=REPORT, log_fields=LOG_FIELDS, draft_kv=api.DraftKv.TARGET)
+                "pool (no --max-running-requests written)",) if plan.limits.max_concurrency is None else ())
+            + ((f"SGLang {v.version} stores this DeepSeek sparse-attention model's KV cache as fp8_e4m3 by itself "
+                f"on {gpu.name} (SM {gpu.compute_capability}; bfloat16 before SM 10), the raw latent of the trtllm "
+                "backends: precision.kv_cache_dtype is auto, so nothing is written",) if fp8_kv else ()),
+            report=REPORT, log_fields=LOG_FIELDS, draft_kv=api.DraftKv.TARGET, kv_bytes=1 if fp8_kv else None)
 
     def lower(self, plan: Plan, opts: SglangOptions, v: SglangVersion, ctx: BuildContext) -> Lowered:
         here = Lowering(plan, opts, v, plan.server.host, lambda ref, _where: ref)

@@ -105,6 +105,8 @@ class SglangMemory:
     auto_rule: str              # which automatic mem_fraction_static rule applies (auto_mem_fraction)
     mamba_full_ratio: float | None = None   # linear-attention state pool (compiler/memory_kv.py StatePool);
                                             # None: the release has no hybrid linear-attention models
+    dsa_fp8_kv_sm: int | None = None        # DSA_ARCHS with --kv-cache-dtype auto: fp8_e4m3 from this SM major
+                                            # (None: the release predates DeepSeek's sparse attention)
 
 
 # startup_gib is not fitted: the one calibration run SGLang's plan can be checked on (Qwen3-235B-FP8 on
@@ -112,7 +114,8 @@ class SglangMemory:
 # cuBLAS workspace a process holds before it allocates anything.
 MEMORY: dict[str, SglangMemory] = {
     "0.4.10.post2": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.4"),
-    "0.5.23": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.5", mamba_full_ratio=0.9),
+    "0.5.23": SglangMemory(startup_gib=0.5, swa_full_ratio=0.8, auto_rule="0.5", mamba_full_ratio=0.9,
+                           dsa_fp8_kv_sm=10),
 }
 
 # The Gated DeltaNet / KDA architectures whose radix cache keeps an extra state buffer under overlap
@@ -121,6 +124,18 @@ MEMORY: dict[str, SglangMemory] = {
 MAMBA_EXTRA_BUFFER_ARCHS = frozenset({
     "KimiLinearForCausalLM", "Qwen3_5ForConditionalGeneration", "Qwen3_5MoeForConditionalGeneration",
     "Qwen3_5MoeForCausalLM", "Qwen3_5ForCausalLM", "Qwen3NextForCausalLM"})
+
+# DeepSeek sparse attention (DSA) models whose KV cache SGLang stores as fp8_e4m3 by itself on Blackwell
+# (SM >= 10) when --kv-cache-dtype is auto, bfloat16 below (0.5.23 arg_groups/overrides.py
+# _dsa_kv_cache_dtype_default: architectures in _DEEPSEEK_FAMILY_ARCHS that configs/model_config.py
+# is_deepseek_dsa accepts, i.e. with index_topk; not with learnable attention sinks). fp8 on SM >= 10
+# then picks the trtllm DSA backends (_dsa_split_backend_resolution), whose cache rows are the raw
+# latent, kv_lora_rank + qk_rope_head_dim bytes (kv_cache_configurator.py calculate_mla_kv_cache_dim).
+DSA_ARCHS = frozenset({
+    "DeepseekV3ForCausalLM", "DeepseekV32ForCausalLM", "MistralLarge3ForCausalLM",
+    "PixtralForConditionalGeneration", "GlmMoeDsaForCausalLM", "Glm5NextForConditionalGeneration",
+    "HYV4ForCausalLM", "HYV4ForCausalLMNextN", "LongcatFlashForCausalLM", "LongcatFlashForCausalLMNextN",
+    "Dots3NoteForCausalLM"})
 
 # --speculative-num-draft-tokens SGLang picks when the spec leaves num_tokens unset (0.5.23
 # arg_groups/speculative_hook.py:1430-1461 _auto_choose_speculative_params: (5, 4, 8) for Llama and Grok,
