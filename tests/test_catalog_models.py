@@ -13,7 +13,7 @@ from deployc.compiler.facts import catalog, catalog_derivatives, from_catalog
     "deepseek-v3", "deepseek-v3.1", "deepseek-v3.2", "deepseek-r1", "qwen3-8b", "qwen3-next", "qwen3.5-27b",
     "qwen3.5-397b", "qwen3.6-35b", "gpt-oss-120b", "llama-4-scout", "llama-4-maverick", "gemma-3-4b", "gemma-3-12b",
     "gemma-2-2b", "gemma-4-31b", "gemma-4-e4b", "glm-4.5", "glm-4.6", "glm-4.7", "kimi-k2", "kimi-k2.5", "minimax-m2",
-    "mistral-small-3"])
+    "mistral-small-3", "mistral-large-3"])
 def test_the_catalog_has_todays_families(family):
     assert any(family in i for i in catalog()), family
 
@@ -78,3 +78,25 @@ def test_the_gpu_catalog_covers_what_people_deploy_on_now(name, gib, cc):
     g = gpus.lookup(name)
     assert g is not None and (g.memory_gib, g.compute_capability) == (gib, cc)
     assert g.bf16 and (g.fp8 or name == "A800")
+
+
+def test_mistral_large_3_is_the_deepseek_v3_shape_vllm_makes_of_its_params_json(cli, tmp_path):
+    # vLLM 0.34.0 transformers_utils/configs/mistral.py adapt_config_dict: MistralLarge3ForCausalLM, MLA 512 + 64,
+    # 128 experts (4 per token) after 3 dense layers, compressed-tensors FP8 blocks
+    import json
+    f = from_catalog("mistralai/Mistral-Large-3-675B-Instruct-2512")
+    assert (f.architecture, f.layers, f.experts, f.experts_per_token, f.context) == (
+        "MistralLarge3ForCausalLM", 61, 128, 4, 294912)
+    assert (f.quant_method, f.quant_bits) == ("compressed-tensors", 8)
+    assert f.parameters == pytest.approx(673.42e9, rel=1e-4)       # the published 675B less the unread vision encoder
+    path = tmp_path / "deploy.yaml"
+    path.write_text("apiVersion: deployc/v1\nname: ml3\nmodel: {source: mistralai/Mistral-Large-3-675B-Instruct-2512}\n"
+                    "server: {host: 127.0.0.1}\nparallelism: {tensor: 8}\nlimits: {max_model_len: 65536}\n"
+                    "hardware: {gpu: H200}\ntargets: {vllm: {}, sglang: {mem_fraction_static: 0.85}}\n",
+                    encoding="utf-8")
+    result = cli("plan", path, "--json")
+    assert result.exit_code == 0, result.stdout
+    out = json.loads(result.stdout)["targets"]
+    for target in ("vllm", "sglang"):
+        assert out[target]["kv_bytes_per_token"] == 61 * (512 + 64) * 2      # the latent, on every tensor rank
+        assert out[target]["weights_gib_per_gpu"] == 79.46                   # about 675 GB of FP8 over 8 ranks

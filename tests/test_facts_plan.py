@@ -21,7 +21,10 @@ def test_catalog_has_the_popular_families_and_every_entry_parses():
     for entry in catalog().values():
         f = from_catalog(entry["id"])
         assert f.layers and f.kv_heads and f.head_dim and f.vocab_size and f.context and f.parameters, entry["id"]
-        assert entry["source"] == f"https://huggingface.co/{entry['id']}/blob/main/config.json"
+        # the model's own config: config.json, or params.json for a Mistral-format checkpoint that has none
+        assert entry["source"] in (f"https://huggingface.co/{entry['id']}/blob/main/{name}"
+                                   for name in ("config.json", "params.json"))
+        assert entry["source"].endswith("config.json") or "params.json" in entry["note"]
 
 
 @pytest.mark.parametrize("model, context, rope", [
