@@ -44,6 +44,16 @@ class Cli:
         finally:
             os.chdir(old)
 
+    def plan_json(self, folder: Path, spec: str) -> dict:
+        """`deployc plan --json` of spec text written to folder/deploy.yaml; the plan must succeed."""
+        import json
+
+        path = folder / "deploy.yaml"
+        path.write_text(spec, encoding="utf-8")
+        result = self("plan", path, "--json")
+        assert result.exit_code == 0, result.stdout + result.stderr
+        return json.loads(result.stdout)
+
 
 @pytest.fixture
 def cli() -> Cli:

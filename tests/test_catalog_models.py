@@ -83,20 +83,15 @@ def test_the_gpu_catalog_covers_what_people_deploy_on_now(name, gib, cc):
 def test_mistral_large_3_is_the_deepseek_v3_shape_vllm_makes_of_its_params_json(cli, tmp_path):
     # vLLM 0.34.0 transformers_utils/configs/mistral.py adapt_config_dict: MistralLarge3ForCausalLM, MLA 512 + 64,
     # 128 experts (4 per token) after 3 dense layers, compressed-tensors FP8 blocks
-    import json
     f = from_catalog("mistralai/Mistral-Large-3-675B-Instruct-2512")
     assert (f.architecture, f.layers, f.experts, f.experts_per_token, f.context) == (
         "MistralLarge3ForCausalLM", 61, 128, 4, 294912)
     assert (f.quant_method, f.quant_bits) == ("compressed-tensors", 8)
     assert f.parameters == pytest.approx(673.42e9, rel=1e-4)       # the published 675B less the unread vision encoder
-    path = tmp_path / "deploy.yaml"
-    path.write_text("apiVersion: deployc/v1\nname: ml3\nmodel: {source: mistralai/Mistral-Large-3-675B-Instruct-2512}\n"
-                    "server: {host: 127.0.0.1}\nparallelism: {tensor: 8}\nlimits: {max_model_len: 65536}\n"
-                    "hardware: {gpu: H200}\ntargets: {vllm: {}, sglang: {mem_fraction_static: 0.85}}\n",
-                    encoding="utf-8")
-    result = cli("plan", path, "--json")
-    assert result.exit_code == 0, result.stdout
-    out = json.loads(result.stdout)["targets"]
+    out = cli.plan_json(tmp_path, "apiVersion: deployc/v1\nname: ml3\n"
+                        "model: {source: mistralai/Mistral-Large-3-675B-Instruct-2512}\nserver: {host: 127.0.0.1}\n"
+                        "parallelism: {tensor: 8}\nlimits: {max_model_len: 65536}\nhardware: {gpu: H200}\n"
+                        "targets: {vllm: {}, sglang: {mem_fraction_static: 0.85}}\n")["targets"]
     for target in ("vllm", "sglang"):
         assert out[target]["kv_bytes_per_token"] == 61 * (512 + 64) * 2      # the latent, on every tensor rank
         assert out[target]["weights_gib_per_gpu"] == 79.46                   # about 675 GB of FP8 over 8 ranks

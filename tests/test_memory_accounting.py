@@ -369,14 +369,9 @@ def test_the_vllm_plan_reads_decode_context_parallelism_as_vllms_parser_does(arg
 
 
 def test_plan_says_which_weights_every_tensor_rank_holds_whole(cli, tmp_path):
-    import json
-    path = tmp_path / "deploy.yaml"
-    path.write_text("apiVersion: deployc/v1\nname: ds\nmodel: {source: deepseek-ai/DeepSeek-V3.1}\n"
-                    "server: {host: 127.0.0.1}\nparallelism: {tensor: 8}\nlimits: {max_model_len: 32768}\n"
-                    "hardware: {gpu: H200}\ntargets: {vllm: {}}\n", encoding="utf-8")
-    result = cli("plan", path, "--json")
-    assert result.exit_code == 0, result.stdout
-    vllm = json.loads(result.stdout)["targets"]["vllm"]
+    vllm = cli.plan_json(tmp_path, "apiVersion: deployc/v1\nname: ds\nmodel: {source: deepseek-ai/DeepSeek-V3.1}\n"
+                         "server: {host: 127.0.0.1}\nparallelism: {tensor: 8}\nlimits: {max_model_len: 32768}\n"
+                         "hardware: {gpu: H200}\ntargets: {vllm: {}}\n")["targets"]["vllm"]
     # 61 x 7168 x 2112 fp8 down projections (0.86 GiB) + 58 x 7168 x 256 16-bit routers (0.20 GiB)
     assert "weights: 1.06 GiB on every tensor rank whole (MLA down projections, MoE routers)" in vllm["assumptions"]
     assert vllm["weights_gib_per_gpu"] == 79.27
@@ -387,15 +382,10 @@ def test_sglang_stores_a_dsa_models_kv_cache_as_fp8_by_itself_on_blackwell(cli, 
     # SGLang 0.5.23 arg_groups/overrides.py _dsa_kv_cache_dtype_default: --kv-cache-dtype auto is fp8_e4m3 for a
     # DeepSeek sparse-attention model on SM >= 10 (bfloat16 below), whose trtllm backends keep the raw latent
     # (kv_cache_configurator.py calculate_mla_kv_cache_dim); the indexer keys are fp8 plus a scale either way
-    import json
-    path = tmp_path / "deploy.yaml"
-    path.write_text("apiVersion: deployc/v1\nname: ds\nmodel: {source: deepseek-ai/DeepSeek-V3.2}\n"
-                    "server: {host: 127.0.0.1}\nparallelism: {tensor: 8}\nlimits: {max_model_len: 32768}\n"
-                    f"hardware: {{gpu: {gpu}}}\ntargets: {{sglang: {{mem_fraction_static: 0.85}}, vllm: {{}}}}\n",
-                    encoding="utf-8")
-    result = cli("plan", path, "--json")
-    assert result.exit_code == 0, result.stdout
-    out = json.loads(result.stdout)["targets"]
+    out = cli.plan_json(tmp_path, "apiVersion: deployc/v1\nname: ds\nmodel: {source: deepseek-ai/DeepSeek-V3.2}\n"
+                        "server: {host: 127.0.0.1}\nparallelism: {tensor: 8}\nlimits: {max_model_len: 32768}\n"
+                        f"hardware: {{gpu: {gpu}}}\ntargets: {{sglang: {{mem_fraction_static: 0.85}}, vllm: {{}}}}\n"
+                        )["targets"]
     assert out["sglang"]["kv_bytes_per_token"] == sglang_bytes
     assert out["vllm"]["kv_bytes_per_token"] == 61 * (2 * 576 + 132)      # vLLM keeps the model's dtype
     notes = [n for n in out["sglang"]["assumptions"] if "fp8_e4m3 by itself" in n]
