@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from deployc.compiler import arch as archmod
 from deployc.compiler import memory_kv as kvmod
 from deployc.compiler.facts import Facts
-from deployc.compiler.memory_weights import _BITS, GIB, Layout, Weights, dtype_bytes
+from deployc.compiler.memory_weights import _BITS, GIB, Layout, Weights, dtype_bytes, mtp_layers
 
 if TYPE_CHECKING:
     from deployc.compiler.plan import Plan
@@ -62,10 +62,6 @@ class Draft:
     caches: tuple[kvmod.LayerCache, ...] = ()
     notes: tuple[str, ...] = ()
     outside_budget: bool = False     # SGLang: the weights load after the KV pool is sized (module docstring)
-
-
-def mtp_layers(facts: Facts) -> int:
-    return facts.arch.mtp_layers if facts.arch is not None else 0
 
 
 def _bits(facts: Facts, d: int) -> float:

@@ -13,14 +13,14 @@ VocabParallelEmbedding and ParallelLMHead); routed experts are split over the ex
 ranks when there are any, else sharded by tensor parallelism: per rank the same bytes either
 way. MLA's down projections, the DSA indexer and MoE routers are held whole by every rank
 (compiler/params.py, with the engines' sources); routers and the indexer's weights_proj load
-unquantized.
+unquantized. Pipeline stages hold their layers as vLLM's get_pp_indices splits them (the remainder
+goes to the stages before the last), the first stage the embeddings and the towers, the last the LM
+head.
 
 A checkpoint's own size (local safetensors or a lock file) is split the way the count splits it, less
 the multi-token-prediction layers it also stores (num_nextn_predict_layers): vLLM skips them unless
 they draft (model_executor/models/deepseek_v2.py load_weights, get_spec_layer_idx_from_weight_name,
-0.11.2 and 0.34.0 alike), and memory_draft.py counts them when they do. Pipeline stages hold their layers as vLLM's get_pp_indices splits them (the remainder goes
-to the stages before the last), the first stage the embeddings and the towers, the last the LM
-head.
+0.11.2 and 0.34.0 alike), and memory_draft.py counts them when they do.
 """
 
 from __future__ import annotations
@@ -126,13 +126,9 @@ def weight_method(plan: Plan, facts: Facts) -> str | None:
     return method
 
 
-def mtp_layers_of(facts: Facts) -> int:
+def mtp_layers(facts: Facts) -> int:
+    """Multi-token-prediction layers the checkpoint stores beside its decoder layers."""
     return facts.arch.mtp_layers if facts.arch is not None else 0
-
-
-def moe_layers_of(facts: Facts, layers: int) -> int:
-    """Decoder layers with routed experts (all of them when the count does not say)."""
-    return facts.moe_layers or layers
 
 
 def dtype_bytes(plan: Plan) -> int:
@@ -189,12 +185,12 @@ def weights(plan: Plan, facts: Facts, layout: Layout, towers: bool = True,
         body = float(facts.checkpoint_bytes) - (embed + head + extra + (facts.vision_parameters or 0.0)) * d
         notes.append(f"weights: {facts.checkpoint_bytes / GIB:.2f} GiB of safetensors in the checkpoint")
         counted = experts_b + sharded_b + replicated_b
-        mtp = mtp_layers_of(facts)
+        mtp = mtp_layers(facts)
         if mtp and counted:
             # the checkpoint also stores the multi-token-prediction layers, which the engines skip unless they
             # draft with them (vLLM deepseek_v2.py load_weights: get_spec_layer_idx_from_weight_name); each is
             # about one MoE layer (a checkpoint that also copies the embeddings and LM head into it keeps them)
-            per_moe = experts_b / max(1, moe_layers_of(facts, layers)) + (sharded_b + replicated_b) / layers
+            per_moe = experts_b / (facts.moe_layers or layers) + (sharded_b + replicated_b) / layers
             body -= body * mtp * per_moe / (counted + mtp * per_moe)
             notes.append(f"weights: the checkpoint's {mtp} multi-token-prediction layer(s) are not loaded "
                          "without speculative mtp")

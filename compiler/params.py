@@ -93,9 +93,9 @@ def _replicated(cfg: Mapping[str, Any], layers: int, hidden: int) -> tuple[int, 
     if not (dim and heads and q_rank):
         return down, 0, 0
     own = indexer_layers(cfg, layers)
-    indexer = (layers if own is None else len(own)) * (q_rank * heads * dim + hidden * dim + hidden * heads)
-    weights_proj = (layers if own is None else len(own)) * hidden * heads
-    return down + indexer, weights_proj, indexer
+    n = layers if own is None else len(own)
+    indexer = n * (q_rank * heads * dim + hidden * dim + hidden * heads)
+    return down + indexer, n * hidden * heads, indexer
 
 
 def _eagle3(outer: Mapping[str, Any]) -> bool:

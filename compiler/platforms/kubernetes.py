@@ -91,7 +91,6 @@ def weights_bytes(plan: Plan) -> float:
     f = plan.facts
     if f.parameters or f.checkpoint_bytes or f.gguf_bytes:
         from deployc.compiler.memory import weights_per_gpu
-
         from deployc.compiler.memory_weights import Layout
 
         whole, _ = weights_per_gpu(plan, f, Layout())    # one copy on one rank: what the download holds
